@@ -1,0 +1,52 @@
+#ifndef CS_CORE_ERROR_H
+#define CS_CORE_ERROR_H
+
+/* One error enum for the whole project, generated with an X-macro so that the
+ * code, its name and its user-facing text never drift apart. Codes from LMDB,
+ * libuv and the OS are translated into these at the edge that calls them. */
+#define CS_ERRNO_MAP(X)                                                        \
+  X(OK, "ok")                                                                  \
+  X(ENOMEM, "out of memory")                                                   \
+  X(EINVAL, "invalid argument")                                                \
+  X(ETOOBIG, "data exceeds a size limit")                                      \
+  X(ETRUNC, "data is truncated")                                               \
+  X(EDECODE, "data is not well-formed msgpack")                                \
+  X(EFORMAT, "a field has the wrong type or value")                            \
+  X(EVERSION, "unsupported format version")                                    \
+  X(EHASH, "payload does not match its hash")                                  \
+  X(ESIG, "signature does not verify")                                         \
+  X(EPREV, "previous change in the author's chain is missing")                 \
+  X(EDEPS, "a change this one depends on is missing")                          \
+  X(ECHAIN, "prev does not match the author's chain")                          \
+  X(ELAMPORT, "lamport clock does not follow its dependencies")                \
+  X(EAUTH, "author is not authorised for this operation")                      \
+  X(EFORK, "author signed two different changes with the same seq")            \
+  X(EUNKNOWNOP, "unknown operation")                                           \
+  X(ECLUB, "unknown club")                                                     \
+  X(ENOTFOUND, "not found")                                                    \
+  X(EAMBIGUOUS, "prefix matches more than one id")                             \
+  X(EEXIST, "already exists")                                                  \
+  X(EIO, "input/output error")                                                 \
+  X(ENOSPC, "disk or store is full")                                           \
+  X(ESTORE, "store error")                                                     \
+  X(EBUDGET, "allocation exceeds the campaign budget")                         \
+  X(ECLOSED, "closed")                                                         \
+  X(EPROTO, "protocol violation")                                              \
+  X(EHANDSHAKE, "handshake failed")                                            \
+  X(ECONFLICT, "conflicting state")
+
+typedef enum cs_err_e {
+#define CS__ERR_ENUM(name, text) CS_##name,
+  CS_ERRNO_MAP(CS__ERR_ENUM)
+#undef CS__ERR_ENUM
+  CS_ERR_COUNT
+} cs_err_t;
+
+/* Returns a static, human-readable sentence fragment for an error code. */
+const char *cs_strerror(int err);
+/* Returns the symbolic name ("EHASH") of an error code, for logs and JSON. */
+const char *cs_errname(int err);
+
+#define CS_MUST_USE __attribute__((warn_unused_result))
+
+#endif

@@ -1,0 +1,102 @@
+/* Member timeline record (the `members` database value):
+ *
+ * | INDEX | TYPE  | DESCRIPTION                                           |
+ * |-------|-------|-------------------------------------------------------|
+ * | 0..n  | array | entries [cutoff, lamport, change, op index, role, museum] |
+ *
+ * Entries are sorted by (lamport, change id, op index), the order in which a
+ * deterministic replay applies them.
+ */
+#include "core/members.h"
+
+#include <string.h>
+
+static int cs__entry_order(const cs_member_entry_t *a, const cs_member_entry_t *b) {
+  if (a->lamport != b->lamport) return a->lamport < b->lamport ? -1 : 1;
+  int c = memcmp(a->change, b->change, CS_ID_LEN);
+  if (c) return c;
+  if (a->op_index != b->op_index) return a->op_index < b->op_index ? -1 : 1;
+  return 0;
+}
+
+cs_role_t cs_member_role_at(const cs_member_t *m, uint64_t seq) {
+  cs_role_t role = CS_ROLE_NONE;
+  for (uint32_t i = 0; i < m->count; i++)
+    if (m->entries[i].cutoff < seq) role = m->entries[i].role;
+  return role;
+}
+
+const cs_member_entry_t *cs_member_latest(const cs_member_t *m) {
+  return m->count ? &m->entries[m->count - 1] : NULL;
+}
+
+int cs_member_insert(cs_member_t *m, const cs_member_entry_t *e) {
+  uint32_t at = 0;
+  while (at < m->count && cs__entry_order(&m->entries[at], e) < 0) at++;
+  if (at < m->count && cs__entry_order(&m->entries[at], e) == 0) return CS_OK;
+  if (m->count == CS_MEMBER_ENTRIES_MAX) return CS_ETOOBIG;
+  memmove(&m->entries[at + 1], &m->entries[at], (m->count - at) * sizeof(*e));
+  m->entries[at] = *e;
+  m->count++;
+  return CS_OK;
+}
+
+bool cs_member_roles_differ(const cs_member_t *a, const cs_member_t *b, uint64_t max_seq) {
+  /* Roles only change at seq = cutoff + 1 of some entry, so checking those
+   * points (and seq 1) covers every seq. */
+  const cs_member_t *both[2] = {a, b};
+  if (cs_member_role_at(a, 1) != cs_member_role_at(b, 1)) return true;
+  for (int k = 0; k < 2; k++)
+    for (uint32_t i = 0; i < both[k]->count; i++) {
+      uint64_t seq = both[k]->entries[i].cutoff + 1;
+      if (seq > max_seq) continue;
+      if (cs_member_role_at(a, seq) != cs_member_role_at(b, seq)) return true;
+    }
+  return false;
+}
+
+int cs_member_encode(const cs_member_t *m, cs_buf_t *out) {
+  cs_buf_reset(out);
+  cs_mp_write_array(out, m->count);
+  for (uint32_t i = 0; i < m->count; i++) {
+    const cs_member_entry_t *e = &m->entries[i];
+    cs_mp_write_array(out, 6);
+    cs_mp_write_uint(out, e->cutoff);
+    cs_mp_write_uint(out, e->lamport);
+    cs_mp_write_bin(out, e->change, CS_ID_LEN);
+    cs_mp_write_uint(out, e->op_index);
+    cs_mp_write_uint(out, e->role);
+    cs_mp_write_cstr(out, e->museum);
+  }
+  return out->failed ? CS_ETOOBIG : CS_OK;
+}
+
+int cs_member_decode(cs_span_t bytes, const uint8_t key[CS_KEY_LEN], cs_member_t *m) {
+  cs_mp_reader_t r = cs_mp_reader(bytes);
+  uint32_t count, n;
+  int err;
+  memcpy(m->key, key, CS_KEY_LEN);
+  m->count = 0;
+  if ((err = cs_mp_read_array(&r, &count))) return err;
+  if (count > CS_MEMBER_ENTRIES_MAX) return CS_ETOOBIG;
+  for (uint32_t i = 0; i < count; i++) {
+    cs_member_entry_t *e = &m->entries[i];
+    uint64_t index, role;
+    cs_span_t museum;
+    if ((err = cs_mp_read_array(&r, &n))) return err;
+    if (n != 6) return CS_EFORMAT;
+    if ((err = cs_mp_read_uint(&r, &e->cutoff))) return err;
+    if ((err = cs_mp_read_uint(&r, &e->lamport))) return err;
+    if ((err = cs_mp_read_bin32(&r, e->change))) return err;
+    if ((err = cs_mp_read_uint(&r, &index))) return err;
+    if ((err = cs_mp_read_uint(&r, &role))) return err;
+    if ((err = cs_mp_read_str(&r, &museum))) return err;
+    if (role >= CS_ROLE_COUNT || museum.len > CS_NAME_MAX || index > UINT32_MAX) return CS_EFORMAT;
+    e->op_index = (uint32_t)index;
+    e->role = (cs_role_t)role;
+    memcpy(e->museum, museum.ptr, museum.len);
+    e->museum[museum.len] = '\0';
+    m->count++;
+  }
+  return cs_mp_done(&r) ? CS_OK : CS_EFORMAT;
+}

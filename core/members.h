@@ -1,0 +1,47 @@
+#ifndef CS_CORE_MEMBERS_H
+#define CS_CORE_MEMBERS_H
+
+/* Membership as a timeline over each key's own chain.
+ *
+ * A member op names a key, a role and a cutoff: the highest seq of that key
+ * its author had seen. The role applies to the key's changes above the
+ * cutoff. Because a key's changes are hash-chained, the cutoff cannot be
+ * dodged by backdating, and a key's role at any of its changes is a pure
+ * function of the set of valid member ops, whatever order they arrived in. */
+
+#include <stdint.h>
+
+#include "core/change.h"
+#include "core/mp.h"
+#include "core/op.h"
+
+typedef struct cs_member_entry_s {
+  uint64_t cutoff;
+  uint64_t lamport;
+  uint8_t change[CS_ID_LEN];
+  uint32_t op_index;
+  cs_role_t role;
+  char museum[CS_NAME_MAX + 1];
+} cs_member_entry_t;
+
+#define CS_MEMBER_ENTRIES_MAX 32
+
+typedef struct cs_member_s {
+  uint8_t key[CS_KEY_LEN];
+  uint32_t count;
+  cs_member_entry_t entries[CS_MEMBER_ENTRIES_MAX]; /* sorted by (lamport, change, op_index) */
+} cs_member_t;
+
+/* The key's role for its change at seq. */
+cs_role_t cs_member_role_at(const cs_member_t *m, uint64_t seq);
+/* The latest entry (what `member list` shows), or NULL when there is none. */
+const cs_member_entry_t *cs_member_latest(const cs_member_t *m);
+/* Inserts an entry in order; CS_ETOOBIG past the bound. Idempotent. */
+int cs_member_insert(cs_member_t *m, const cs_member_entry_t *e) CS_MUST_USE;
+/* True when the role differs for any seq in 1..max_seq between a and b. */
+bool cs_member_roles_differ(const cs_member_t *a, const cs_member_t *b, uint64_t max_seq);
+
+int cs_member_encode(const cs_member_t *m, cs_buf_t *out) CS_MUST_USE;
+int cs_member_decode(cs_span_t bytes, const uint8_t key[CS_KEY_LEN], cs_member_t *m) CS_MUST_USE;
+
+#endif

@@ -1,0 +1,830 @@
+/* Validation and application of changes: the replica's write path.
+ *
+ * Order of checks (cheap first, as the architecture brief sets it):
+ * size limits, decode, well-formed fields and ops, payload hash, signature,
+ * club known, duplicate, fork, prev and deps stored (else pending), lamport,
+ * then authorisation of every op against the member timelines. */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+
+#include <sodium.h>
+
+static int cs__put(cs_txn_t *txn, MDB_dbi dbi, const void *k, size_t kn, const void *v, size_t vn) {
+  MDB_val key = cs__val(k, kn), val = cs__val(v, vn);
+  return cs__mdb_err(mdb_put(txn->txn, dbi, &key, &val, 0));
+}
+
+static int cs__del(cs_txn_t *txn, MDB_dbi dbi, const void *k, size_t kn) {
+  MDB_val key = cs__val(k, kn);
+  int rc = mdb_del(txn->txn, dbi, &key, NULL);
+  return rc == MDB_NOTFOUND ? CS_OK : cs__mdb_err(rc);
+}
+
+static bool cs__exists(cs_txn_t *txn, MDB_dbi dbi, const void *k, size_t kn) {
+  MDB_val key = cs__val(k, kn), val;
+  return mdb_get(txn->txn, dbi, &key, &val) == 0;
+}
+
+static int cs__set_status(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], int reason) {
+  if (reason == CS_OK) return cs__del(txn, txn->store->status, id, CS_ID_LEN);
+  uint8_t r = (uint8_t)reason;
+  return cs__put(txn, txn->store->status, id, CS_ID_LEN, &r, 1);
+}
+
+/* Deletes every key of dbi that starts with prefix. */
+static int cs__del_prefix(cs_txn_t *txn, MDB_dbi dbi, const uint8_t *prefix, size_t prefix_len) {
+  MDB_cursor *cur;
+  MDB_val k, v;
+  int rc = mdb_cursor_open(txn->txn, dbi, &cur);
+  if (rc) return cs__mdb_err(rc);
+  for (;;) {
+    k = cs__val(prefix, prefix_len);
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (rc || k.mv_size < prefix_len || memcmp(k.mv_data, prefix, prefix_len) != 0) break;
+    if ((rc = mdb_cursor_del(cur, 0))) break;
+  }
+  mdb_cursor_close(cur);
+  return rc == MDB_NOTFOUND || rc == 0 ? CS_OK : cs__mdb_err(rc);
+}
+
+/* The earliest seq at which (club, author) is frozen by a fork, or 0. */
+static uint64_t cs__frozen_from(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN]) {
+  MDB_cursor *cur;
+  uint8_t key[CS__K3];
+  cs__chain_key(key, club, author, 0);
+  MDB_val k = cs__val(key, sizeof(key)), v;
+  uint64_t seq = 0;
+  if (mdb_cursor_open(txn->txn, txn->store->forks, &cur)) return 0;
+  if (mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) == 0 && k.mv_size == CS__K3 && memcmp(k.mv_data, key, CS__K2) == 0)
+    seq = cs__get_be64((const uint8_t *)k.mv_data + CS__K2);
+  mdb_cursor_close(cur);
+  return seq;
+}
+
+/* Member-op records --------------------------------------------------- */
+
+/* memberops value: [author, author seq, key, museum, role, cutoff, founder]. */
+static int cs__memberop_put(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *c, uint32_t index,
+                            const cs_op_t *op, bool founder) {
+  uint8_t key[CS_ID_LEN + 8 + CS_ID_LEN + 4];
+  memcpy(key, club, CS_ID_LEN);
+  cs__put_be64(key + CS_ID_LEN, c->lamport);
+  memcpy(key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
+  key[CS__K3 + 0] = (uint8_t)(index >> 24);
+  key[CS__K3 + 1] = (uint8_t)(index >> 16);
+  key[CS__K3 + 2] = (uint8_t)(index >> 8);
+  key[CS__K3 + 3] = (uint8_t)index;
+  cs_buf_t b;
+  cs_buf_init(&b, 1024);
+  cs_mp_write_array(&b, 7);
+  cs_mp_write_bin(&b, c->author, CS_KEY_LEN);
+  cs_mp_write_uint(&b, c->seq);
+  cs_mp_write_bin(&b, founder ? c->author : op->key, CS_KEY_LEN);
+  cs_mp_write_str(&b, (const char *)(founder ? op->value.ptr : op->name.ptr), founder ? op->value.len : op->name.len);
+  cs_mp_write_uint(&b, founder ? CS_ROLE_ADMIN : op->role);
+  cs_mp_write_uint(&b, founder ? 0 : op->cutoff);
+  cs_mp_write_bool(&b, founder);
+  int err = b.failed ? CS_ETOOBIG : cs__put(txn, txn->store->memberops, key, sizeof(key), b.data, b.len);
+  cs_buf_free(&b);
+  return err;
+}
+
+typedef struct cs__mop_s {
+  uint8_t change[CS_ID_LEN];
+  uint64_t lamport;
+  uint32_t index;
+  uint8_t author[CS_KEY_LEN];
+  uint64_t seq;
+  cs_member_entry_t entry;
+  uint8_t key[CS_KEY_LEN];
+  bool founder;
+} cs__mop_t;
+
+static int cs__mop_decode(MDB_val k, MDB_val v, cs__mop_t *m) {
+  if (k.mv_size != CS__K3 + 4) return CS_ESTORE;
+  const uint8_t *kp = k.mv_data;
+  memset(m, 0, sizeof(*m));
+  m->lamport = cs__get_be64(kp + CS_ID_LEN);
+  memcpy(m->change, kp + CS_ID_LEN + 8, CS_ID_LEN);
+  m->index = (uint32_t)kp[CS__K3] << 24 | (uint32_t)kp[CS__K3 + 1] << 16 | (uint32_t)kp[CS__K3 + 2] << 8 |
+             kp[CS__K3 + 3];
+  cs_mp_reader_t r = cs_mp_reader(cs__span(v));
+  uint32_t n;
+  uint64_t role;
+  cs_span_t museum;
+  if (cs_mp_read_array(&r, &n) || n != 7 || cs_mp_read_bin32(&r, m->author) || cs_mp_read_uint(&r, &m->seq) ||
+      cs_mp_read_bin32(&r, m->key) || cs_mp_read_str(&r, &museum) || cs_mp_read_uint(&r, &role) ||
+      cs_mp_read_uint(&r, &m->entry.cutoff) || cs_mp_read_bool(&r, &m->founder))
+    return CS_ESTORE;
+  if (museum.len > CS_NAME_MAX || role >= CS_ROLE_COUNT) return CS_ESTORE;
+  memcpy(m->entry.museum, museum.ptr, museum.len);
+  m->entry.museum[museum.len] = '\0';
+  m->entry.role = (cs_role_t)role;
+  m->entry.lamport = m->lamport;
+  memcpy(m->entry.change, m->change, CS_ID_LEN);
+  m->entry.op_index = m->index;
+  return CS_OK;
+}
+
+/* An in-memory member table used during replay. */
+typedef struct cs__table_s {
+  cs_member_t *rows;
+  uint32_t count, cap;
+} cs__table_t;
+
+static cs_member_t *cs__table_find(cs__table_t *t, const uint8_t key[CS_KEY_LEN], bool create) {
+  for (uint32_t i = 0; i < t->count; i++)
+    if (memcmp(t->rows[i].key, key, CS_KEY_LEN) == 0) return &t->rows[i];
+  if (!create) return NULL;
+  if (t->count == t->cap) {
+    uint32_t cap = t->cap ? t->cap * 2 : 16;
+    cs_member_t *grown = realloc(t->rows, cap * sizeof(*grown));
+    if (!grown) return NULL;
+    t->rows = grown;
+    t->cap = cap;
+  }
+  cs_member_t *m = &t->rows[t->count++];
+  memcpy(m->key, key, CS_KEY_LEN);
+  m->count = 0;
+  return m;
+}
+
+/* Applies the member ops of one change to the table if its author may make
+ * them all; returns the change's validity. */
+static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__table_t *t, const cs__mop_t *ops,
+                             uint32_t n) {
+  if (n == 0) return CS_OK;
+  bool founder = ops[0].founder;
+  if (!founder) {
+    uint64_t frozen = cs__frozen_from(txn, club, ops[0].author);
+    if (frozen && ops[0].seq >= frozen) return CS_EFORK;
+    cs_member_t *author = cs__table_find(t, ops[0].author, false);
+    if (!author || cs_member_role_at(author, ops[0].seq) != CS_ROLE_ADMIN) return CS_EAUTH;
+    for (uint32_t i = 0; i < n; i++) {
+      /* Demoting or removing an admin needs an adopted decision. */
+      cs_member_t *target = cs__table_find(t, ops[i].key, false);
+      const cs_member_entry_t *latest = target ? cs_member_latest(target) : NULL;
+      if (latest && latest->role == CS_ROLE_ADMIN && ops[i].entry.role != CS_ROLE_ADMIN) return CS_EAUTH;
+    }
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    cs_member_t *target = cs__table_find(t, ops[i].key, true);
+    if (!target) return CS_ENOMEM;
+    int err = cs_member_insert(target, &ops[i].entry);
+    if (err) return err;
+  }
+  return CS_OK;
+}
+
+int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current,
+                       bool *changed_retroactively) {
+  cs__table_t table = {0};
+  cs__mop_t group[CS_CHANGE_OPS_MAX];
+  uint32_t group_n = 0;
+  cs_member_t *old = malloc(sizeof(*old));
+  MDB_cursor *cur = NULL;
+  int err = CS_OK, rc;
+  *changed_retroactively = false;
+  if (!old) return CS_ENOMEM;
+  MDB_val k = cs__val(club, CS_ID_LEN), v;
+  if ((rc = mdb_cursor_open(txn->txn, txn->store->memberops, &cur))) {
+    err = cs__mdb_err(rc);
+    goto done;
+  }
+  /* Replay in (lamport, change, index) order; a change's ops are adjacent. */
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    bool end = rc != 0 || k.mv_size < CS_ID_LEN || memcmp(k.mv_data, club, CS_ID_LEN) != 0;
+    cs__mop_t m;
+    if (!end && (err = cs__mop_decode(k, v, &m))) goto done;
+    if (group_n > 0 && (end || memcmp(m.change, group[0].change, CS_ID_LEN) != 0)) {
+      int validity = cs__replay_change(txn, club, &table, group, group_n);
+      if (validity == CS_ENOMEM || validity == CS_ETOOBIG) validity = CS_ETOOBIG;
+      if ((err = cs__set_status(txn, group[0].change, validity))) goto done;
+      group_n = 0;
+    }
+    if (end) break;
+    if (group_n == CS_CHANGE_OPS_MAX) {
+      err = CS_ESTORE;
+      goto done;
+    }
+    group[group_n++] = m;
+  }
+  mdb_cursor_close(cur);
+  cur = NULL;
+
+  /* Compare with the stored table: a role that changed for a seq the key
+   * already wrote means stored changes must be re-evaluated. */
+  for (uint32_t i = 0; i < table.count; i++) {
+    cs_member_t *now = &table.rows[i];
+    uint64_t max_seq = cs_store_author_seq(txn, club, now->key, NULL);
+    /* The change being applied gets its validity from this replay itself. */
+    if (current && memcmp(current->author, now->key, CS_KEY_LEN) == 0 && max_seq >= current->seq)
+      max_seq = current->seq - 1;
+    if (cs_store_member_get(txn, club, now->key, old) != CS_OK) old->count = 0;
+    if (max_seq > 0 && cs_member_roles_differ(old, now, max_seq)) *changed_retroactively = true;
+  }
+  if ((err = cs__del_prefix(txn, txn->store->members, club, CS_ID_LEN))) goto done;
+  cs_buf_t b;
+  cs_buf_init(&b, 64 * 1024);
+  for (uint32_t i = 0; i < table.count && !err; i++) {
+    uint8_t key[CS__K2];
+    cs__key2(key, club, table.rows[i].key);
+    if (!(err = cs_member_encode(&table.rows[i], &b)))
+      err = cs__put(txn, txn->store->members, key, sizeof(key), b.data, b.len);
+  }
+  cs_buf_free(&b);
+done:
+  if (cur) mdb_cursor_close(cur);
+  free(table.rows);
+  free(old);
+  return err;
+}
+
+/* Content ops ---------------------------------------------------------- */
+
+#define CS__CACHE_MAX 16
+
+typedef struct cs__cached_s {
+  uint8_t id[CS_ID_LEN];
+  cs_object_t obj;
+  bool dirty;
+} cs__cached_t;
+
+typedef struct cs__cache_s {
+  cs__cached_t items[CS__CACHE_MAX];
+  uint32_t count;
+} cs__cache_t;
+
+static void cs__cache_free(cs__cache_t *cache) {
+  for (uint32_t i = 0; i < cache->count; i++) cs_object_free(&cache->items[i].obj);
+  cache->count = 0;
+}
+
+/* Finds an object in this change's cache or the store; NULL when unknown. */
+static cs_object_t *cs__cache_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__cache_t *cache,
+                                  const uint8_t id[CS_ID_LEN], int *err) {
+  for (uint32_t i = 0; i < cache->count; i++)
+    if (memcmp(cache->items[i].id, id, CS_ID_LEN) == 0) return &cache->items[i].obj;
+  if (cache->count == CS__CACHE_MAX) {
+    *err = CS_ETOOBIG;
+    return NULL;
+  }
+  cs__cached_t *slot = &cache->items[cache->count];
+  int rc = cs_store_object_get(txn, club, id, &slot->obj);
+  if (rc == CS_ENOTFOUND) return NULL;
+  if (rc) {
+    *err = rc;
+    return NULL;
+  }
+  memcpy(slot->id, id, CS_ID_LEN);
+  slot->dirty = false;
+  cache->count++;
+  return &slot->obj;
+}
+
+/* Marks the cached object as changed, so the flush writes it. */
+static void cs__cache_touch(cs_object_t *obj) {
+  ((cs__cached_t *)((char *)obj - offsetof(cs__cached_t, obj)))->dirty = true;
+}
+
+/* Checks a value against its field: every field holds text for now, and a
+ * request's status must be one of the lifecycle's statuses. */
+static int cs__check_value(uint64_t type, uint64_t field, cs_span_t value) {
+  cs_mp_reader_t r = cs_mp_reader(value);
+  cs_span_t text;
+  if (cs_mp_read_str(&r, &text)) return CS_EFORMAT;
+  if (type == CS_OBJ_REQUEST && field == CS_F_REQ_STATUS && !cs_request_status_valid(text)) return CS_EFORMAT;
+  if (type == CS_OBJ_REQUEST && (field == CS_F_REQ_TITLE || field == CS_F_REQ_MODULE) && text.len > CS_NAME_MAX * 2)
+    return CS_ETOOBIG;
+  if (type == CS_OBJ_REQUEST && field == CS_F_REQ_TITLE && text.len == 0) return CS_EFORMAT;
+  return CS_OK;
+}
+
+static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN], cs_role_t role,
+                             cs__cache_t *cache) {
+  cs_op_iter_t it;
+  cs_op_t *op = malloc(sizeof(*op));
+  int err = op ? cs_op_iter_init(&it, c->payload_bytes) : CS_ENOMEM;
+  for (uint32_t index = 0; !err; index++) {
+    err = cs_op_iter_next(&it, op);
+    if (err == CS_ENOTFOUND) {
+      err = CS_OK;
+      break;
+    }
+    if (err) break;
+    uint8_t op_id[CS_ID_LEN];
+    cs_op_id(c->id, index, op_id);
+    if (op->obj_local) {
+      cs_op_id(c->id, op->obj_index, op->obj);
+      if (op->type == CS_OP_CREATE) memcpy(op->parent, op->obj, CS_ID_LEN);
+    }
+    if (op->type == CS_OP_CREATE) {
+      if (!cs_model_may(role, CS_OP_CREATE, op->obj_type, 0)) { err = CS_EAUTH; break; }
+      if (op->has_parent) {
+        cs_object_t *parent = cs__cache_get(txn, club, cache, op->parent, &err);
+        if (err) break;
+        if (!parent) continue; /* unknown parent: the op has no effect */
+        if (parent->type != CS_OBJ_REQUEST) { err = CS_EFORMAT; break; }
+      }
+      if (cache->count == CS__CACHE_MAX) { err = CS_ETOOBIG; break; }
+      cs__cached_t *slot = &cache->items[cache->count++];
+      cs_object_init(&slot->obj);
+      memcpy(slot->id, op_id, CS_ID_LEN);
+      slot->dirty = true;
+      slot->obj.type = op->obj_type;
+      slot->obj.has_parent = op->has_parent;
+      memcpy(slot->obj.parent, op->parent, CS_ID_LEN);
+      memcpy(slot->obj.creator, c->author, CS_KEY_LEN);
+      slot->obj.created_lamport = c->lamport;
+      memcpy(slot->obj.created_change, c->id, CS_ID_LEN);
+      continue;
+    }
+    cs_object_t *obj = cs__cache_get(txn, club, cache, op->obj, &err);
+    if (err) break;
+    if (!obj) continue; /* unknown object: the op has no effect */
+    bool own = memcmp(obj->creator, c->author, CS_KEY_LEN) == 0 || role == CS_ROLE_ADMIN;
+    if (!cs_model_may(role, op->type, obj->type, op->field)) { err = CS_EAUTH; break; }
+    if (obj->type == CS_OBJ_COMMENT && !own) { err = CS_EAUTH; break; }
+    if (op->type == CS_OP_DELETE) {
+      cs_object_delete(obj, c->lamport, c->author);
+    } else {
+      cs_field_kind_t kind = cs_model_field_kind(obj->type, op->field);
+      cs_field_kind_t wanted = op->type == CS_OP_SET ? CS_FIELD_REGISTER : CS_FIELD_SET;
+      if (kind != wanted) { err = CS_EFORMAT; break; }
+      if ((err = cs__check_value(obj->type, op->field, op->value))) break;
+      if (op->type == CS_OP_SET)
+        err = cs_object_set(obj, op->field, c->lamport, c->author, op_id, op->value, op->ref_count,
+                            (const uint8_t(*)[CS_ID_LEN])op->refs);
+      else if (op->type == CS_OP_ADD)
+        err = cs_object_add(obj, op->field, c->lamport, c->author, op_id, op->value);
+      else
+        cs_object_remove(obj, op->field, op->ref_count, (const uint8_t(*)[CS_ID_LEN])op->refs);
+    }
+    cs__cache_touch(obj);
+  }
+  free(op);
+  return err;
+}
+
+static int cs__cache_flush(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__cache_t *cache) {
+  cs_buf_t b;
+  int err = CS_OK;
+  cs_buf_init(&b, CS_RECORD_MAX);
+  for (uint32_t i = 0; i < cache->count && !err; i++) {
+    if (!cache->items[i].dirty) continue;
+    uint8_t key[CS__K2];
+    cs__key2(key, club, cache->items[i].id);
+    if (!(err = cs_object_encode(&cache->items[i].obj, &b)))
+      err = cs__put(txn, txn->store->objects, key, sizeof(key), b.data, b.len);
+  }
+  cs_buf_free(&b);
+  return err;
+}
+
+/* Whether a payload's first op is a member op (then all of them are). */
+static bool cs__is_member_change(const cs_change_t *c) {
+  cs_op_iter_t it;
+  cs_op_t *op = malloc(sizeof(*op));
+  bool member = op && cs_op_iter_init(&it, c->payload_bytes) == CS_OK && cs_op_iter_next(&it, op) == CS_OK &&
+                op->type == CS_OP_MEMBER;
+  free(op);
+  return member;
+}
+
+static int cs__club_put(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_span_t name, cs_span_t software,
+                        const uint8_t founder[CS_KEY_LEN], uint64_t count) {
+  cs_buf_t b;
+  cs_buf_init(&b, 1024);
+  cs_mp_write_array(&b, 4);
+  cs_mp_write_str(&b, (const char *)name.ptr, name.len);
+  cs_mp_write_str(&b, (const char *)software.ptr, software.len);
+  cs_mp_write_bin(&b, founder, CS_KEY_LEN);
+  cs_mp_write_uint(&b, count);
+  int err = b.failed ? CS_ETOOBIG : cs__put(txn, txn->store->clubs, club, CS_ID_LEN, b.data, b.len);
+  cs_buf_free(&b);
+  return err;
+}
+
+/* Records the member ops of a change (genesis founder included). */
+static int cs__record_member_ops(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]) {
+  cs_op_iter_t it;
+  cs_op_t *op = malloc(sizeof(*op));
+  int err = op ? cs_op_iter_init(&it, c->payload_bytes) : CS_ENOMEM;
+  for (uint32_t index = 0; !err; index++) {
+    err = cs_op_iter_next(&it, op);
+    if (err == CS_ENOTFOUND) {
+      err = CS_OK;
+      break;
+    }
+    if (!err && (op->type == CS_OP_GENESIS || op->type == CS_OP_MEMBER))
+      err = cs__memberop_put(txn, club, c, index, op, op->type == CS_OP_GENESIS);
+  }
+  free(op);
+  return err;
+}
+
+int cs__apply_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]) {
+  if (!c->has_club || cs__is_member_change(c)) {
+    /* Membership is resolved by replaying every member op in order. */
+    bool retro = false;
+    int err = cs__members_replay(txn, club, c, &retro);
+    if (err) return err;
+    if (retro) {
+      txn->rebuild_needed = true;
+      memcpy(txn->rebuild_club, club, CS_ID_LEN);
+    }
+    return CS_OK;
+  }
+  int validity = CS_OK;
+  uint64_t frozen = cs__frozen_from(txn, club, c->author);
+  cs_member_t *m = malloc(sizeof(*m));
+  if (!m) return CS_ENOMEM;
+  cs_role_t role = CS_ROLE_NONE;
+  if (cs_store_member_get(txn, club, c->author, m) == CS_OK) role = cs_member_role_at(m, c->seq);
+  free(m);
+  cs__cache_t *cache = calloc(1, sizeof(*cache));
+  if (!cache) return CS_ENOMEM;
+  if (frozen && c->seq >= frozen) validity = CS_EFORK;
+  else if (role == CS_ROLE_NONE) validity = CS_EAUTH;
+  else validity = cs__apply_content(txn, c, club, role, cache);
+  int err = CS_OK;
+  if (validity == CS_ENOMEM) err = CS_ENOMEM;
+  else if (validity == CS_OK) err = cs__cache_flush(txn, club, cache);
+  else err = cs__set_status(txn, c->id, validity);
+  cs__cache_free(cache);
+  free(cache);
+  return err;
+}
+
+/* Ingest ---------------------------------------------------------------- */
+
+typedef struct cs__worklist_s {
+  uint8_t (*ids)[CS_ID_LEN];
+  size_t count, cap;
+} cs__worklist_t;
+
+static int cs__worklist_push(cs__worklist_t *w, const uint8_t id[CS_ID_LEN]) {
+  if (w->count == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 16;
+    uint8_t(*grown)[CS_ID_LEN] = realloc(w->ids, cap * CS_ID_LEN);
+    if (!grown) return CS_ENOMEM;
+    w->ids = grown;
+    w->cap = cap;
+  }
+  memcpy(w->ids[w->count++], id, CS_ID_LEN);
+  return CS_OK;
+}
+
+static int cs__stored_lamport(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const uint8_t club[CS_ID_LEN],
+                              uint64_t *lamport) {
+  cs_span_t bytes;
+  cs_change_t *dep = malloc(sizeof(*dep));
+  if (!dep) return CS_ENOMEM;
+  int err = cs_store_change_get(txn, id, &bytes);
+  if (!err) err = cs_change_decode(bytes, dep);
+  if (!err) {
+    const uint8_t *dep_club = dep->has_club ? dep->club : dep->id;
+    if (memcmp(dep_club, club, CS_ID_LEN) != 0) err = CS_EFORMAT; /* deps stay inside one club */
+    *lamport = dep->lamport;
+  }
+  free(dep);
+  return err == CS_ENOTFOUND ? CS_ESTORE : err;
+}
+
+static int cs__pending_counter(cs_txn_t *txn, uint64_t *next) {
+  MDB_val k = cs__val("pending_seq", 11), v;
+  uint64_t n = 0;
+  if (mdb_get(txn->txn, txn->store->meta, &k, &v) == 0 && v.mv_size == 8) n = cs__get_be64(v.mv_data);
+  uint8_t be[8];
+  cs__put_be64(be, n + 1);
+  *next = n;
+  return cs__put(txn, txn->store->meta, "pending_seq", 11, be, 8);
+}
+
+/* Deletes a pending change and its wait entries. */
+static int cs__pending_drop(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]) {
+  MDB_val k = cs__val(id, CS_ID_LEN), v;
+  int rc = mdb_get(txn->txn, txn->store->pending, &k, &v);
+  if (rc == MDB_NOTFOUND) return CS_OK;
+  if (rc) return cs__mdb_err(rc);
+  if (v.mv_size < 8) return CS_ESTORE;
+  uint8_t age[8];
+  memcpy(age, v.mv_data, 8);
+  cs_span_t bytes = {(const uint8_t *)v.mv_data + 8, v.mv_size - 8};
+  cs_change_t *c = malloc(sizeof(*c));
+  if (!c) return CS_ENOMEM;
+  int err = cs_change_decode(bytes, c);
+  if (!err) {
+    /* Drop the wait entries this change left under each parent. */
+    for (uint32_t i = 0; i <= c->dep_count && !err; i++) {
+      const uint8_t *parent = i < c->dep_count ? c->deps[i] : (c->has_prev ? c->prev : NULL);
+      if (!parent) continue;
+      MDB_val pk = cs__val(parent, CS_ID_LEN), pv = cs__val(id, CS_ID_LEN);
+      rc = mdb_del(txn->txn, txn->store->pending_wait, &pk, &pv);
+      if (rc && rc != MDB_NOTFOUND) err = cs__mdb_err(rc);
+    }
+  }
+  free(c);
+  if (!err) err = cs__del(txn, txn->store->pending_age, age, 8);
+  if (!err) err = cs__del(txn, txn->store->pending, id, CS_ID_LEN);
+  return err;
+}
+
+static int cs__pending_park(cs_txn_t *txn, const cs_change_t *c, const uint8_t (*missing)[CS_ID_LEN],
+                            uint32_t missing_count) {
+  MDB_stat st;
+  int err;
+  if (mdb_stat(txn->txn, txn->store->pending, &st) == 0 && st.ms_entries >= CS_PENDING_MAX) {
+    /* Evict the oldest, so a peer feeding orphans cannot grow the store. */
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (mdb_cursor_open(txn->txn, txn->store->pending_age, &cur) == 0) {
+      uint8_t oldest[CS_ID_LEN];
+      bool have = mdb_cursor_get(cur, &k, &v, MDB_FIRST) == 0 && v.mv_size == CS_ID_LEN;
+      if (have) memcpy(oldest, v.mv_data, CS_ID_LEN);
+      mdb_cursor_close(cur);
+      if (have && (err = cs__pending_drop(txn, oldest))) return err;
+    }
+  }
+  uint64_t arrival;
+  if ((err = cs__pending_counter(txn, &arrival))) return err;
+  uint8_t be[8];
+  cs__put_be64(be, arrival);
+  size_t len = 8 + c->signed_bytes.len;
+  uint8_t *val = malloc(len);
+  if (!val) return CS_ENOMEM;
+  memcpy(val, be, 8);
+  memcpy(val + 8, c->signed_bytes.ptr, c->signed_bytes.len);
+  err = cs__put(txn, txn->store->pending, c->id, CS_ID_LEN, val, len);
+  free(val);
+  if (!err) err = cs__put(txn, txn->store->pending_age, be, 8, c->id, CS_ID_LEN);
+  for (uint32_t i = 0; i < missing_count && !err; i++)
+    err = cs__put(txn, txn->store->pending_wait, missing[i], CS_ID_LEN, c->id, CS_ID_LEN);
+  return err;
+}
+
+static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN],
+                           const uint8_t existing[CS_ID_LEN]) {
+  uint8_t key[CS__K3], val[2 * CS_ID_LEN], order_key[CS__K3 + CS_ID_LEN - 8];
+  int err = cs__put(txn, txn->store->changes, c->id, CS_ID_LEN, c->signed_bytes.ptr, c->signed_bytes.len);
+  if (!err) err = cs__set_status(txn, c->id, CS_EFORK);
+  cs__chain_key(key, club, c->author, c->seq);
+  memcpy(val, existing, CS_ID_LEN);
+  memcpy(val + CS_ID_LEN, c->id, CS_ID_LEN);
+  if (!err && !cs__exists(txn, txn->store->forks, key, sizeof(key)))
+    err = cs__put(txn, txn->store->forks, key, sizeof(key), val, sizeof(val));
+  /* Evidence is exported and synced like any change, so it is in `order`. */
+  memcpy(order_key, club, CS_ID_LEN);
+  cs__put_be64(order_key + CS_ID_LEN, c->lamport);
+  memcpy(order_key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
+  if (!err) err = cs__put(txn, txn->store->order, order_key, sizeof(order_key), "", 0);
+  if (!err) {
+    txn->rebuild_needed = true;
+    memcpy(txn->rebuild_club, club, CS_ID_LEN);
+  }
+  return err;
+}
+
+static int cs__store_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]) {
+  uint8_t chain_key[CS__K3], order_key[CS_ID_LEN + 8 + CS_ID_LEN], head_key[CS__K2];
+  int err = cs__put(txn, txn->store->changes, c->id, CS_ID_LEN, c->signed_bytes.ptr, c->signed_bytes.len);
+  cs__chain_key(chain_key, club, c->author, c->seq);
+  if (!err) err = cs__put(txn, txn->store->chain, chain_key, sizeof(chain_key), c->id, CS_ID_LEN);
+  memcpy(order_key, club, CS_ID_LEN);
+  cs__put_be64(order_key + CS_ID_LEN, c->lamport);
+  memcpy(order_key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
+  if (!err) err = cs__put(txn, txn->store->order, order_key, sizeof(order_key), "", 0);
+  for (uint32_t i = 0; i <= c->dep_count && !err; i++) {
+    const uint8_t *parent = i < c->dep_count ? c->deps[i] : (c->has_prev ? c->prev : NULL);
+    if (!parent) continue;
+    cs__key2(head_key, club, parent);
+    err = cs__del(txn, txn->store->heads, head_key, sizeof(head_key));
+  }
+  cs__key2(head_key, club, c->id);
+  if (!err) err = cs__put(txn, txn->store->heads, head_key, sizeof(head_key), "", 0);
+  if (err) return err;
+
+  if (!c->has_club) {
+    cs_op_iter_t it;
+    cs_op_t *op = malloc(sizeof(*op));
+    if (!op) return CS_ENOMEM;
+    err = cs_op_iter_init(&it, c->payload_bytes);
+    if (!err) err = cs_op_iter_next(&it, op);
+    if (!err) err = cs__club_put(txn, club, op->name, op->software, c->author, 1);
+    free(op);
+  } else {
+    cs_club_info_t info;
+    err = cs_store_club_get(txn, club, &info);
+    cs_span_t name = {(const uint8_t *)info.name, strlen(info.name)};
+    cs_span_t software = {(const uint8_t *)info.software, strlen(info.software)};
+    if (!err) err = cs__club_put(txn, club, name, software, info.founder, info.change_count + 1);
+  }
+  if (!err && (!c->has_club || cs__is_member_change(c))) err = cs__record_member_ops(txn, c, club);
+  return err;
+}
+
+/* Ingests one change; appends ids of pending changes it releases. */
+static int cs__ingest_one(cs_txn_t *txn, cs_span_t bytes, cs_ingest_result_t *res, cs__worklist_t *released) {
+  cs_change_t *c = malloc(sizeof(*c));
+  if (!c) return CS_ENOMEM;
+  int err = CS_OK, reason;
+  memset(res, 0, sizeof(*res));
+  res->status = CS_INGEST_REJECTED;
+  if ((reason = cs_change_decode(bytes, c))) goto reject;
+  memcpy(res->id, c->id, CS_ID_LEN);
+  if ((reason = cs_payload_check(c->payload_bytes, !c->has_club))) goto reject;
+  if ((reason = cs_change_check_payload(c))) goto reject;
+  if ((reason = cs_change_check_signature(c))) goto reject;
+
+  const uint8_t *club = c->has_club ? c->club : c->id;
+  if (cs__exists(txn, txn->store->changes, c->id, CS_ID_LEN) ||
+      cs__exists(txn, txn->store->pending, c->id, CS_ID_LEN)) {
+    res->status = CS_INGEST_DUPLICATE;
+    goto done;
+  }
+  if (c->has_club && !cs__exists(txn, txn->store->clubs, club, CS_ID_LEN)) {
+    reason = CS_ECLUB;
+    goto reject;
+  }
+  uint8_t existing[CS_ID_LEN];
+  if (cs_store_chain_get(txn, club, c->author, c->seq, existing) == CS_OK) {
+    if ((err = cs__record_fork(txn, c, club, existing))) goto done;
+    res->status = CS_INGEST_FORK;
+    res->reason = CS_EFORK;
+    goto done;
+  }
+
+  uint8_t missing[CS_CHANGE_DEPS_MAX + 1][CS_ID_LEN];
+  uint32_t missing_count = 0;
+  uint64_t parents_max = 0, lamport;
+  reason = CS_OK;
+  if (c->has_prev) {
+    uint8_t at_prev[CS_ID_LEN];
+    if (cs_store_chain_get(txn, club, c->author, c->seq - 1, at_prev) != CS_OK) {
+      memcpy(missing[missing_count++], c->prev, CS_ID_LEN);
+      reason = CS_EPREV;
+    } else if (memcmp(at_prev, c->prev, CS_ID_LEN) != 0) {
+      reason = CS_ECHAIN;
+      goto reject;
+    } else if ((reason = cs__stored_lamport(txn, c->prev, club, &lamport))) {
+      goto reject;
+    } else {
+      parents_max = lamport;
+    }
+  }
+  for (uint32_t i = 0; i < c->dep_count; i++) {
+    int rc = cs__stored_lamport(txn, c->deps[i], club, &lamport);
+    if (rc == CS_ESTORE && !cs__exists(txn, txn->store->changes, c->deps[i], CS_ID_LEN)) {
+      memcpy(missing[missing_count++], c->deps[i], CS_ID_LEN);
+      if (!reason) reason = CS_EDEPS;
+      continue;
+    }
+    if (rc) {
+      reason = rc;
+      goto reject;
+    }
+    if (lamport > parents_max) parents_max = lamport;
+  }
+  if (missing_count > 0) {
+    if ((err = cs__pending_park(txn, c, (const uint8_t(*)[CS_ID_LEN])missing, missing_count))) goto done;
+    res->status = CS_INGEST_PENDING;
+    res->reason = reason;
+    goto done;
+  }
+  if (c->lamport != cs_lamport_next(parents_max)) {
+    reason = CS_ELAMPORT;
+    goto reject;
+  }
+
+  if ((err = cs__store_change(txn, c, club))) goto done;
+  if ((err = cs__apply_change(txn, c, club))) goto done;
+  int validity = cs_store_change_status(txn, c->id);
+  res->status = validity == CS_OK ? CS_INGEST_NEW : CS_INGEST_UNAUTHORISED;
+  res->reason = validity;
+
+  /* Release what was waiting for this change. */
+  MDB_cursor *cur;
+  MDB_val k = cs__val(c->id, CS_ID_LEN), v;
+  if ((err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->pending_wait, &cur)))) goto done;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP))
+    if (v.mv_size == CS_ID_LEN && (err = cs__worklist_push(released, v.mv_data))) break;
+  mdb_cursor_close(cur);
+  if (!err) err = cs__del(txn, txn->store->pending_wait, c->id, CS_ID_LEN);
+  goto done;
+
+reject:
+  res->status = CS_INGEST_REJECTED;
+  res->reason = reason;
+done:
+  free(c);
+  return err;
+}
+
+int cs_store_ingest(cs_txn_t *txn, cs_span_t signed_bytes, cs_ingest_result_t *res) {
+  cs__worklist_t work = {0};
+  int err = cs__ingest_one(txn, signed_bytes, res, &work);
+  for (size_t i = 0; i < work.count && !err; i++) {
+    MDB_val k = cs__val(work.ids[i], CS_ID_LEN), v;
+    if (mdb_get(txn->txn, txn->store->pending, &k, &v) != 0 || v.mv_size < 8) continue; /* released already */
+    size_t len = v.mv_size - 8;
+    uint8_t *copy = malloc(len);
+    if (!copy) {
+      err = CS_ENOMEM;
+      break;
+    }
+    memcpy(copy, (const uint8_t *)v.mv_data + 8, len);
+    err = cs__pending_drop(txn, work.ids[i]);
+    cs_ingest_result_t sub;
+    cs_span_t span = {copy, len};
+    if (!err) err = cs__ingest_one(txn, span, &sub, &work);
+    if (!err && (sub.status == CS_INGEST_NEW || sub.status == CS_INGEST_UNAUTHORISED)) res->released++;
+    free(copy);
+  }
+  free(work.ids);
+  return err;
+}
+
+int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
+                    int64_t time_ms, uint8_t id_out[CS_ID_LEN]) {
+  const uint8_t *author = secret_key + 32;
+  uint8_t prev[CS_ID_LEN];
+  uint8_t(*deps)[CS_ID_LEN] = malloc(CS_CHANGE_DEPS_MAX * CS_ID_LEN);
+  uint32_t dep_count = 0;
+  uint64_t seq = 1, parents_max = 0, lamport;
+  int err = deps ? CS_OK : CS_ENOMEM;
+  cs_buf_t out;
+  cs_buf_init(&out, CS_CHANGE_SIGNED_MAX);
+  if (!err && club) {
+    seq = cs_store_author_seq(txn, club, author, prev) + 1;
+    if (seq > 1 && !(err = cs__stored_lamport(txn, prev, club, &lamport))) parents_max = lamport;
+    MDB_cursor *cur;
+    MDB_val k = cs__val(club, CS_ID_LEN), v;
+    if (!err && !(err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->heads, &cur)))) {
+      for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && dep_count < CS_CHANGE_DEPS_MAX;
+           rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != CS__K2 || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
+        const uint8_t *head = (const uint8_t *)k.mv_data + CS_ID_LEN;
+        if (seq > 1 && memcmp(head, prev, CS_ID_LEN) == 0) continue;
+        memcpy(deps[dep_count++], head, CS_ID_LEN);
+      }
+      mdb_cursor_close(cur);
+    }
+    for (uint32_t i = 0; i < dep_count && !err; i++)
+      if (!(err = cs__stored_lamport(txn, deps[i], club, &lamport)) && lamport > parents_max) parents_max = lamport;
+  }
+  if (!err) {
+    cs_change_draft_t draft = {
+        .club = club,
+        .author = author,
+        .seq = seq,
+        .prev = seq > 1 ? prev : NULL,
+        .dep_count = dep_count,
+        .deps = (const uint8_t(*)[CS_ID_LEN])deps,
+        .lamport = cs_lamport_next(parents_max),
+        .time_ms = time_ms,
+        .payload = payload,
+    };
+    err = cs_change_build(&draft, secret_key, &out, id_out);
+  }
+  if (!err) {
+    cs_ingest_result_t res;
+    err = cs_store_ingest(txn, cs_buf_span(&out), &res);
+    if (!err && res.status != CS_INGEST_NEW) err = res.reason ? res.reason : CS_EINVAL;
+  }
+  cs_buf_free(&out);
+  free(deps);
+  return err;
+}
+
+static int cs__rebuild_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *ctx) {
+  cs_txn_t *txn = ((void **)ctx)[0];
+  const uint8_t *club = ((void **)ctx)[1];
+  cs_change_t *c = malloc(sizeof(*c));
+  if (!c) return CS_ENOMEM;
+  int err = cs_change_decode(bytes, c);
+  if (err) {
+    free(c);
+    return CS_ESTORE;
+  }
+  uint8_t at[CS_ID_LEN];
+  if (c->has_club && (cs_store_chain_get(txn, club, c->author, c->seq, at) != CS_OK || memcmp(at, id, CS_ID_LEN)))
+    err = cs__set_status(txn, id, CS_EFORK); /* fork evidence stays out of the state */
+  else if (c->has_club && !cs__is_member_change(c) && !(err = cs__set_status(txn, id, CS_OK)))
+    err = cs__apply_change(txn, c, club);
+  free(c);
+  return err;
+}
+
+int cs_store_rebuild(cs_txn_t *txn, const uint8_t club[CS_ID_LEN]) {
+  int err = cs__del_prefix(txn, txn->store->objects, club, CS_ID_LEN);
+  txn->rebuild_needed = false;
+  /* Validity flags of content changes are recomputed below; member-op
+   * changes get theirs from the replay. */
+  bool retro;
+  if (!err) err = cs__members_replay(txn, club, NULL, &retro);
+  void *ctx[2] = {txn, (void *)club};
+  if (!err) err = cs_store_changes(txn, club, cs__rebuild_each, ctx);
+  txn->rebuild_needed = false;
+  return err;
+}

@@ -1,0 +1,152 @@
+#ifndef CS_STORE_STORE_H
+#define CS_STORE_STORE_H
+
+/* The replica: one LMDB environment per node home.
+ *
+ * Every change received (from the network, a bundle, or signed here) goes
+ * through cs_store_ingest, which runs the brief's validation in order and
+ * applies the change to the materialized state in the caller's write
+ * transaction, so a batch is acknowledged only once its commit returns.
+ * docs/store.md draws every database as a table. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "core/change.h"
+#include "core/members.h"
+#include "core/object.h"
+#include "core/op.h"
+
+typedef struct cs_store_s cs_store_t;
+
+typedef struct cs_txn_s {
+  cs_store_t *store;
+  MDB_txn *txn;
+  bool write;
+  bool rebuild_needed; /* a membership change altered a role retroactively */
+  uint8_t rebuild_club[CS_ID_LEN];
+} cs_txn_t;
+
+/* The outcome of ingesting one signed change. */
+typedef enum cs_ingest_status_e {
+  CS_INGEST_NEW = 0,      /* stored and applied */
+  CS_INGEST_DUPLICATE,    /* already stored; nothing changed */
+  CS_INGEST_PENDING,      /* valid signature, waiting for prev or deps */
+  CS_INGEST_UNAUTHORISED, /* stored as signed evidence, kept out of the state */
+  CS_INGEST_FORK,         /* second change with an existing (author, seq): kept as evidence */
+  CS_INGEST_REJECTED,     /* invalid; not stored */
+} cs_ingest_status_t;
+
+typedef struct cs_ingest_result_s {
+  cs_ingest_status_t status;
+  int reason;              /* a cs_err_t for every status but NEW and DUPLICATE */
+  uint8_t id[CS_ID_LEN];   /* valid once the change decoded */
+  uint32_t released;       /* pending changes applied because this one arrived */
+} cs_ingest_result_t;
+
+/* Bounds: a hostile peer can fill pending only up to these, oldest evicted. */
+#define CS_PENDING_MAX 20000u
+#define CS_STORE_MAP_SIZE ((size_t)16 << 30)
+
+int cs_store_open(const char *dir, cs_store_t **out) CS_MUST_USE;
+void cs_store_close(cs_store_t *store);
+
+int cs_store_begin(cs_store_t *store, bool write, cs_txn_t *txn) CS_MUST_USE;
+/* Commits (or for a read transaction, ends) and releases the transaction.
+ * A write transaction whose membership changed retroactively rebuilds the
+ * club's state first, inside the same transaction. */
+int cs_store_commit(cs_txn_t *txn) CS_MUST_USE;
+void cs_store_abort(cs_txn_t *txn);
+/* LMDB's id of the last committed write transaction, for change watching. */
+uint64_t cs_store_last_txnid(cs_store_t *store);
+
+/* Validates and applies one signed change; see cs_ingest_status_t. Returns
+ * CS_OK whatever the outcome for the change; a non-zero return is a store
+ * failure (disk full, I/O) after which the transaction must be aborted. */
+int cs_store_ingest(cs_txn_t *txn, cs_span_t signed_bytes, cs_ingest_result_t *res) CS_MUST_USE;
+
+/* Signs a new change by `secret_key`'s author in `club` (or a new club's
+ * genesis when club is NULL) with the given payload, and ingests it. The
+ * caller commits before sending it anywhere. */
+int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
+                    int64_t time_ms, uint8_t id_out[CS_ID_LEN]) CS_MUST_USE;
+
+/* Rebuilds a club's materialized state and validity flags from its stored
+ * changes, in (lamport, id) order. */
+int cs_store_rebuild(cs_txn_t *txn, const uint8_t club[CS_ID_LEN]) CS_MUST_USE;
+
+/* Reads -------------------------------------------------------------- */
+
+typedef struct cs_club_info_s {
+  uint8_t id[CS_ID_LEN];
+  char name[CS_NAME_MAX + 1];
+  char software[CS_NAME_MAX + 1];
+  uint8_t founder[CS_KEY_LEN];
+  uint64_t change_count;
+} cs_club_info_t;
+
+/* Iterates clubs; the callback returns non-zero to stop. */
+int cs_store_clubs(cs_txn_t *txn, int (*each_cb)(const cs_club_info_t *club, void *ctx), void *ctx);
+int cs_store_club_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_club_info_t *out) CS_MUST_USE;
+
+/* Fetches a stored change's signed bytes (borrowed until the txn ends). */
+int cs_store_change_get(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], cs_span_t *signed_bytes) CS_MUST_USE;
+/* The validity of a stored change: CS_OK, or the reason it is kept out. */
+int cs_store_change_status(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]);
+
+/* Iterates a club's stored changes in (lamport, id) order, a causal order. */
+int cs_store_changes(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
+                     int (*each_cb)(const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes, void *ctx), void *ctx);
+
+/* The highest seq stored for (club, author), 0 if none; id of it if wanted. */
+uint64_t cs_store_author_seq(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                             uint8_t *id_out);
+
+/* Iterates (author, max seq, id at max seq): the version vector. */
+int cs_store_vector(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
+                    int (*each_cb)(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t id[CS_ID_LEN],
+                                   void *ctx),
+                    void *ctx);
+/* The id of (club, author, seq), CS_ENOTFOUND if absent. */
+int cs_store_chain_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                       uint64_t seq, uint8_t id_out[CS_ID_LEN]) CS_MUST_USE;
+
+/* Materialized objects. */
+int cs_store_object_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t obj[CS_ID_LEN],
+                        cs_object_t *out) CS_MUST_USE;
+int cs_store_objects(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type,
+                     int (*each_cb)(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *ctx), void *ctx);
+
+/* Resolved members. */
+int cs_store_member_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t key[CS_KEY_LEN],
+                        cs_member_t *out) CS_MUST_USE;
+int cs_store_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
+                     int (*each_cb)(const cs_member_t *member, void *ctx), void *ctx);
+
+/* Ids (changes, objects, members, clubs) that start with a hex prefix. */
+typedef enum { CS_LOOKUP_CLUB, CS_LOOKUP_OBJECT, CS_LOOKUP_MEMBER, CS_LOOKUP_CHANGE } cs_lookup_kind_t;
+int cs_store_resolve_prefix(cs_txn_t *txn, cs_lookup_kind_t kind, const uint8_t *club, const char *hex_prefix,
+                            uint8_t out[CS_ID_LEN]) CS_MUST_USE;
+
+/* The digest of a club's materialized state (club, members, objects). */
+int cs_store_digest(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint8_t out[32]) CS_MUST_USE;
+
+typedef struct cs_store_counts_s {
+  uint64_t changes;
+  uint64_t invalid;
+  uint64_t pending;
+  uint64_t forks;
+  uint64_t objects;
+  uint64_t heads;
+} cs_store_counts_t;
+int cs_store_counts(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_store_counts_t *out) CS_MUST_USE;
+
+/* Recorded forks: (author, seq) with two different signed changes. */
+int cs_store_forks(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
+                   int (*each_cb)(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t first[CS_ID_LEN],
+                                  const uint8_t second[CS_ID_LEN], void *ctx),
+                   void *ctx);
+
+#endif

@@ -1,0 +1,68 @@
+#ifndef CS_STORE_STORE_INT_H
+#define CS_STORE_STORE_INT_H
+
+/* Internals shared by the store sources; not part of the store interface. */
+
+#include <string.h>
+
+#include "store/store.h"
+
+struct cs_store_s {
+  MDB_env *env;
+  MDB_dbi meta;
+  MDB_dbi changes;      /* id -> signed bytes */
+  MDB_dbi status;       /* id -> reason (u8) for stored changes kept out of the state */
+  MDB_dbi chain;        /* club|author|seq -> id */
+  MDB_dbi order;        /* club|lamport|id -> (empty) */
+  MDB_dbi heads;        /* club|id -> (empty) */
+  MDB_dbi pending;      /* id -> arrival (u64) | signed bytes */
+  MDB_dbi pending_wait; /* missing id -> waiting id (dupsort) */
+  MDB_dbi pending_age;  /* arrival (u64) -> id */
+  MDB_dbi objects;      /* club|object -> record */
+  MDB_dbi clubs;        /* club -> club record */
+  MDB_dbi members;      /* club|key -> member timeline */
+  MDB_dbi memberops;    /* club|lamport|change|index -> member op record */
+  MDB_dbi forks;        /* club|author|seq -> [first id, second id] */
+};
+
+#define CS__K2 (2 * CS_ID_LEN)
+#define CS__K3 (2 * CS_ID_LEN + 8)
+
+static inline void cs__put_be64(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--) {
+    p[i] = (uint8_t)v;
+    v >>= 8;
+  }
+}
+static inline uint64_t cs__get_be64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+static inline void cs__key2(uint8_t out[CS__K2], const uint8_t *a, const uint8_t *b) {
+  memcpy(out, a, CS_ID_LEN);
+  memcpy(out + CS_ID_LEN, b, CS_ID_LEN);
+}
+/* club|author|seq */
+static inline void cs__chain_key(uint8_t out[CS__K3], const uint8_t *club, const uint8_t *author, uint64_t seq) {
+  cs__key2(out, club, author);
+  cs__put_be64(out + CS__K2, seq);
+}
+static inline MDB_val cs__val(const void *p, size_t n) {
+  MDB_val v = {n, (void *)p};
+  return v;
+}
+static inline cs_span_t cs__span(MDB_val v) {
+  cs_span_t s = {(const uint8_t *)v.mv_data, v.mv_size};
+  return s;
+}
+
+/* Translates an LMDB return code into a cs_err_t. */
+int cs__mdb_err(int rc);
+
+/* ingest.c */
+int cs__apply_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]);
+int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current,
+                       bool *changed_retroactively);
+
+#endif

@@ -1,0 +1,265 @@
+/* Shared helpers of the clubsync command. */
+#include "tools/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+static void cli__remove(cli_args_t *args, int at, int n) {
+  memmove(&args->argv[at], &args->argv[at + n], (size_t)(args->argc - at - n) * sizeof(char *));
+  args->argc -= n;
+}
+
+const char *cli_take(cli_args_t *args, const char *name) {
+  for (int i = 0; i < args->argc; i++) {
+    if (strcmp(args->argv[i], name) != 0) continue;
+    if (i + 1 >= args->argc) return "";
+    const char *value = args->argv[i + 1];
+    cli__remove(args, i, 2);
+    return value;
+  }
+  return NULL;
+}
+
+bool cli_flag(cli_args_t *args, const char *name) {
+  for (int i = 0; i < args->argc; i++)
+    if (strcmp(args->argv[i], name) == 0) {
+      cli__remove(args, i, 1);
+      return true;
+    }
+  return false;
+}
+
+const char *cli_next(cli_args_t *args) {
+  for (int i = 0; i < args->argc; i++) {
+    if (strncmp(args->argv[i], "--", 2) == 0 && args->argv[i][2] != '\0') continue;
+    const char *value = args->argv[i];
+    cli__remove(args, i, 1);
+    return value;
+  }
+  return NULL;
+}
+
+int cli_no_more(cli_t *cli, cli_args_t *args, const char *usage) {
+  (void)cli;
+  if (args->argc == 0) return CLI_OK;
+  return cli_fail(CLI_USAGE, "unexpected argument '%s'; usage: clubsync %s", args->argv[0], usage);
+}
+
+int cli_fail(int code, const char *fmt, ...) {
+  va_list ap;
+  fputs("clubsync: error: ", stderr);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  return code;
+}
+
+int cli_fail_err(int err, const char *what) {
+  switch (err) {
+  case CS_EAUTH:
+    return cli_fail(CLI_DENIED, "%s: your key is not authorised for this in the club", what);
+  case CS_ENOTFOUND:
+    return cli_fail(CLI_NOTFOUND, "%s: not found", what);
+  case CS_ECLUB:
+    return cli_fail(CLI_NOTFOUND, "%s: this node does not belong to that club", what);
+  case CS_EAMBIGUOUS:
+    return cli_fail(CLI_USAGE, "%s: that prefix matches several ids; give more characters", what);
+  case CS_ENOSPC:
+    return cli_fail(CLI_ERROR, "%s: the disk or the store is full; free some space and try again (nothing was written)",
+                    what);
+  case CS_EVERSION:
+    return cli_fail(CLI_ERROR, "%s: the store was written by another version of clubsync", what);
+  case CS_EIO:
+    return cli_fail(CLI_ERROR, "%s: cannot read or write the home directory; check that it exists and is yours", what);
+  default:
+    if (err >= CS_ETOOBIG && err <= CS_EFORK) return cli_fail(CLI_INVALID, "%s: %s", what, cs_strerror(err));
+    return cli_fail(CLI_ERROR, "%s: %s", what, cs_strerror(err));
+  }
+}
+
+void cli_path(const cli_t *cli, const char *name, char *out, size_t out_len) {
+  snprintf(out, out_len, "%s/%s", cli->home, name);
+}
+
+int cli_open(cli_t *cli, bool create) {
+  struct stat st;
+  if (stat(cli->home, &st) != 0) {
+    if (!create)
+      return cli_fail(CLI_ERROR, "no clubsync home at %s; run 'clubsync init --museum NAME' first", cli->home);
+    if (mkdir(cli->home, 0700) != 0)
+      return cli_fail(CLI_ERROR, "cannot create the home %s: %s", cli->home, strerror(errno));
+  } else if (!S_ISDIR(st.st_mode)) {
+    return cli_fail(CLI_ERROR, "the home %s is not a directory", cli->home);
+  }
+  char path[4200];
+  cli_path(cli, "store", path, sizeof(path));
+  if (!create && stat(path, &st) != 0)
+    return cli_fail(CLI_ERROR, "no clubsync store in %s; run 'clubsync init --museum NAME' first", cli->home);
+  int err = cs_store_open(path, &cli->store);
+  if (err) return cli_fail_err(err, "cannot open the store");
+  return CLI_OK;
+}
+
+/* identity file: msgpack [1, secret key (bin 64), museum, region], mode 0600. */
+int cli_identity(cli_t *cli) {
+  char path[4200];
+  cli_path(cli, "identity", path, sizeof(path));
+  uint8_t buf[1024];
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return cli_fail(CLI_ERROR, "no node identity in %s; run 'clubsync init --museum NAME' first", cli->home);
+  ssize_t n = read(fd, buf, sizeof(buf));
+  close(fd);
+  cs_span_t span = {buf, n > 0 ? (size_t)n : 0};
+  cs_mp_reader_t r = cs_mp_reader(span);
+  uint32_t count;
+  uint64_t version;
+  cs_span_t sk, museum, region;
+  if (n <= 0 || cs_mp_read_array(&r, &count) || count != 4 || cs_mp_read_uint(&r, &version) || version != 1 ||
+      cs_mp_read_bin(&r, &sk) || sk.len != CS_SECRET_KEY_LEN || cs_mp_read_str(&r, &museum) ||
+      museum.len > CS_NAME_MAX || cs_mp_read_str(&r, &region) || region.len > CS_NAME_MAX) {
+    sodium_memzero(buf, sizeof(buf));
+    return cli_fail(CLI_INVALID, "the node identity file %s is damaged", path);
+  }
+  cli->secret_key = sodium_malloc(CS_SECRET_KEY_LEN);
+  if (!cli->secret_key) return cli_fail(CLI_ERROR, "out of memory");
+  memcpy(cli->secret_key, sk.ptr, CS_SECRET_KEY_LEN);
+  memcpy(cli->museum, museum.ptr, museum.len);
+  cli->museum[museum.len] = '\0';
+  memcpy(cli->region, region.ptr, region.len);
+  cli->region[region.len] = '\0';
+  sodium_memzero(buf, sizeof(buf));
+  return CLI_OK;
+}
+
+void cli_close(cli_t *cli) {
+  if (cli->secret_key) sodium_free(cli->secret_key);
+  cli->secret_key = NULL;
+  cs_store_close(cli->store);
+  cli->store = NULL;
+}
+
+typedef struct cli__club_pick_s {
+  const char *name;
+  uint8_t id[CS_ID_LEN];
+  int matches;
+  int total;
+} cli__club_pick_t;
+
+static int cli__club_each(const cs_club_info_t *club, void *ctx) {
+  cli__club_pick_t *pick = ctx;
+  pick->total++;
+  if (!pick->name || strcmp(pick->name, club->name) == 0) {
+    memcpy(pick->id, club->id, CS_ID_LEN);
+    pick->matches++;
+  }
+  return 0;
+}
+
+int cli_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {
+  cli__club_pick_t pick = {.name = cli->club_arg};
+  if (cli->club_arg) {
+    int err = cs_store_resolve_prefix(txn, CS_LOOKUP_CLUB, NULL, cli->club_arg, club);
+    if (err == CS_OK) return CLI_OK;
+    if (err == CS_EAMBIGUOUS) return cli_fail_err(err, "--club");
+  }
+  int err = cs_store_clubs(txn, cli__club_each, &pick);
+  if (err) return cli_fail_err(err, "cannot list clubs");
+  if (pick.matches == 1) {
+    memcpy(club, pick.id, CS_ID_LEN);
+    return CLI_OK;
+  }
+  if (cli->club_arg) {
+    if (pick.matches > 1) return cli_fail(CLI_USAGE, "several clubs are named '%s'; give its id", cli->club_arg);
+    return cli_fail(CLI_NOTFOUND, "no club '%s' on this node; 'clubsync club list' shows them", cli->club_arg);
+  }
+  if (pick.total == 0)
+    return cli_fail(CLI_NOTFOUND, "this node belongs to no club yet; create one with 'clubsync club create NAME' "
+                                  "or import a club's bundle");
+  return cli_fail(CLI_USAGE, "this node belongs to several clubs; say which with --club ID|NAME");
+}
+
+int cli_object(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *arg, uint64_t type,
+               uint8_t out[CS_ID_LEN], cs_object_t *obj) {
+  (void)cli;
+  int err = cs_store_resolve_prefix(txn, CS_LOOKUP_OBJECT, club, arg, out);
+  if (err == CS_EINVAL) return cli_fail(CLI_USAGE, "'%s' is not an id (give at least 6 hex characters)", arg);
+  if (err == CS_ENOTFOUND) return cli_fail(CLI_NOTFOUND, "no %s with id %s in this club",
+                                           type == CS_OBJ_COMMENT ? "comment" : "request", arg);
+  if (err) return cli_fail_err(err, arg);
+  cs_object_t tmp, *o = obj ? obj : &tmp;
+  if ((err = cs_store_object_get(txn, club, out, o))) return cli_fail_err(err, arg);
+  if (type && o->type != type) {
+    cs_object_free(o);
+    return cli_fail(CLI_NOTFOUND, "%s is not a %s", arg, type == CS_OBJ_COMMENT ? "comment" : "request");
+  }
+  if (!obj) cs_object_free(o);
+  return CLI_OK;
+}
+
+cs_role_t cli_my_role(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN]) {
+  const uint8_t *key = cli->secret_key + 32;
+  cs_member_t *m = malloc(sizeof(*m));
+  cs_role_t role = CS_ROLE_NONE;
+  if (m && cs_store_member_get(txn, club, key, m) == CS_OK)
+    role = cs_member_role_at(m, cs_store_author_seq(txn, club, key, NULL) + 1);
+  free(m);
+  return role;
+}
+
+void cli_museum_of(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t key[CS_KEY_LEN], char *out,
+                   size_t out_len) {
+  cs_member_t *m = malloc(sizeof(*m));
+  const cs_member_entry_t *latest = NULL;
+  if (m && cs_store_member_get(txn, club, key, m) == CS_OK) latest = cs_member_latest(m);
+  snprintf(out, out_len, "%s", latest ? latest->museum : "unknown museum");
+  free(m);
+}
+
+int cli_author(cli_t *cli, const uint8_t *club, cs_span_t payload, uint8_t id_out[CS_ID_LEN]) {
+  cs_txn_t txn;
+  int err = cs_store_begin(cli->store, true, &txn);
+  if (err) return err;
+  err = cs_store_author(&txn, club, cli->secret_key, payload, cli_now_ms(), id_out);
+  if (err) {
+    cs_store_abort(&txn);
+    return err;
+  }
+  /* Committed before anything is sent anywhere: after a power cut this node
+   * can never sign a second, different change with the same seq. */
+  return cs_store_commit(&txn);
+}
+
+int64_t cli_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void cli_time(int64_t time_ms, char *out, size_t out_len) {
+  time_t secs = (time_t)(time_ms / 1000);
+  struct tm tm;
+  if (!gmtime_r(&secs, &tm) || !strftime(out, out_len, "%Y-%m-%d %H:%M", &tm)) snprintf(out, out_len, "?");
+}
+
+int cli_print_json(json_t *doc) {
+  if (!doc) return cli_fail(CLI_ERROR, "out of memory");
+  int rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII * 0);
+  fputc('\n', stdout);
+  json_decref(doc);
+  return rc == 0 ? CLI_OK : CLI_ERROR;
+}
+
+json_t *cli_json_hex(const uint8_t bytes[32]) {
+  char hex[65];
+  cs_hex32(bytes, hex);
+  return json_string(hex);
+}

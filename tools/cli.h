@@ -1,0 +1,107 @@
+#ifndef CS_TOOLS_CLI_H
+#define CS_TOOLS_CLI_H
+
+/* Shared pieces of the `clubsync` command: arguments, home, identity, store,
+ * club selection, errors and JSON output. One file per command family
+ * (tools/cmd_*.c) builds on these. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "core/change.h"
+#include "core/op.h"
+#include "store/store.h"
+
+/* Exit codes of the command-line contract (../shared/design/cli.md). */
+enum {
+  CLI_OK = 0,
+  CLI_ERROR = 1,
+  CLI_USAGE = 2,
+  CLI_DENIED = 3,
+  CLI_NOTFOUND = 4,
+  CLI_INVALID = 5,
+};
+
+typedef struct cli_args_s {
+  int argc;
+  char **argv; /* what is left after global options; argv[0] is the first word after the command */
+} cli_args_t;
+
+typedef struct cli_s {
+  char home[4096];
+  bool json;
+  const char *club_arg;
+  cs_store_t *store;
+  uint8_t *secret_key; /* sodium_malloc'd 64 bytes, or NULL before cli_identity */
+  char museum[CS_NAME_MAX + 1];
+  char region[CS_NAME_MAX + 1];
+} cli_t;
+
+/* Takes the value of `--name VALUE` out of args; NULL if absent. */
+const char *cli_take(cli_args_t *args, const char *name);
+/* Takes a boolean `--name` flag out of args. */
+bool cli_flag(cli_args_t *args, const char *name);
+/* Returns the next positional argument and removes it, or NULL. */
+const char *cli_next(cli_args_t *args);
+/* Fails with a usage error when anything is left. */
+int cli_no_more(cli_t *cli, cli_args_t *args, const char *usage);
+
+/* Prints `clubsync: error: <message>` to stderr and returns code. */
+int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Maps a store or core error to an exit code and a sentence for people. */
+int cli_fail_err(int err, const char *what);
+
+/* Opens the store in the home (creating the directory only when create). */
+int cli_open(cli_t *cli, bool create);
+/* Loads the node's identity (key and museum) from the home. */
+int cli_identity(cli_t *cli);
+void cli_close(cli_t *cli);
+
+/* Picks the club: --club ID|NAME|prefix, else the only club. */
+int cli_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]);
+/* Resolves an object id or prefix within the club. */
+int cli_object(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *arg, uint64_t type,
+               uint8_t out[CS_ID_LEN], cs_object_t *obj);
+
+/* The role of this node's key for its next change in the club. */
+cs_role_t cli_my_role(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN]);
+/* The museum of a key in a club, or "unknown museum". */
+void cli_museum_of(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t key[CS_KEY_LEN], char *out,
+                   size_t out_len);
+
+/* Signs `payload` as a new change in club (NULL: a new club), commits, and
+ * returns the id. Prints nothing. */
+int cli_author(cli_t *cli, const uint8_t *club, cs_span_t payload, uint8_t id_out[CS_ID_LEN]);
+
+int64_t cli_now_ms(void);
+/* Formats a millisecond Unix time as "YYYY-MM-DD HH:MM" UTC. */
+void cli_time(int64_t time_ms, char *out, size_t out_len);
+
+/* Prints a JSON document on stdout, followed by a newline, and frees it. */
+int cli_print_json(json_t *doc);
+json_t *cli_json_hex(const uint8_t bytes[32]);
+
+/* Writes a file only its owner can read, atomically; 0 or -1 with errno. */
+int cli_write_private(const char *path, const void *data, size_t len);
+
+/* Paths inside the home. */
+void cli_path(const cli_t *cli, const char *name, char *out, size_t out_len);
+
+/* Command families. */
+int cmd_init(cli_t *cli, cli_args_t *args);
+int cmd_whoami(cli_t *cli, cli_args_t *args);
+int cmd_status(cli_t *cli, cli_args_t *args);
+int cmd_club(cli_t *cli, cli_args_t *args);
+int cmd_member(cli_t *cli, cli_args_t *args);
+int cmd_request(cli_t *cli, cli_args_t *args);
+int cmd_log(cli_t *cli, cli_args_t *args);
+int cmd_audit(cli_t *cli, cli_args_t *args);
+int cmd_digest(cli_t *cli, cli_args_t *args);
+int cmd_export(cli_t *cli, cli_args_t *args);
+int cmd_import(cli_t *cli, cli_args_t *args);
+int cmd_vector(cli_t *cli, cli_args_t *args);
+
+#endif

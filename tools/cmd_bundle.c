@@ -1,0 +1,372 @@
+/* export, import, vector: offline exchange by file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/bundle.h"
+#include "tools/cli.h"
+
+#define IMPORT_BATCH 512
+#define VECTOR_AUTHORS_MAX 100000
+
+/* A file mapped read-only; empty files map to an empty span. */
+typedef struct mapped_s {
+  cs_span_t bytes;
+  void *addr;
+  size_t len;
+} mapped_t;
+
+static int map_file(const char *path, mapped_t *m) {
+  memset(m, 0, sizeof(*m));
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  m->len = (size_t)st.st_size;
+  if (m->len) {
+    m->addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m->addr == MAP_FAILED) {
+      close(fd);
+      return -1;
+    }
+  }
+  close(fd);
+  m->bytes.ptr = m->addr;
+  m->bytes.len = m->len;
+  return 0;
+}
+
+static void unmap_file(mapped_t *m) {
+  if (m->addr && m->len) munmap(m->addr, m->len);
+}
+
+/* vector file: msgpack ["clubsync-vector", 1, club, [[author, seq]...]]. */
+typedef struct vector_s {
+  uint8_t club[CS_ID_LEN];
+  uint32_t count;
+  uint8_t (*authors)[CS_KEY_LEN];
+  uint64_t *seqs;
+} vector_t;
+
+static int vector_read(const char *path, vector_t *v) {
+  mapped_t m;
+  memset(v, 0, sizeof(*v));
+  if (map_file(path, &m) != 0) return cli_fail(CLI_ERROR, "cannot read %s: %s", path, strerror(errno));
+  cs_mp_reader_t r = cs_mp_reader(m.bytes);
+  uint32_t n, count;
+  uint64_t version;
+  cs_span_t magic;
+  int code = CLI_OK;
+  if (cs_mp_read_array(&r, &n) || n != 4 || cs_mp_read_str(&r, &magic) || magic.len != 15 ||
+      memcmp(magic.ptr, "clubsync-vector", 15) || cs_mp_read_uint(&r, &version) || version != 1 ||
+      cs_mp_read_bin32(&r, v->club) || cs_mp_read_array(&r, &count) || count > VECTOR_AUTHORS_MAX ||
+      count > cs_mp_remaining(&r)) {
+    code = cli_fail(CLI_INVALID, "%s is not a clubsync vector file", path);
+    goto done;
+  }
+  v->authors = malloc((count ? count : 1) * (size_t)CS_KEY_LEN);
+  v->seqs = malloc((count ? count : 1) * sizeof(uint64_t));
+  if (!v->authors || !v->seqs) {
+    code = cli_fail(CLI_ERROR, "out of memory");
+    goto done;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    if (cs_mp_read_array(&r, &n) || n != 2 || cs_mp_read_bin32(&r, v->authors[i]) || cs_mp_read_uint(&r, &v->seqs[i])) {
+      code = cli_fail(CLI_INVALID, "%s is damaged", path);
+      goto done;
+    }
+    v->count++;
+  }
+done:
+  unmap_file(&m);
+  return code;
+}
+
+static uint64_t vector_seq(const vector_t *v, const uint8_t author[CS_KEY_LEN]) {
+  for (uint32_t i = 0; i < v->count; i++)
+    if (memcmp(v->authors[i], author, CS_KEY_LEN) == 0) return v->seqs[i];
+  return 0;
+}
+
+typedef struct export_ctx_s {
+  FILE *file;
+  cs_bundle_writer_t writer;
+  cs_buf_t buf;
+  const vector_t *since;
+  uint64_t written;
+  int err;
+} export_ctx_t;
+
+static int export_flush(export_ctx_t *ctx) {
+  if (ctx->buf.failed) return CS_ENOMEM;
+  if (ctx->buf.len && fwrite(ctx->buf.data, 1, ctx->buf.len, ctx->file) != ctx->buf.len) return CS_EIO;
+  cs_buf_reset(&ctx->buf);
+  return CS_OK;
+}
+
+static int export_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
+  export_ctx_t *ctx = vctx;
+  (void)id;
+  if (ctx->since) {
+    cs_change_t *c = malloc(sizeof(*c));
+    if (!c) return CS_ENOMEM;
+    bool known = cs_change_decode(bytes, c) == CS_OK && c->seq <= vector_seq(ctx->since, c->author);
+    free(c);
+    if (known) return 0;
+  }
+  int err = cs_bundle_write_change(&ctx->writer, bytes, &ctx->buf);
+  if (!err) ctx->written++;
+  if (!err && ctx->buf.len > (1u << 20)) err = export_flush(ctx);
+  return err;
+}
+
+int cmd_export(cli_t *cli, cli_args_t *args) {
+  const char *since_path = cli_take(args, "--since");
+  const char *path = cli_next(args);
+  int code = cli_no_more(cli, args, "export FILE [--since VECTOR-FILE]");
+  if (code) return code;
+  if (!path || !*path) return cli_fail(CLI_USAGE, "export needs the FILE to write");
+  vector_t since = {0};
+  if (since_path && (code = vector_read(since_path, &since))) return code;
+  if ((code = cli_open(cli, false))) goto out;
+  cs_txn_t txn;
+  uint8_t club[CS_ID_LEN];
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) {
+    code = cli_fail_err(err, "cannot read the store");
+    goto out;
+  }
+  if ((code = cli_club(cli, &txn, club))) {
+    cs_store_abort(&txn);
+    goto out;
+  }
+  if (since_path && memcmp(since.club, club, CS_ID_LEN) != 0) {
+    cs_store_abort(&txn);
+    code = cli_fail(CLI_USAGE, "%s describes another club", since_path);
+    goto out;
+  }
+  char tmp[4200];
+  snprintf(tmp, sizeof(tmp), "%s.partial", path);
+  export_ctx_t ctx = {.file = fopen(tmp, "wb"), .since = since_path ? &since : NULL};
+  if (!ctx.file) {
+    cs_store_abort(&txn);
+    code = cli_fail(CLI_ERROR, "cannot write %s: %s", tmp, strerror(errno));
+    goto out;
+  }
+  cs_buf_init(&ctx.buf, (size_t)4 << 20);
+  cs_bundle_header_t header = {CS_BUNDLE_CHANGES, {0}};
+  memcpy(header.club, club, CS_ID_LEN);
+  cs_bundle_write_header(&ctx.writer, &header, &ctx.buf);
+  err = cs_store_changes(&txn, club, export_each, &ctx);
+  cs_store_abort(&txn);
+  if (!err) {
+    cs_bundle_write_trailer(&ctx.writer, &ctx.buf);
+    err = export_flush(&ctx);
+  }
+  cs_buf_free(&ctx.buf);
+  bool closed = fflush(ctx.file) == 0 && fsync(fileno(ctx.file)) == 0;
+  closed = fclose(ctx.file) == 0 && closed;
+  if (err || !closed || rename(tmp, path) != 0) {
+    unlink(tmp);
+    code = err ? cli_fail_err(err, "cannot export") : cli_fail(CLI_ERROR, "cannot write %s: %s", path, strerror(errno));
+    goto out;
+  }
+  if (cli->json) {
+    code = cli_print_json(json_pack("{s:s s:I}", "file", path, "changes", (json_int_t)ctx.written));
+  } else {
+    printf("Wrote %llu signed changes to %s.\n", (unsigned long long)ctx.written, path);
+  }
+out:
+  free(since.authors);
+  free(since.seqs);
+  return code;
+}
+
+typedef struct import_stats_s {
+  uint64_t added, duplicate, pending, unauthorised, forks, rejected, released;
+  uint64_t reasons[CS_ERR_COUNT];
+} import_stats_t;
+
+static void import_count(import_stats_t *s, const cs_ingest_result_t *res) {
+  s->released += res->released;
+  switch (res->status) {
+  case CS_INGEST_NEW: s->added++; break;
+  case CS_INGEST_DUPLICATE: s->duplicate++; break;
+  case CS_INGEST_PENDING: s->pending++; break;
+  case CS_INGEST_UNAUTHORISED: s->unauthorised++; break;
+  case CS_INGEST_FORK: s->forks++; break;
+  case CS_INGEST_REJECTED:
+    s->rejected++;
+    if (res->reason > 0 && res->reason < CS_ERR_COUNT) s->reasons[res->reason]++;
+    break;
+  }
+}
+
+int cmd_import(cli_t *cli, cli_args_t *args) {
+  const char *path = cli_next(args);
+  int code = cli_no_more(cli, args, "import FILE");
+  if (code) return code;
+  if (!path || !*path) return cli_fail(CLI_USAGE, "import needs the bundle FILE to read");
+  mapped_t m;
+  if (map_file(path, &m) != 0) return cli_fail(CLI_ERROR, "cannot read %s: %s", path, strerror(errno));
+  cs_bundle_reader_t reader;
+  cs_bundle_header_t header;
+  int err = cs_bundle_open(&reader, m.bytes, &header);
+  if (err) {
+    unmap_file(&m);
+    return cli_fail(CLI_INVALID, "%s is not a clubsync bundle (%s)", path, cs_strerror(err));
+  }
+  if ((code = cli_open(cli, false))) {
+    unmap_file(&m);
+    return code;
+  }
+  import_stats_t stats;
+  memset(&stats, 0, sizeof(stats));
+  int damage = CS_OK;
+  cs_txn_t txn;
+  bool open_txn = false;
+  uint32_t in_batch = 0;
+  bool first = true;
+  for (;;) {
+    cs_span_t record;
+    int rc = cs_bundle_next(&reader, &record);
+    if (rc == CS_ENOTFOUND) {
+      damage = cs_bundle_check_trailer(&reader);
+      break;
+    }
+    if (rc) {
+      damage = rc;
+      break;
+    }
+    if (!open_txn) {
+      if ((err = cs_store_begin(cli->store, true, &txn))) break;
+      open_txn = true;
+      if (first) {
+        /* A bundle for a club this node lacks must start at its genesis. */
+        cs_club_info_t info;
+        uint8_t first_id[CS_ID_LEN];
+        cs_change_t *c = malloc(sizeof(*c));
+        bool starts_club = c && cs_change_decode(record, c) == CS_OK && !c->has_club;
+        if (starts_club) memcpy(first_id, c->id, CS_ID_LEN);
+        free(c);
+        if (cs_store_club_get(&txn, header.club, &info) != CS_OK &&
+            !(starts_club && memcmp(first_id, header.club, CS_ID_LEN) == 0)) {
+          cs_store_abort(&txn);
+          unmap_file(&m);
+          char hex[65];
+          cs_hex32(header.club, hex);
+          return cli_fail(CLI_NOTFOUND, "%s holds changes of club %s, which this node does not have; import a full "
+                                        "export of that club first", path, hex);
+        }
+        first = false;
+      }
+    }
+    cs_ingest_result_t res;
+    if ((err = cs_store_ingest(&txn, record, &res))) break;
+    import_count(&stats, &res);
+    if (++in_batch == IMPORT_BATCH) {
+      open_txn = false;
+      in_batch = 0;
+      if ((err = cs_store_commit(&txn))) break;
+    }
+  }
+  if (open_txn) {
+    if (err) cs_store_abort(&txn);
+    else err = cs_store_commit(&txn);
+  }
+  unmap_file(&m);
+  if (err) return cli_fail_err(err, "import stopped; the changes committed before this point are kept");
+
+  char hex[65];
+  cs_hex32(header.club, hex);
+  if (cli->json) {
+    json_t *reasons = json_object();
+    for (int i = 1; i < CS_ERR_COUNT; i++)
+      if (stats.reasons[i]) json_object_set_new(reasons, cs_strerror(i), json_integer((json_int_t)stats.reasons[i]));
+    cli_print_json(json_pack("{s:s s:I s:I s:I s:I s:I s:I s:o s:s*}", "club", hex, "new",
+                             (json_int_t)(stats.added + stats.released), "already_had", (json_int_t)stats.duplicate,
+                             "pending", (json_int_t)(stats.pending - (stats.pending < stats.released ? stats.pending : stats.released)),
+                             "unauthorised", (json_int_t)stats.unauthorised, "forks", (json_int_t)stats.forks,
+                             "rejected", (json_int_t)stats.rejected, "reasons", reasons, "damaged",
+                             damage ? cs_strerror(damage) : NULL));
+  } else {
+    uint64_t still_pending = stats.pending > stats.released ? stats.pending - stats.released : 0;
+    printf("Imported %s into club %s:\n", path, hex);
+    printf("  %llu new, %llu already here, %llu waiting for earlier changes, %llu kept as evidence (not "
+           "authorised), %llu forks, %llu rejected\n",
+           (unsigned long long)(stats.added + stats.released), (unsigned long long)stats.duplicate,
+           (unsigned long long)still_pending, (unsigned long long)stats.unauthorised,
+           (unsigned long long)stats.forks, (unsigned long long)stats.rejected);
+    for (int i = 1; i < CS_ERR_COUNT; i++)
+      if (stats.reasons[i]) printf("  rejected %llu: %s\n", (unsigned long long)stats.reasons[i], cs_strerror(i));
+  }
+  if (damage)
+    return cli_fail(CLI_INVALID, "%s is damaged (%s); every valid change before the damage was imported, ask for "
+                                 "a new copy for the rest", path, cs_strerror(damage));
+  if (stats.rejected)
+    return cli_fail(CLI_INVALID, "%llu changes in %s were rejected as invalid or tampered; nothing else was affected",
+                    (unsigned long long)stats.rejected, path);
+  return CLI_OK;
+}
+
+typedef struct vector_ctx_s {
+  cs_buf_t *buf;
+  uint32_t count;
+} vector_ctx_t;
+
+static int vector_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t id[CS_ID_LEN], void *vctx) {
+  vector_ctx_t *ctx = vctx;
+  (void)id;
+  if (ctx->buf) {
+    cs_mp_write_array(ctx->buf, 2);
+    cs_mp_write_bin(ctx->buf, author, CS_KEY_LEN);
+    cs_mp_write_uint(ctx->buf, seq);
+  }
+  ctx->count++;
+  return 0;
+}
+
+int cmd_vector(cli_t *cli, cli_args_t *args) {
+  const char *path = cli_next(args);
+  int code = cli_no_more(cli, args, "vector FILE");
+  if (code) return code;
+  if (!path) return cli_fail(CLI_USAGE, "vector needs the FILE to write");
+  if ((code = cli_open(cli, false))) return code;
+  cs_txn_t txn;
+  uint8_t club[CS_ID_LEN];
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  if ((code = cli_club(cli, &txn, club))) {
+    cs_store_abort(&txn);
+    return code;
+  }
+  vector_ctx_t counter = {NULL, 0};
+  cs_buf_t buf;
+  cs_buf_init(&buf, (size_t)64 << 20);
+  err = cs_store_vector(&txn, club, vector_each, &counter);
+  cs_mp_write_array(&buf, 4);
+  cs_mp_write_cstr(&buf, "clubsync-vector");
+  cs_mp_write_uint(&buf, 1);
+  cs_mp_write_bin(&buf, club, CS_ID_LEN);
+  cs_mp_write_array(&buf, counter.count);
+  vector_ctx_t writer = {&buf, 0};
+  if (!err) err = cs_store_vector(&txn, club, vector_each, &writer);
+  cs_store_abort(&txn);
+  FILE *f = err || buf.failed ? NULL : fopen(path, "wb");
+  bool ok = f && fwrite(buf.data, 1, buf.len, f) == buf.len;
+  if (f) ok = fclose(f) == 0 && ok;
+  cs_buf_free(&buf);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  if (!ok) return cli_fail(CLI_ERROR, "cannot write %s: %s", path, strerror(errno));
+  printf("Wrote this node's version vector (%u authors) to %s; the other museum runs\n"
+         "'clubsync export BUNDLE --since %s' and sends you BUNDLE.\n", counter.count, path, path);
+  return CLI_OK;
+}

@@ -1,0 +1,185 @@
+/* club create/list, member add/list. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "tools/cli.h"
+
+static int club_create(cli_t *cli, cli_args_t *args) {
+  const char *software = cli_take(args, "--software");
+  const char *name = cli_next(args);
+  int code = cli_no_more(cli, args, "club create NAME [--software S]");
+  if (code) return code;
+  if (!name || !*name) return cli_fail(CLI_USAGE, "club create needs the club's NAME");
+  if (!software) software = "";
+  if (strlen(name) > CS_NAME_MAX || strlen(software) > CS_NAME_MAX)
+    return cli_fail(CLI_USAGE, "names are limited to %d bytes", CS_NAME_MAX);
+  if ((code = cli_identity(cli)) || (code = cli_open(cli, false))) return code;
+
+  /* The network key comes first: a club without it could never sync. */
+  uint8_t network_key[32];
+  randombytes_buf(network_key, sizeof(network_key));
+  cs_buf_t payload;
+  cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  cs_mp_write_array(&payload, 1);
+  cs_op_write_genesis(&payload, name, software, cli->museum);
+  uint8_t id[CS_ID_LEN];
+  int err = cli_author(cli, NULL, cs_buf_span(&payload), id);
+  cs_buf_free(&payload);
+  if (err) return cli_fail_err(err, "cannot create the club");
+  char hex[65], dir[4200], path[4400];
+  cs_hex32(id, hex);
+  cli_path(cli, "keys", dir, sizeof(dir));
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+    return cli_fail(CLI_ERROR, "cannot create %s: %s", dir, strerror(errno));
+  snprintf(path, sizeof(path), "%s/%s.netkey", dir, hex);
+  int rc = cli_write_private(path, network_key, sizeof(network_key));
+  sodium_memzero(network_key, sizeof(network_key));
+  if (rc != 0) return cli_fail(CLI_ERROR, "cannot write the club's network key %s: %s", path, strerror(errno));
+  printf("Created the club \"%s\"; you (%s) are its first admin.\n", name, cli->museum);
+  printf("%s\n", hex);
+  return CLI_OK;
+}
+
+static int club_list_each(const cs_club_info_t *club, void *ctx) {
+  json_array_append_new(ctx, json_pack("{s:o s:s s:s s:I}", "id", cli_json_hex(club->id), "name", club->name,
+                                       "software", club->software, "changes", (json_int_t)club->change_count));
+  return 0;
+}
+
+static int club_list(cli_t *cli, cli_args_t *args) {
+  int code = cli_no_more(cli, args, "club list");
+  if (!code) code = cli_open(cli, false);
+  if (code) return code;
+  cs_txn_t txn;
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  json_t *list = json_array();
+  err = cs_store_clubs(&txn, club_list_each, list);
+  cs_store_abort(&txn);
+  if (err) {
+    json_decref(list);
+    return cli_fail_err(err, "cannot list clubs");
+  }
+  if (cli->json) return cli_print_json(list);
+  size_t i;
+  json_t *c;
+  json_array_foreach(list, i, c) {
+    printf("%s  %s%s%s  (%lld changes)\n", json_string_value(json_object_get(c, "id")),
+           json_string_value(json_object_get(c, "name")), *json_string_value(json_object_get(c, "software")) ? ", " : "",
+           json_string_value(json_object_get(c, "software")), json_integer_value(json_object_get(c, "changes")));
+  }
+  if (json_array_size(list) == 0) printf("No clubs yet: create one with 'clubsync club create NAME'.\n");
+  json_decref(list);
+  return CLI_OK;
+}
+
+int cmd_club(cli_t *cli, cli_args_t *args) {
+  const char *sub = cli_next(args);
+  if (sub && strcmp(sub, "create") == 0) return club_create(cli, args);
+  if (sub && strcmp(sub, "list") == 0) return club_list(cli, args);
+  return cli_fail(CLI_USAGE, "usage: clubsync club create NAME [--software S] | club list");
+}
+
+static int member_add(cli_t *cli, cli_args_t *args) {
+  const char *museum = cli_take(args, "--museum");
+  const char *role_name = cli_take(args, "--role");
+  const char *key_hex = cli_next(args);
+  int code = cli_no_more(cli, args, "member add KEY --museum NAME --role admin|member|observer|vendor");
+  if (code) return code;
+  uint8_t key[CS_KEY_LEN];
+  if (!key_hex || cs_unhex32(key_hex, key) != CS_OK)
+    return cli_fail(CLI_USAGE, "member add needs the new member's node key: 64 hex characters (clubsync whoami)");
+  if (!museum || !*museum || strlen(museum) > CS_NAME_MAX)
+    return cli_fail(CLI_USAGE, "member add needs --museum NAME (at most %d bytes)", CS_NAME_MAX);
+  cs_role_t role = role_name ? cs_role_parse(role_name) : CS_ROLE_NONE;
+  if (role == CS_ROLE_NONE) return cli_fail(CLI_USAGE, "--role must be admin, member, observer or vendor");
+  if ((code = cli_identity(cli)) || (code = cli_open(cli, false))) return code;
+
+  cs_txn_t txn;
+  uint8_t club[CS_ID_LEN];
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  if ((code = cli_club(cli, &txn, club))) {
+    cs_store_abort(&txn);
+    return code;
+  }
+  if (cli_my_role(cli, &txn, club) != CS_ROLE_ADMIN) {
+    cs_store_abort(&txn);
+    return cli_fail(CLI_DENIED, "only a club admin can add members or change roles; ask one of the admins "
+                                "('clubsync member list')");
+  }
+  cs_member_t *m = malloc(sizeof(*m));
+  bool demotes_admin = false;
+  if (m && cs_store_member_get(&txn, club, key, m) == CS_OK) {
+    const cs_member_entry_t *latest = cs_member_latest(m);
+    demotes_admin = latest && latest->role == CS_ROLE_ADMIN && role != CS_ROLE_ADMIN;
+  }
+  free(m);
+  /* The cutoff is the key's highest seq this node has seen: the role applies
+   * to what the key writes from then on. */
+  uint64_t cutoff = cs_store_author_seq(&txn, club, key, NULL);
+  cs_store_abort(&txn);
+  if (demotes_admin)
+    return cli_fail(CLI_DENIED, "changing an admin's role needs a decision adopted by the club (a motion)");
+
+  cs_buf_t payload;
+  cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  cs_mp_write_array(&payload, 1);
+  cs_op_write_member(&payload, key, museum, role, cutoff);
+  uint8_t id[CS_ID_LEN];
+  err = cli_author(cli, club, cs_buf_span(&payload), id);
+  cs_buf_free(&payload);
+  if (err) return cli_fail_err(err, "cannot add the member");
+  printf("%s (%s) is now %s of the club.\n", museum, key_hex, cs_role_name(role));
+  printf("%s\n", key_hex);
+  return CLI_OK;
+}
+
+static int member_list_each(const cs_member_t *m, void *ctx) {
+  const cs_member_entry_t *latest = cs_member_latest(m);
+  if (!latest) return 0;
+  json_array_append_new(ctx, json_pack("{s:o s:s s:s}", "key", cli_json_hex(m->key), "museum", latest->museum, "role",
+                                       cs_role_name(latest->role)));
+  return 0;
+}
+
+static int member_list(cli_t *cli, cli_args_t *args) {
+  int code = cli_no_more(cli, args, "member list");
+  if (!code) code = cli_open(cli, false);
+  if (code) return code;
+  cs_txn_t txn;
+  uint8_t club[CS_ID_LEN];
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  if ((code = cli_club(cli, &txn, club))) {
+    cs_store_abort(&txn);
+    return code;
+  }
+  json_t *list = json_array();
+  err = cs_store_members(&txn, club, member_list_each, list);
+  cs_store_abort(&txn);
+  if (err) {
+    json_decref(list);
+    return cli_fail_err(err, "cannot list members");
+  }
+  if (cli->json) return cli_print_json(list);
+  size_t i;
+  json_t *m;
+  json_array_foreach(list, i, m) {
+    printf("%s  %-8s  %s\n", json_string_value(json_object_get(m, "key")),
+           json_string_value(json_object_get(m, "role")), json_string_value(json_object_get(m, "museum")));
+  }
+  json_decref(list);
+  return CLI_OK;
+}
+
+int cmd_member(cli_t *cli, cli_args_t *args) {
+  const char *sub = cli_next(args);
+  if (sub && strcmp(sub, "add") == 0) return member_add(cli, args);
+  if (sub && strcmp(sub, "list") == 0) return member_list(cli, args);
+  return cli_fail(CLI_USAGE, "usage: clubsync member add KEY --museum NAME --role ROLE | member list");
+}

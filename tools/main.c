@@ -1,0 +1,79 @@
+/* clubsync: a museum's node of a user club. Entry point and dispatch. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "tools/cli.h"
+
+static const char cli_usage[] =
+    "usage: clubsync [--home DIR] [--club ID|NAME] COMMAND [ARGS] [--json]\n"
+    "\n"
+    "A museum's node of a user club: a signed, replicated record of the club's\n"
+    "feature requests, members and decisions, kept in sync with other museums.\n"
+    "\n"
+    "node      init --museum NAME [--region R]    create this node's key and store\n"
+    "          whoami | status                     identity; clubs, counts, pending, forks\n"
+    "club      create NAME [--software S]          create a club (you become its first admin)\n"
+    "          list                                clubs on this node\n"
+    "member    add KEY --museum NAME --role admin|member|observer|vendor\n"
+    "          list                                members, museums and roles\n"
+    "request   add --title T [--body B] [--module M] [--tag X]...\n"
+    "          list [--status S] [--module M] [--sort recent|title]\n"
+    "          show ID | edit ID [--title T] [--body B] [--module M]\n"
+    "          status ID STATUS [--note TEXT] | comment ID TEXT\n"
+    "log                                           the signed history: who, when, what\n"
+    "audit     [ID]                                re-verify every signature, chain and rule\n"
+    "digest                                        hash of the materialized club state\n"
+    "export    FILE [--since VECTOR-FILE]          write the club's changes to a bundle file\n"
+    "import    FILE                                validate and merge a bundle file\n"
+    "vector    FILE                                write what this node has, for 'export --since'\n"
+    "\n"
+    "home: --home DIR, else $CLUBSYNC_HOME, else ~/.clubsync\n"
+    "ids may be given as any unique prefix of at least 6 hex characters.\n"
+    "--json makes read commands print one JSON document.\n"
+    "exit codes: 0 ok, 1 error, 2 usage, 3 not authorised, 4 not found,\n"
+    "            5 invalid or tampered data\n";
+
+typedef struct cli_command_s {
+  const char *name;
+  int (*run)(cli_t *cli, cli_args_t *args);
+} cli_command_t;
+
+static const cli_command_t cli_commands[] = {
+    {"init", cmd_init},     {"whoami", cmd_whoami}, {"status", cmd_status}, {"club", cmd_club},
+    {"member", cmd_member}, {"request", cmd_request}, {"log", cmd_log},     {"audit", cmd_audit},
+    {"digest", cmd_digest}, {"export", cmd_export}, {"import", cmd_import}, {"vector", cmd_vector},
+};
+
+int main(int argc, char **argv) {
+  if (sodium_init() < 0) return cli_fail(CLI_ERROR, "cannot initialise libsodium");
+  cli_t cli;
+  memset(&cli, 0, sizeof(cli));
+  cli_args_t args = {argc - 1, argv + 1};
+  if (cli_flag(&args, "--help") || cli_flag(&args, "-h") || args.argc == 0) {
+    fputs(cli_usage, args.argc == 0 && argc == 1 ? stderr : stdout);
+    return argc == 1 ? CLI_USAGE : CLI_OK;
+  }
+  const char *home = cli_take(&args, "--home");
+  cli.club_arg = cli_take(&args, "--club");
+  cli.json = cli_flag(&args, "--json");
+  if ((home && !*home) || (cli.club_arg && !*cli.club_arg))
+    return cli_fail(CLI_USAGE, "--home and --club need a value");
+  if (!home) home = getenv("CLUBSYNC_HOME");
+  if (home && *home) {
+    snprintf(cli.home, sizeof(cli.home), "%s", home);
+  } else {
+    const char *user_home = getenv("HOME");
+    snprintf(cli.home, sizeof(cli.home), "%s/.clubsync", user_home ? user_home : ".");
+  }
+  const char *name = cli_next(&args);
+  if (!name) return cli_fail(CLI_USAGE, "no command given; see 'clubsync --help'");
+  for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
+    if (strcmp(name, cli_commands[i].name) != 0) continue;
+    int code = cli_commands[i].run(&cli, &args);
+    cli_close(&cli);
+    return code;
+  }
+  return cli_fail(CLI_USAGE, "unknown command '%s'; see 'clubsync --help'", name);
+}
