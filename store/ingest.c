@@ -564,6 +564,12 @@ static int cs__pending_park(cs_txn_t *txn, const cs_change_t *c, const uint8_t (
   return err;
 }
 
+static int cs__arrival_put(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]) {
+  uint8_t be[8];
+  cs__put_be64(be, cs_store_arrival_last(txn) + 1);
+  return cs__put(txn, txn->store->arrivals, be, 8, id, CS_ID_LEN);
+}
+
 static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN],
                            const uint8_t existing[CS_ID_LEN]) {
   uint8_t key[CS__K3], val[2 * CS_ID_LEN], order_key[CS__K3 + CS_ID_LEN - 8];
@@ -579,6 +585,7 @@ static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t cl
   cs__put_be64(order_key + CS_ID_LEN, c->lamport);
   memcpy(order_key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
   if (!err) err = cs__put(txn, txn->store->order, order_key, sizeof(order_key), "", 0);
+  if (!err) err = cs__arrival_put(txn, c->id);
   if (!err) {
     txn->rebuild_needed = true;
     memcpy(txn->rebuild_club, club, CS_ID_LEN);
@@ -595,6 +602,7 @@ static int cs__store_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t c
   cs__put_be64(order_key + CS_ID_LEN, c->lamport);
   memcpy(order_key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
   if (!err) err = cs__put(txn, txn->store->order, order_key, sizeof(order_key), "", 0);
+  if (!err) err = cs__arrival_put(txn, c->id);
   for (uint32_t i = 0; i <= c->dep_count && !err; i++) {
     const uint8_t *parent = i < c->dep_count ? c->deps[i] : (c->has_prev ? c->prev : NULL);
     if (!parent) continue;

@@ -50,6 +50,7 @@ int cs_store_open(const char *dir, cs_store_t **out) {
       {"pending_age", &s->pending_age, 0}, {"objects", &s->objects, 0},
       {"clubs", &s->clubs, 0},       {"members", &s->members, 0},
       {"memberops", &s->memberops, 0}, {"forks", &s->forks, 0},
+      {"arrivals", &s->arrivals, 0},
   };
   for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
     if ((rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi))) goto fail;
@@ -468,6 +469,37 @@ int cs_store_forks(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
     if (v.mv_size != 2 * CS_ID_LEN) continue;
     const uint8_t *kp = k.mv_data, *vp = v.mv_data;
     if ((err = each_cb(kp + CS_ID_LEN, cs__get_be64(kp + CS__K2), vp, vp + CS_ID_LEN, ctx))) break;
+  }
+  mdb_cursor_close(cur);
+  return err;
+}
+
+uint64_t cs_store_arrival_last(cs_txn_t *txn) {
+  MDB_cursor *cur;
+  MDB_val k, v;
+  uint64_t last = 0;
+  if (mdb_cursor_open(txn->txn, txn->store->arrivals, &cur)) return 0;
+  if (mdb_cursor_get(cur, &k, &v, MDB_LAST) == 0 && k.mv_size == 8) last = cs__get_be64(k.mv_data);
+  mdb_cursor_close(cur);
+  return last;
+}
+
+int cs_store_arrivals_since(cs_txn_t *txn, uint64_t after,
+                            int (*each_cb)(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes,
+                                           void *ctx),
+                            void *ctx) {
+  MDB_cursor *cur;
+  uint8_t start[8];
+  cs__put_be64(start, after + 1);
+  MDB_val k = cs__val(start, 8), v;
+  int rc = mdb_cursor_open(txn->txn, txn->store->arrivals, &cur);
+  if (rc) return cs__mdb_err(rc);
+  int err = CS_OK;
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != 8 || v.mv_size != CS_ID_LEN) continue;
+    cs_span_t bytes;
+    if ((err = cs_store_change_get(txn, v.mv_data, &bytes))) break;
+    if ((err = each_cb(cs__get_be64(k.mv_data), v.mv_data, bytes, ctx))) break;
   }
   mdb_cursor_close(cur);
   return err;

@@ -149,4 +149,13 @@ int cs_store_forks(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
                                   const uint8_t second[CS_ID_LEN], void *ctx),
                    void *ctx);
 
+/* Every stored change (evidence included) gets a local arrival number, so a
+ * running node can find what was added since it last looked, whichever
+ * process added it. */
+uint64_t cs_store_arrival_last(cs_txn_t *txn);
+int cs_store_arrivals_since(cs_txn_t *txn, uint64_t after,
+                            int (*each_cb)(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes,
+                                           void *ctx),
+                            void *ctx);
+
 #endif

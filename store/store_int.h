@@ -23,6 +23,7 @@ struct cs_store_s {
   MDB_dbi members;      /* club|key -> member timeline */
   MDB_dbi memberops;    /* club|lamport|change|index -> member op record */
   MDB_dbi forks;        /* club|author|seq -> [first id, second id] */
+  MDB_dbi arrivals;     /* local arrival number (u64) -> id, for pushing new changes */
 };
 
 #define CS__K2 (2 * CS_ID_LEN)

@@ -81,7 +81,10 @@ int cmd_club(cli_t *cli, cli_args_t *args) {
   const char *sub = cli_next(args);
   if (sub && strcmp(sub, "create") == 0) return club_create(cli, args);
   if (sub && strcmp(sub, "list") == 0) return club_list(cli, args);
-  return cli_fail(CLI_USAGE, "usage: clubsync club create NAME [--software S] | club list");
+  if (sub && strcmp(sub, "invite") == 0 && cmd_club_invite) return cmd_club_invite(cli, args);
+  if (sub && strcmp(sub, "join") == 0 && cmd_club_join) return cmd_club_join(cli, args);
+  return cli_fail(CLI_USAGE, "usage: clubsync club create NAME [--software S] | club list | club invite [--role R] | "
+                             "club join CODE");
 }
 
 static int member_add(cli_t *cli, cli_args_t *args) {
