@@ -572,7 +572,7 @@ static int cs__arrival_put(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]) {
 
 static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN],
                            const uint8_t existing[CS_ID_LEN]) {
-  uint8_t key[CS__K3], val[2 * CS_ID_LEN], order_key[CS__K3 + CS_ID_LEN - 8];
+  uint8_t key[CS__K3], val[2 * CS_ID_LEN], order_key[CS_ID_LEN + 8 + CS_ID_LEN];
   int err = cs__put(txn, txn->store->changes, c->id, CS_ID_LEN, c->signed_bytes.ptr, c->signed_bytes.len);
   if (!err) err = cs__set_status(txn, c->id, CS_EFORK);
   cs__chain_key(key, club, c->author, c->seq);
