@@ -252,7 +252,7 @@ void cli_time(int64_t time_ms, char *out, size_t out_len) {
 
 int cli_print_json(json_t *doc) {
   if (!doc) return cli_fail(CLI_ERROR, "out of memory");
-  int rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII * 0);
+  int rc = json_dumpf(doc, stdout, JSON_INDENT(2));
   fputc('\n', stdout);
   json_decref(doc);
   return rc == 0 ? CLI_OK : CLI_ERROR;

@@ -228,6 +228,14 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
     unmap_file(&m);
     return code;
   }
+  /* Check the container's framing and hash first, so a damaged file is
+   * reported as damaged rather than as a bundle of some other club. */
+  cs_bundle_reader_t scan = reader;
+  cs_span_t unused;
+  int integrity;
+  while ((integrity = cs_bundle_next(&scan, &unused)) == CS_OK) {
+  }
+  if (integrity == CS_ENOTFOUND) integrity = cs_bundle_check_trailer(&scan);
   import_stats_t stats;
   memset(&stats, 0, sizeof(stats));
   int damage = CS_OK;
@@ -263,6 +271,9 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
           unmap_file(&m);
           char hex[65];
           cs_hex32(header.club, hex);
+          if (integrity)
+            return cli_fail(CLI_INVALID, "%s is damaged (%s); nothing was imported, ask for a new copy", path,
+                            cs_strerror(integrity));
           return cli_fail(CLI_NOTFOUND, "%s holds changes of club %s, which this node does not have; import a full "
                                         "export of that club first", path, hex);
         }
