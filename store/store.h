@@ -66,6 +66,10 @@ uint64_t cs_store_last_txnid(cs_store_t *store);
  * CS_OK whatever the outcome for the change; a non-zero return is a store
  * failure (disk full, I/O) after which the transaction must be aborted. */
 int cs_store_ingest(cs_txn_t *txn, cs_span_t signed_bytes, cs_ingest_result_t *res) CS_MUST_USE;
+/* The same, for a caller that has already verified this exact change's
+ * signature (with cs_change_parse_verified), e.g. on another thread. */
+int cs_store_ingest_checked(cs_txn_t *txn, cs_span_t signed_bytes, bool signature_checked,
+                            cs_ingest_result_t *res) CS_MUST_USE;
 
 /* Signs a new change by `secret_key`'s author in `club` (or a new club's
  * genesis when club is NULL) with the given payload, and ingests it. The

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/bundle.h"
+#include "store/verifier.h"
 #include "tools/cli.h"
 
 #define IMPORT_BATCH 512
@@ -228,67 +229,79 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
     unmap_file(&m);
     return code;
   }
-  /* Check the container's framing and hash first, so a damaged file is
-   * reported as damaged rather than as a bundle of some other club. */
-  cs_bundle_reader_t scan = reader;
-  cs_span_t unused;
-  int integrity;
-  while ((integrity = cs_bundle_next(&scan, &unused)) == CS_OK) {
+  /* Index the records and check the container's framing and hash first, so
+   * a damaged file is reported as damaged rather than as another club's. */
+  size_t count = 0, cap = 1024;
+  cs_span_t *records = malloc(cap * sizeof(*records));
+  int integrity = records ? CS_OK : CS_ENOMEM;
+  cs_span_t record;
+  while (records && (integrity = cs_bundle_next(&reader, &record)) == CS_OK) {
+    if (count == cap) {
+      cs_span_t *grown = realloc(records, (cap *= 2) * sizeof(*records));
+      if (!grown) {
+        integrity = CS_ENOMEM;
+        break;
+      }
+      records = grown;
+    }
+    records[count++] = record;
   }
-  if (integrity == CS_ENOTFOUND) integrity = cs_bundle_check_trailer(&scan);
+  if (integrity == CS_ENOMEM) {
+    free(records);
+    unmap_file(&m);
+    return cli_fail(CLI_ERROR, "out of memory reading %s", path);
+  }
+  if (integrity == CS_ENOTFOUND) integrity = cs_bundle_check_trailer(&reader);
+
+  if (count > 0) {
+    /* A bundle for a club this node lacks must start at its genesis. */
+    cs_txn_t txn;
+    cs_club_info_t info;
+    cs_change_t *c = malloc(sizeof(*c));
+    bool starts_club = c && cs_change_decode(records[0], c) == CS_OK && !c->has_club &&
+                       memcmp(c->id, header.club, CS_ID_LEN) == 0;
+    free(c);
+    bool known = cs_store_begin(cli->store, false, &txn) == CS_OK && cs_store_club_get(&txn, header.club, &info) == CS_OK;
+    cs_store_abort(&txn);
+    if (!known && !starts_club) {
+      free(records);
+      unmap_file(&m);
+      char hex[65];
+      cs_hex32(header.club, hex);
+      if (integrity)
+        return cli_fail(CLI_INVALID, "%s is damaged (%s); nothing was imported, ask for a new copy", path,
+                        cs_strerror(integrity));
+      return cli_fail(CLI_NOTFOUND, "%s holds changes of club %s, which this node does not have; import a full "
+                                    "export of that club first", path, hex);
+    }
+  }
+
+  /* Signatures are verified ahead on the second core; batches of changes
+   * are applied in one write transaction each (group commit). */
   import_stats_t stats;
   memset(&stats, 0, sizeof(stats));
-  int damage = CS_OK;
+  int damage = integrity;
+  cs_verifier_t *verifier = cs_verifier_start(records, count);
   cs_txn_t txn;
   bool open_txn = false;
-  uint32_t in_batch = 0;
-  bool first = true;
-  for (;;) {
-    cs_span_t record;
-    int rc = cs_bundle_next(&reader, &record);
-    if (rc == CS_ENOTFOUND) {
-      damage = cs_bundle_check_trailer(&reader);
-      break;
-    }
-    if (rc) {
-      damage = rc;
-      break;
-    }
+  for (size_t i = 0; i < count && !err; i++) {
+    bool verified = verifier ? cs_verifier_wait(verifier, i) : false;
     if (!open_txn) {
       if ((err = cs_store_begin(cli->store, true, &txn))) break;
       open_txn = true;
-      if (first) {
-        /* A bundle for a club this node lacks must start at its genesis. */
-        cs_club_info_t info;
-        uint8_t first_id[CS_ID_LEN];
-        cs_change_t *c = malloc(sizeof(*c));
-        bool starts_club = c && cs_change_decode(record, c) == CS_OK && !c->has_club;
-        if (starts_club) memcpy(first_id, c->id, CS_ID_LEN);
-        free(c);
-        if (cs_store_club_get(&txn, header.club, &info) != CS_OK &&
-            !(starts_club && memcmp(first_id, header.club, CS_ID_LEN) == 0)) {
-          cs_store_abort(&txn);
-          unmap_file(&m);
-          char hex[65];
-          cs_hex32(header.club, hex);
-          if (integrity)
-            return cli_fail(CLI_INVALID, "%s is damaged (%s); nothing was imported, ask for a new copy", path,
-                            cs_strerror(integrity));
-          return cli_fail(CLI_NOTFOUND, "%s holds changes of club %s, which this node does not have; import a full "
-                                        "export of that club first", path, hex);
-        }
-        first = false;
-      }
     }
     cs_ingest_result_t res;
-    if ((err = cs_store_ingest(&txn, record, &res))) break;
+    /* A change that failed verification goes through the full checks again,
+     * which report the precise reason. */
+    if ((err = cs_store_ingest_checked(&txn, records[i], verified, &res))) break;
     import_count(&stats, &res);
-    if (++in_batch == IMPORT_BATCH) {
+    if ((i + 1) % IMPORT_BATCH == 0) {
       open_txn = false;
-      in_batch = 0;
-      if ((err = cs_store_commit(&txn))) break;
+      err = cs_store_commit(&txn);
     }
   }
+  cs_verifier_stop(verifier);
+  free(records);
   if (open_txn) {
     if (err) cs_store_abort(&txn);
     else err = cs_store_commit(&txn);
