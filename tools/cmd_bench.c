@@ -1,0 +1,303 @@
+/* bench: the performance benchmark, each figure beside the machine's own
+ * limit measured in the same run (docs/performance.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "tools/cli.h"
+
+extern char **environ;
+
+typedef struct bench_workload_s {
+  const char *name;
+  uint32_t authors;
+  uint32_t changes_per_author;
+  uint32_t requests;
+} bench_workload_t;
+
+static const bench_workload_t bench_workloads[] = {
+    {"club-100k", 20, 5000, 10000},
+    {"club-10k", 20, 500, 1000},
+};
+
+static double bench_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Single-core Ed25519 verification of messages shaped like ours (the
+ * signature domain and a 32-byte id). */
+static double bench_verify_rate(void) {
+  uint8_t pk[32], sk[64], msg[47], sig[64];
+  crypto_sign_keypair(pk, sk);
+  memcpy(msg, "clubsync/sig/v1", 15);
+  randombytes_buf(msg + 15, 32);
+  crypto_sign_detached(sig, NULL, msg, sizeof(msg), sk);
+  const int rounds = 20000;
+  int ok = 0;
+  double t0 = bench_now();
+  for (int i = 0; i < rounds; i++) ok += crypto_sign_verify_detached(sig, msg, sizeof(msg), pk) == 0;
+  double dt = bench_now() - t0;
+  return ok == rounds ? rounds / dt : 0;
+}
+
+/* Raw LMDB: durable puts of change-sized values in commits of 512, as an
+ * import does. */
+static double bench_lmdb_rate(const char *dir, uint32_t count, size_t value_len) {
+  MDB_env *env;
+  MDB_dbi dbi;
+  MDB_txn *txn;
+  if (mkdir(dir, 0700) != 0 || mdb_env_create(&env)) return 0;
+  mdb_env_set_mapsize(env, (size_t)4 << 30);
+  if (mdb_env_open(env, dir, 0, 0600)) return 0;
+  uint8_t key[32], *value = calloc(1, value_len);
+  double t0 = bench_now();
+  for (uint32_t i = 0; i < count;) {
+    if (mdb_txn_begin(env, NULL, 0, &txn) || mdb_dbi_open(txn, NULL, 0, &dbi)) break;
+    for (uint32_t j = 0; j < 512 && i < count; j++, i++) {
+      crypto_generichash(key, sizeof(key), (const uint8_t *)&i, sizeof(i), NULL, 0);
+      MDB_val k = {sizeof(key), key}, v = {value_len, value};
+      mdb_put(txn, dbi, &k, &v, 0);
+    }
+    mdb_txn_commit(txn);
+  }
+  double dt = bench_now() - t0;
+  free(value);
+  mdb_env_close(env);
+  return count / dt;
+}
+
+/* Runs this program with arguments; returns its exit code, wall seconds and
+ * peak resident memory. stdout goes to out_path (or /dev/null). */
+static int bench_run(char *const argv[], const char *out_path, double *seconds, long *maxrss_kib) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  double t0 = bench_now();
+  int rc = posix_spawn(&pid, "/proc/self/exe", &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc != 0) return -1;
+  int status;
+  struct rusage ru;
+  if (wait4(pid, &status, 0, &ru) < 0) return -1;
+  if (seconds) *seconds = bench_now() - t0;
+  if (maxrss_kib) *maxrss_kib = ru.ru_maxrss;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static long bench_file_bytes(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long)st.st_blocks * 512 : -1;
+}
+
+static long bench_file_size(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+/* Generates the workload in gen_dir/store: authors[0] creates the club and
+ * adds the others; then authors take turns, each first filing its share of
+ * requests (3 fields each), then setting 3 fields of a random request. */
+static int bench_generate(const char *store_dir, const bench_workload_t *w, uint8_t (*sks)[64], uint8_t club[32],
+                          double *per_s) {
+  cs_store_t *store;
+  int err = cs_store_open(store_dir, &store);
+  if (err) return err;
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  cs_txn_t txn;
+  uint8_t id[32];
+  cs_mp_write_array(&p, 1);
+  cs_op_write_genesis(&p, "Club bench", "Flora", "Musée 0");
+  if ((err = cs_store_begin(store, true, &txn))) goto done;
+  if ((err = cs_store_author(&txn, NULL, sks[0], cs_buf_span(&p), 0, club))) goto abort;
+  cs_buf_reset(&p);
+  cs_mp_write_array(&p, w->authors - 1);
+  for (uint32_t a = 1; a < w->authors; a++) {
+    char museum[32];
+    snprintf(museum, sizeof(museum), "Musée %u", a);
+    cs_op_write_member(&p, sks[a] + 32, museum, CS_ROLE_MEMBER, 0);
+  }
+  if ((err = cs_store_author(&txn, club, sks[0], cs_buf_span(&p), 0, id))) goto abort;
+  if ((err = cs_store_commit(&txn))) goto done;
+
+  uint8_t(*requests)[32] = malloc((size_t)w->requests * 32);
+  uint32_t filed = 0, per_author = w->requests / w->authors;
+  uint64_t rng = 42;
+  uint64_t total = (uint64_t)w->authors * w->changes_per_author;
+  double t0 = bench_now();
+  static const char *const statuses[] = {"submitted", "review", "vote", "shortlisted"};
+  for (uint64_t i = 0; i < total && !err; i++) {
+    if (i % 512 == 0 && (err = cs_store_begin(store, true, &txn))) break;
+    uint32_t a = (uint32_t)(i % w->authors), round = (uint32_t)(i / w->authors);
+    char title[64], module[32];
+    snprintf(title, sizeof(title), "Demande %llu", (unsigned long long)i);
+    snprintf(module, sizeof(module), "module %u", (unsigned)(i % 7));
+    const char *status = statuses[i % 4];
+    cs_buf_reset(&p);
+    if (round < per_author) {
+      cs_mp_write_array(&p, 4);
+      cs_op_write_create(&p, CS_OBJ_REQUEST, NULL);
+      cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_TITLE, title, 0, NULL);
+      cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_STATUS, "submitted", 0, NULL);
+      cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_MODULE, module, 0, NULL);
+    } else {
+      rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+      const uint8_t *req = requests[(rng >> 33) % filed];
+      cs_object_t obj;
+      uint8_t preds[3][CS_PREDS_MAX][32];
+      uint32_t npreds[3] = {0, 0, 0};
+      static const uint64_t fields[3] = {CS_F_REQ_TITLE, CS_F_REQ_STATUS, CS_F_REQ_MODULE};
+      if (cs_store_object_get(&txn, club, req, &obj) == CS_OK) {
+        for (uint32_t e = 0; e < obj.entry_count; e++)
+          for (int f = 0; f < 3; f++)
+            if (obj.entries[e].field == fields[f] && npreds[f] < CS_PREDS_MAX)
+              memcpy(preds[f][npreds[f]++], obj.entries[e].op, 32);
+        cs_object_free(&obj);
+      }
+      cs_mp_write_array(&p, 3);
+      cs_op_write_set_str(&p, cs_ref_id(req), CS_F_REQ_TITLE, title, npreds[0], (const uint8_t(*)[32])preds[0]);
+      cs_op_write_set_str(&p, cs_ref_id(req), CS_F_REQ_STATUS, status, npreds[1], (const uint8_t(*)[32])preds[1]);
+      cs_op_write_set_str(&p, cs_ref_id(req), CS_F_REQ_MODULE, module, npreds[2], (const uint8_t(*)[32])preds[2]);
+    }
+    if ((err = cs_store_author(&txn, club, sks[a], cs_buf_span(&p), 1700000000000 + (int64_t)i, id))) break;
+    if (round < per_author && filed < w->requests) cs_op_id(id, 0, requests[filed++]);
+    if ((i + 1) % 512 == 0 || i + 1 == total) err = cs_store_commit(&txn);
+  }
+  if (err) cs_store_abort(&txn);
+  *per_s = (double)total / (bench_now() - t0);
+  free(requests);
+  goto done;
+abort:
+  cs_store_abort(&txn);
+done:
+  cs_buf_free(&p);
+  cs_store_close(store);
+  return err;
+}
+
+int cmd_bench(cli_t *cli, cli_args_t *args) {
+  const char *name = cli_take(args, "--workload");
+  const char *keep = cli_take(args, "--keep");
+  int code = cli_no_more(cli, args, "bench [--workload club-100k|club-10k] [--json] [--keep DIR]");
+  if (code) return code;
+  const bench_workload_t *w = &bench_workloads[0];
+  if (name) {
+    w = NULL;
+    for (size_t i = 0; i < sizeof(bench_workloads) / sizeof(bench_workloads[0]); i++)
+      if (strcmp(name, bench_workloads[i].name) == 0) w = &bench_workloads[i];
+    if (!w) return cli_fail(CLI_USAGE, "unknown workload '%s'; use club-100k or club-10k", name);
+  }
+  char dir[4096];
+  if (keep) {
+    snprintf(dir, sizeof(dir), "%s", keep);
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST) return cli_fail(CLI_ERROR, "cannot create %s", dir);
+  } else {
+    snprintf(dir, sizeof(dir), "/tmp/clubsync-bench-XXXXXX");
+    if (!mkdtemp(dir)) return cli_fail(CLI_ERROR, "cannot create a temporary directory");
+  }
+  uint64_t total = (uint64_t)w->authors * w->changes_per_author;
+  if (!cli->json) fprintf(stderr, "bench %s: %llu changes by %u museums, in %s\n", w->name,
+                          (unsigned long long)total, w->authors, dir);
+
+  double verify_per_s = bench_verify_rate();
+  char path[4600], gen_home[4200], ingest_home[4200], bundle[4200], store_dir[4400];
+  snprintf(path, sizeof(path), "%s/lmdb-raw", dir);
+  double lmdb_per_s = bench_lmdb_rate(path, (uint32_t)total, 300);
+
+  uint8_t(*sks)[64] = malloc((size_t)w->authors * 64);
+  uint8_t pk[32], club[32];
+  for (uint32_t a = 0; a < w->authors; a++) crypto_sign_keypair(pk, sks[a]);
+  snprintf(gen_home, sizeof(gen_home), "%s/gen", dir);
+  snprintf(store_dir, sizeof(store_dir), "%s/store", gen_home);
+  mkdir(gen_home, 0700);
+  double author_per_s = 0;
+  if (!cli->json) fprintf(stderr, "generating the workload (signing and committing)...\n");
+  int err = bench_generate(store_dir, w, sks, club, &author_per_s);
+  free(sks);
+  if (err) return cli_fail_err(err, "cannot generate the workload");
+
+  snprintf(bundle, sizeof(bundle), "%s/club.bundle", dir);
+  char *export_argv[] = {"clubsync", "--home", gen_home, "export", bundle, NULL};
+  if (bench_run(export_argv, NULL, NULL, NULL) != 0) return cli_fail(CLI_ERROR, "export failed");
+  long bundle_bytes = bench_file_size(bundle);
+
+  snprintf(ingest_home, sizeof(ingest_home), "%s/ingest", dir);
+  snprintf(store_dir, sizeof(store_dir), "%s/store", ingest_home);
+  mkdir(ingest_home, 0700);
+  cs_store_t *empty;
+  if ((err = cs_store_open(store_dir, &empty))) return cli_fail_err(err, "cannot create the empty node");
+  cs_store_close(empty);
+  if (!cli->json) fprintf(stderr, "importing into an empty node...\n");
+  double ingest_s = 0;
+  long import_rss = 0;
+  char *import_argv[] = {"clubsync", "--home", ingest_home, "import", bundle, NULL};
+  if (bench_run(import_argv, NULL, &ingest_s, &import_rss) != 0) return cli_fail(CLI_ERROR, "import failed");
+  double ingest_per_s = (double)(total + 2) / ingest_s;
+
+  char gen_digest[4400], ingest_digest[4400];
+  snprintf(gen_digest, sizeof(gen_digest), "%s/gen.digest", dir);
+  snprintf(ingest_digest, sizeof(ingest_digest), "%s/ingest.digest", dir);
+  char *d1[] = {"clubsync", "--home", gen_home, "digest", NULL};
+  char *d2[] = {"clubsync", "--home", ingest_home, "digest", NULL};
+  bench_run(d1, gen_digest, NULL, NULL);
+  bench_run(d2, ingest_digest, NULL, NULL);
+  char a[128] = "", b[128] = "";
+  FILE *f;
+  if ((f = fopen(gen_digest, "r"))) { if (!fgets(a, sizeof(a), f)) a[0] = '\0'; fclose(f); }
+  if ((f = fopen(ingest_digest, "r"))) { if (!fgets(b, sizeof(b), f)) b[0] = '\0'; fclose(f); }
+  bool converged = a[0] && strcmp(a, b) == 0;
+
+  snprintf(path, sizeof(path), "%s/data.mdb", store_dir);
+  long disk_bytes = bench_file_bytes(path);
+
+  double list_s = 0;
+  char *list_argv[] = {"clubsync", "--home", ingest_home, "request", "list", "--json", NULL};
+  bench_run(list_argv, NULL, &list_s, NULL);
+
+  json_t *doc = json_pack(
+      "{s:s s:I s:b s:{s:f} s:{s:f s:f s:f} s:{s:I s:I s:f} s:f s:f s:{s:f s:f}}", "workload", w->name, "changes",
+      (json_int_t)total, "converged", converged, "local_author", "per_s", author_per_s, "ingest", "per_s",
+      ingest_per_s, "seconds", ingest_s, "ratio_to_verify", ingest_per_s / verify_per_s, "disk", "bytes",
+      (json_int_t)disk_bytes, "bundle_bytes", (json_int_t)bundle_bytes, "ratio", (double)disk_bytes / (double)bundle_bytes,
+      "list_cold_ms", list_s * 1000, "peak_rss_mib", (double)import_rss / 1024.0, "limits", "verify_per_s",
+      verify_per_s, "lmdb_put_per_s", lmdb_per_s);
+  if (!keep) {
+    char cmd[4200];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "clubsync: warning: could not remove %s\n", dir);
+  }
+  if (!converged) {
+    json_decref(doc);
+    return cli_fail(CLI_ERROR, "the imported node's digest differs from the generator's");
+  }
+  if (cli->json) return cli_print_json(doc);
+  printf("clubsync bench, workload %s (%llu signed changes)\n\n", w->name, (unsigned long long)total);
+  printf("%-40s %14s %14s %8s\n", "figure", "value", "limit", "ratio");
+  printf("%-40s %12.0f/s %12.0f/s %8.2f\n", "sign + commit locally (batches of 512)", author_per_s, verify_per_s,
+         author_per_s / verify_per_s);
+  printf("%-40s %12.0f/s %12.0f/s %8.2f\n", "ingest by import, durable", ingest_per_s, verify_per_s,
+         ingest_per_s / verify_per_s);
+  printf("%-40s %12.0f/s %14s\n", "raw LMDB durable put (limit)", lmdb_per_s, "");
+  printf("%-40s %12.1fMB %12.1fMB %8.2f\n", "on-disk size vs raw bundle", (double)disk_bytes / 1e6, (double)bundle_bytes / 1e6,
+         (double)disk_bytes / (double)bundle_bytes);
+  printf("%-40s %12.1fms %14s\n", "cold request list --json", list_s * 1000, "");
+  printf("%-40s %11.1fMiB %14s\n", "peak RSS of the importing process", (double)import_rss / 1024.0, "");
+  printf("\nlimits measured in this run: Ed25519 verify %.0f/s on one core; LMDB put %.0f/s.\n", verify_per_s,
+         lmdb_per_s);
+  json_decref(doc);
+  return CLI_OK;
+}
