@@ -564,16 +564,24 @@ static int cs__pending_park(cs_txn_t *txn, const cs_change_t *c, const uint8_t (
   return err;
 }
 
-static int cs__arrival_put(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]) {
+/* Stores a change's bytes under the next arrival number (appended, so the
+ * pages fill completely) and indexes its id to that number. */
+static int cs__arrival_put(cs_txn_t *txn, const cs_change_t *c) {
   uint8_t be[8];
   cs__put_be64(be, cs_store_arrival_last(txn) + 1);
-  return cs__put(txn, txn->store->arrivals, be, 8, id, CS_ID_LEN);
+  size_t len = CS_ID_LEN + c->signed_bytes.len;
+  MDB_val key = cs__val(be, 8), val = {len, NULL};
+  int rc = mdb_put(txn->txn, txn->store->arrivals, &key, &val, MDB_APPEND | MDB_RESERVE);
+  if (rc) return cs__mdb_err(rc);
+  memcpy(val.mv_data, c->id, CS_ID_LEN);
+  memcpy((uint8_t *)val.mv_data + CS_ID_LEN, c->signed_bytes.ptr, c->signed_bytes.len);
+  return cs__put(txn, txn->store->changes, c->id, CS_ID_LEN, be, 8);
 }
 
 static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN],
                            const uint8_t existing[CS_ID_LEN]) {
   uint8_t key[CS__K3], val[2 * CS_ID_LEN], order_key[CS_ID_LEN + 8 + CS_ID_LEN];
-  int err = cs__put(txn, txn->store->changes, c->id, CS_ID_LEN, c->signed_bytes.ptr, c->signed_bytes.len);
+  int err = cs__arrival_put(txn, c);
   if (!err) err = cs__set_status(txn, c->id, CS_EFORK);
   cs__chain_key(key, club, c->author, c->seq);
   memcpy(val, existing, CS_ID_LEN);
@@ -585,7 +593,6 @@ static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t cl
   cs__put_be64(order_key + CS_ID_LEN, c->lamport);
   memcpy(order_key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
   if (!err) err = cs__put(txn, txn->store->order, order_key, sizeof(order_key), "", 0);
-  if (!err) err = cs__arrival_put(txn, c->id);
   if (!err) {
     txn->rebuild_needed = true;
     memcpy(txn->rebuild_club, club, CS_ID_LEN);
@@ -595,14 +602,13 @@ static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t cl
 
 static int cs__store_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]) {
   uint8_t chain_key[CS__K3], order_key[CS_ID_LEN + 8 + CS_ID_LEN], head_key[CS__K2];
-  int err = cs__put(txn, txn->store->changes, c->id, CS_ID_LEN, c->signed_bytes.ptr, c->signed_bytes.len);
+  int err = cs__arrival_put(txn, c);
   cs__chain_key(chain_key, club, c->author, c->seq);
   if (!err) err = cs__put(txn, txn->store->chain, chain_key, sizeof(chain_key), c->id, CS_ID_LEN);
   memcpy(order_key, club, CS_ID_LEN);
   cs__put_be64(order_key + CS_ID_LEN, c->lamport);
   memcpy(order_key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
   if (!err) err = cs__put(txn, txn->store->order, order_key, sizeof(order_key), "", 0);
-  if (!err) err = cs__arrival_put(txn, c->id);
   for (uint32_t i = 0; i <= c->dep_count && !err; i++) {
     const uint8_t *parent = i < c->dep_count ? c->deps[i] : (c->has_prev ? c->prev : NULL);
     if (!parent) continue;

@@ -8,7 +8,7 @@
 
 #include <sodium.h>
 
-#define CS_SCHEMA_VERSION 1
+#define CS_SCHEMA_VERSION 2
 
 int cs__mdb_err(int rc) {
   switch (rc) {
@@ -167,7 +167,12 @@ int cs_store_change_get(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], cs_span_t *s
   MDB_val k = cs__val(id, CS_ID_LEN), v;
   int rc = mdb_get(txn->txn, txn->store->changes, &k, &v);
   if (rc) return cs__mdb_err(rc);
-  *signed_bytes = cs__span(v);
+  if (v.mv_size != 8) return CS_ESTORE;
+  k = v;
+  if ((rc = mdb_get(txn->txn, txn->store->arrivals, &k, &v))) return rc == MDB_NOTFOUND ? CS_ESTORE : cs__mdb_err(rc);
+  if (v.mv_size <= CS_ID_LEN || memcmp(v.mv_data, id, CS_ID_LEN) != 0) return CS_ESTORE;
+  signed_bytes->ptr = (const uint8_t *)v.mv_data + CS_ID_LEN;
+  signed_bytes->len = v.mv_size - CS_ID_LEN;
   return CS_OK;
 }
 
@@ -496,9 +501,8 @@ int cs_store_arrivals_since(cs_txn_t *txn, uint64_t after,
   if (rc) return cs__mdb_err(rc);
   int err = CS_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    if (k.mv_size != 8 || v.mv_size != CS_ID_LEN) continue;
-    cs_span_t bytes;
-    if ((err = cs_store_change_get(txn, v.mv_data, &bytes))) break;
+    if (k.mv_size != 8 || v.mv_size <= CS_ID_LEN) continue;
+    cs_span_t bytes = {(const uint8_t *)v.mv_data + CS_ID_LEN, v.mv_size - CS_ID_LEN};
     if ((err = each_cb(cs__get_be64(k.mv_data), v.mv_data, bytes, ctx))) break;
   }
   mdb_cursor_close(cur);

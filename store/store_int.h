@@ -10,7 +10,7 @@
 struct cs_store_s {
   MDB_env *env;
   MDB_dbi meta;
-  MDB_dbi changes;      /* id -> signed bytes */
+  MDB_dbi changes;      /* id -> arrival number (u64) */
   MDB_dbi status;       /* id -> reason (u8) for stored changes kept out of the state */
   MDB_dbi chain;        /* club|author|seq -> id */
   MDB_dbi order;        /* club|lamport|id -> (empty) */
@@ -23,7 +23,7 @@ struct cs_store_s {
   MDB_dbi members;      /* club|key -> member timeline */
   MDB_dbi memberops;    /* club|lamport|change|index -> member op record */
   MDB_dbi forks;        /* club|author|seq -> [first id, second id] */
-  MDB_dbi arrivals;     /* local arrival number (u64) -> id, for pushing new changes */
+  MDB_dbi arrivals;     /* arrival number (u64) -> id | signed bytes, appended in arrival order */
 };
 
 #define CS__K2 (2 * CS_ID_LEN)
