@@ -14,7 +14,8 @@ static int history_begin(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {
   return code;
 }
 
-static const char *field_name(uint64_t field) {
+static const char *field_name(uint64_t type, uint64_t field) {
+  if (type == CS_OBJ_COMMENT) return field == CS_F_COMMENT_BODY ? "comment" : "a field";
   switch (field) {
   case CS_F_REQ_TITLE: return "title";
   case CS_F_REQ_BODY: return "text";
@@ -39,8 +40,20 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
     snprintf(out, out_len, "(unreadable)");
     return;
   }
-  while (cs_op_iter_next(&it, op) == CS_OK && used < out_len) {
+  uint64_t created[64] = {0}; /* object type created by op i, for local refs */
+  for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK && used < out_len; index++) {
     char text[161] = "", hex[65];
+    uint64_t type = 0;
+    if (op->type == CS_OP_CREATE && index < 64) created[index] = op->obj_type;
+    if (op->obj_local) {
+      type = created[op->obj_index];
+    } else if (op->type >= CS_OP_SET) {
+      cs_object_t obj;
+      if (cs_store_object_get(txn, club, op->obj, &obj) == CS_OK) {
+        type = obj.type;
+        cs_object_free(&obj);
+      }
+    }
     if (op->value.len) cs_value_str(op->value.ptr, op->value.len, text, sizeof(text));
     int n = 0;
     const char *sep = used ? "; " : "";
@@ -60,17 +73,19 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
                    op->obj_type == CS_OBJ_COMMENT ? "commented on a request" : "filed a request");
       break;
     case CS_OP_SET:
-      if (op->obj_local) n = snprintf(out + used, out_len - used, "%s%s \"%s\"", sep, field_name(op->field), text);
-      else {
+      if (op->obj_local) {
+        n = snprintf(out + used, out_len - used, "%s%s \"%s\"", sep, field_name(type, op->field), text);
+      } else {
         cs_hex32(op->obj, hex);
-        n = snprintf(out + used, out_len - used, "%sset %s of %.12s to \"%s\"", sep, field_name(op->field), hex, text);
+        n = snprintf(out + used, out_len - used, "%sset %s of %.12s to \"%s\"", sep, field_name(type, op->field),
+                     hex, text);
       }
       break;
     case CS_OP_ADD:
-      n = snprintf(out + used, out_len - used, "%sadded \"%s\" to %s", sep, text, field_name(op->field));
+      n = snprintf(out + used, out_len - used, "%sadded \"%s\" to %s", sep, text, field_name(type, op->field));
       break;
     case CS_OP_REMOVE:
-      n = snprintf(out + used, out_len - used, "%sremoved \"%s\" from %s", sep, text, field_name(op->field));
+      n = snprintf(out + used, out_len - used, "%sremoved \"%s\" from %s", sep, text, field_name(type, op->field));
       break;
     case CS_OP_DELETE:
       n = snprintf(out + used, out_len - used, "%sdeleted a comment", sep);
@@ -81,8 +96,6 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
     if (n < 0) break;
     used += (size_t)n;
   }
-  (void)txn;
-  (void)club;
   free(op);
 }
 
