@@ -263,3 +263,31 @@ json_t *cli_json_hex(const uint8_t bytes[32]) {
   cs_hex32(bytes, hex);
   return json_string(hex);
 }
+
+static long cli__peak_anon_kib;
+
+static long cli__status_kib(const char *field) {
+  FILE *f = fopen("/proc/self/status", "r");
+  char line[256];
+  long kib = -1;
+  size_t n = strlen(field);
+  while (f && fgets(line, sizeof(line), f))
+    if (strncmp(line, field, n) == 0 && line[n] == ':') kib = strtol(line + n + 1, NULL, 10);
+  if (f) fclose(f);
+  return kib;
+}
+
+void cli_memory_sample(void) {
+  long anon = cli__status_kib("RssAnon");
+  if (anon > cli__peak_anon_kib) cli__peak_anon_kib = anon;
+}
+
+void cli_memory_report(void) {
+  const char *path = getenv("CLUBSYNC_MEMORY_REPORT");
+  if (!path || !*path) return;
+  cli_memory_sample();
+  FILE *f = fopen(path, "w");
+  if (!f) return;
+  fprintf(f, "peak_anon_kib %ld\npeak_rss_kib %ld\n", cli__peak_anon_kib, cli__status_kib("VmHWM"));
+  fclose(f);
+}

@@ -87,6 +87,13 @@ json_t *cli_json_hex(const uint8_t bytes[32]);
 /* Writes a file only its owner can read, atomically; 0 or -1 with errno. */
 int cli_write_private(const char *path, const void *data, size_t len);
 
+/* Samples this process's anonymous resident memory (heap and stacks, not
+ * the LMDB map or mapped files) and keeps the peak; when the environment
+ * names CLUBSYNC_MEMORY_REPORT, cli_memory_report writes the peaks there
+ * (`peak_anon_kib N` and `peak_rss_kib N`), for the benchmark. */
+void cli_memory_sample(void);
+void cli_memory_report(void);
+
 /* Paths inside the home. */
 void cli_path(const cli_t *cli, const char *name, char *out, size_t out_len);
 

@@ -298,6 +298,7 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
     if ((i + 1) % IMPORT_BATCH == 0) {
       open_txn = false;
       err = cs_store_commit(&txn);
+      cli_memory_sample();
     }
   }
   cs_verifier_stop(verifier);

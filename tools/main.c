@@ -77,6 +77,7 @@ int main(int argc, char **argv) {
     if (strcmp(name, cli_commands[i].name) != 0 || !cli_commands[i].run) continue;
     int code = cli_commands[i].run(&cli, &args);
     cli_close(&cli);
+    cli_memory_report();
     return code;
   }
   return cli_fail(CLI_USAGE, "unknown command '%s'; see 'clubsync --help'", name);
