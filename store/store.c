@@ -33,7 +33,12 @@ int cs_store_open(const char *dir, cs_store_t **out) {
   }
   if ((rc = mdb_env_create(&s->env))) goto fail;
   if ((rc = mdb_env_set_maxdbs(s->env, 16))) goto fail;
-  if ((rc = mdb_env_set_mapsize(s->env, CS_STORE_MAP_SIZE))) goto fail;
+  /* CLUBSYNC_STORE_MAP_MIB shrinks the map, so tests can make the store
+   * "full" without filling a disk. */
+  size_t map_size = CS_STORE_MAP_SIZE;
+  const char *map_mib = getenv("CLUBSYNC_STORE_MAP_MIB");
+  if (map_mib && atol(map_mib) > 0) map_size = (size_t)atol(map_mib) << 20;
+  if ((rc = mdb_env_set_mapsize(s->env, map_size))) goto fail;
   /* Readers of the CLI and a running `serve` share one environment; NOTLS
    * lets a read transaction be used from whichever thread needs it. */
   if ((rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0600))) goto fail;
