@@ -651,16 +651,19 @@ static int cs__ingest_one(cs_txn_t *txn, cs_span_t bytes, bool signature_checked
   res->status = CS_INGEST_REJECTED;
   if ((reason = cs_change_decode(bytes, c))) goto reject;
   memcpy(res->id, c->id, CS_ID_LEN);
-  if ((reason = cs_payload_check(c->payload_bytes, !c->has_club))) goto reject;
-  if ((reason = cs_change_check_payload(c))) goto reject;
-  if (!signature_checked && (reason = cs_change_check_signature(c))) goto reject;
-
-  const uint8_t *club = c->has_club ? c->club : c->id;
+  /* A stored id means this exact header was verified before; whatever else
+   * this copy carries is not stored, so skipping the costly checks is safe
+   * and makes re-sent changes cheap. */
   if (cs__exists(txn, txn->store->changes, c->id, CS_ID_LEN) ||
       cs__exists(txn, txn->store->pending, c->id, CS_ID_LEN)) {
     res->status = CS_INGEST_DUPLICATE;
     goto done;
   }
+  if ((reason = cs_payload_check(c->payload_bytes, !c->has_club))) goto reject;
+  if ((reason = cs_change_check_payload(c))) goto reject;
+  if (!signature_checked && (reason = cs_change_check_signature(c))) goto reject;
+
+  const uint8_t *club = c->has_club ? c->club : c->id;
   if (c->has_club && !cs__exists(txn, txn->store->clubs, club, CS_ID_LEN)) {
     reason = CS_ECLUB;
     goto reject;
