@@ -187,6 +187,15 @@ int cli_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {
   return cli_fail(CLI_USAGE, "this node belongs to several clubs; say which with --club ID|NAME");
 }
 
+int cli_read_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {
+  int code = cli->store ? CLI_OK : cli_open(cli, false);
+  if (code) return code;
+  int err = cs_store_begin(cli->store, false, txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  if ((code = cli_club(cli, txn, club))) cs_store_abort(txn);
+  return code;
+}
+
 int cli_object(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *arg, uint64_t type,
                uint8_t out[CS_ID_LEN], cs_object_t *obj) {
   (void)cli;

@@ -60,6 +60,11 @@ int cli_open(cli_t *cli, bool create);
 int cli_identity(cli_t *cli);
 void cli_close(cli_t *cli);
 
+/* Opens the store, begins a read transaction and picks the club: the start
+ * of every read command. On failure it has printed the error and ended the
+ * transaction, and returns the exit code. */
+int cli_read_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]);
+
 /* Picks the club: --club ID|NAME|prefix, else the only club. */
 int cli_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]);
 /* Resolves an object id or prefix within the club. */

@@ -137,18 +137,10 @@ int cmd_export(cli_t *cli, cli_args_t *args) {
   if (!path || !*path) return cli_fail(CLI_USAGE, "export needs the FILE to write");
   vector_t since = {0};
   if (since_path && (code = vector_read(since_path, &since))) return code;
-  if ((code = cli_open(cli, false))) goto out;
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
-  int err = cs_store_begin(cli->store, false, &txn);
-  if (err) {
-    code = cli_fail_err(err, "cannot read the store");
-    goto out;
-  }
-  if ((code = cli_club(cli, &txn, club))) {
-    cs_store_abort(&txn);
-    goto out;
-  }
+  int err;
+  if ((code = cli_read_club(cli, &txn, club))) goto out;
   if (since_path && memcmp(since.club, club, CS_ID_LEN) != 0) {
     cs_store_abort(&txn);
     code = cli_fail(CLI_USAGE, "%s describes another club", since_path);
@@ -364,15 +356,10 @@ int cmd_vector(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, "vector FILE");
   if (code) return code;
   if (!path) return cli_fail(CLI_USAGE, "vector needs the FILE to write");
-  if ((code = cli_open(cli, false))) return code;
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
-  int err = cs_store_begin(cli->store, false, &txn);
-  if (err) return cli_fail_err(err, "cannot read the store");
-  if ((code = cli_club(cli, &txn, club))) {
-    cs_store_abort(&txn);
-    return code;
-  }
+  if ((code = cli_read_club(cli, &txn, club))) return code;
+  int err;
   vector_ctx_t counter = {NULL, 0};
   cs_buf_t buf;
   cs_buf_init(&buf, (size_t)64 << 20);

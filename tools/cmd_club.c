@@ -100,16 +100,9 @@ static int member_add(cli_t *cli, cli_args_t *args) {
     return cli_fail(CLI_USAGE, "member add needs --museum NAME (at most %d bytes)", CS_NAME_MAX);
   cs_role_t role = role_name ? cs_role_parse(role_name) : CS_ROLE_NONE;
   if (role == CS_ROLE_NONE) return cli_fail(CLI_USAGE, "--role must be admin, member, observer or vendor");
-  if ((code = cli_identity(cli)) || (code = cli_open(cli, false))) return code;
-
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
-  int err = cs_store_begin(cli->store, false, &txn);
-  if (err) return cli_fail_err(err, "cannot read the store");
-  if ((code = cli_club(cli, &txn, club))) {
-    cs_store_abort(&txn);
-    return code;
-  }
+  if ((code = cli_identity(cli)) || (code = cli_read_club(cli, &txn, club))) return code;
   if (cli_my_role(cli, &txn, club) != CS_ROLE_ADMIN) {
     cs_store_abort(&txn);
     return cli_fail(CLI_DENIED, "only a club admin can add members or change roles; ask one of the admins "
@@ -134,7 +127,7 @@ static int member_add(cli_t *cli, cli_args_t *args) {
   cs_mp_write_array(&payload, 1);
   cs_op_write_member(&payload, key, museum, role, cutoff);
   uint8_t id[CS_ID_LEN];
-  err = cli_author(cli, club, cs_buf_span(&payload), id);
+  int err = cli_author(cli, club, cs_buf_span(&payload), id);
   cs_buf_free(&payload);
   if (err) return cli_fail_err(err, "cannot add the member");
   printf("%s (%s) is now %s of the club.\n", museum, key_hex, cs_role_name(role));
@@ -152,18 +145,11 @@ static int member_list_each(const cs_member_t *m, void *ctx) {
 
 static int member_list(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, "member list");
-  if (!code) code = cli_open(cli, false);
-  if (code) return code;
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
-  int err = cs_store_begin(cli->store, false, &txn);
-  if (err) return cli_fail_err(err, "cannot read the store");
-  if ((code = cli_club(cli, &txn, club))) {
-    cs_store_abort(&txn);
-    return code;
-  }
+  if (code || (code = cli_read_club(cli, &txn, club))) return code;
   json_t *list = json_array();
-  err = cs_store_members(&txn, club, member_list_each, list);
+  int err = cs_store_members(&txn, club, member_list_each, list);
   cs_store_abort(&txn);
   if (err) {
     json_decref(list);

@@ -4,16 +4,6 @@
 
 #include "tools/cli.h"
 
-/* Opens the store read-only and picks the club, for read commands. */
-static int history_begin(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {
-  int code = cli_open(cli, false);
-  if (code) return code;
-  int err = cs_store_begin(cli->store, false, txn);
-  if (err) return cli_fail_err(err, "cannot read the store");
-  if ((code = cli_club(cli, txn, club))) cs_store_abort(txn);
-  return code;
-}
-
 static const char *field_name(uint64_t type, uint64_t field) {
   if (type == CS_OBJ_COMMENT) return field == CS_F_COMMENT_BODY ? "comment" : "a field";
   switch (field) {
@@ -135,7 +125,7 @@ int cmd_log(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, "log");
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
-  if (code || (code = history_begin(cli, &txn, club))) return code;
+  if (code || (code = cli_read_club(cli, &txn, club))) return code;
   log_ctx_t ctx = {&txn, club, json_array()};
   int err = cs_store_changes(&txn, club, log_each, &ctx);
   cs_store_abort(&txn);
@@ -220,7 +210,7 @@ int cmd_audit(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, "audit [ID]");
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], only[CS_ID_LEN];
-  if (code || (code = history_begin(cli, &txn, club))) return code;
+  if (code || (code = cli_read_club(cli, &txn, club))) return code;
   if (only_arg) {
     int err = cs_store_resolve_prefix(&txn, CS_LOOKUP_CHANGE, NULL, only_arg, only);
     if (err) {
@@ -273,7 +263,7 @@ int cmd_digest(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, "digest");
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], digest[32];
-  if (code || (code = history_begin(cli, &txn, club))) return code;
+  if (code || (code = cli_read_club(cli, &txn, club))) return code;
   int err = cs_store_digest(&txn, club, digest);
   cs_store_abort(&txn);
   if (err) return cli_fail_err(err, "cannot compute the digest");
