@@ -189,9 +189,15 @@ int cs_store_change_status(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]) {
 
 int cs_store_changes(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
                      int (*each_cb)(const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes, void *ctx), void *ctx) {
+  return cs_store_changes_from(txn, club, 0, each_cb, ctx);
+}
+
+int cs_store_changes_from(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t lamport,
+                          int (*each_cb)(const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes, void *ctx), void *ctx) {
   MDB_cursor *cur;
   uint8_t start[CS_ID_LEN + 8] = {0};
   memcpy(start, club, CS_ID_LEN);
+  cs__put_be64(start + CS_ID_LEN, lamport);
   MDB_val k = cs__val(start, sizeof(start)), v;
   int rc = mdb_cursor_open(txn->txn, txn->store->order, &cur);
   if (rc) return cs__mdb_err(rc);

@@ -104,6 +104,10 @@ int cs_store_change_status(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]);
 int cs_store_changes(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
                      int (*each_cb)(const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes, void *ctx), void *ctx);
 
+/* The same, from the first change whose lamport is at least `lamport`. */
+int cs_store_changes_from(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t lamport,
+                          int (*each_cb)(const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes, void *ctx), void *ctx);
+
 /* The highest seq stored for (club, author), 0 if none; id of it if wanted. */
 uint64_t cs_store_author_seq(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
                              uint8_t *id_out);

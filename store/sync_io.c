@@ -1,0 +1,170 @@
+#include "store/sync_io.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/verifier.h"
+
+/* Reads go through the open write transaction when there is one (it sees
+ * what this batch added), else through a short read transaction. */
+static int cs__read_begin(cs_store_sync_t *x, cs_txn_t *txn, bool *own) {
+  if (x->write_open) {
+    *txn = x->write;
+    *own = false;
+    return CS_OK;
+  }
+  *own = true;
+  return cs_store_begin(x->store, false, txn);
+}
+
+static void cs__read_end(cs_txn_t *txn, bool own) {
+  if (own) cs_store_abort(txn);
+}
+
+typedef struct cs__fork_count_s {
+  uint8_t author[CS_KEY_LEN];
+  uint32_t count;
+} cs__fork_count_t;
+
+typedef struct cs__vector_ctx_s {
+  int (*each)(const cs_sync_entry_t *entry, void *each_ctx);
+  void *each_ctx;
+  cs__fork_count_t *forks;
+  uint32_t fork_authors;
+} cs__vector_ctx_t;
+
+static int cs__fork_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t first[CS_ID_LEN],
+                         const uint8_t second[CS_ID_LEN], void *vctx) {
+  (void)seq, (void)first, (void)second;
+  cs__vector_ctx_t *v = vctx;
+  for (uint32_t i = 0; i < v->fork_authors; i++)
+    if (memcmp(v->forks[i].author, author, CS_KEY_LEN) == 0) {
+      v->forks[i].count++;
+      return 0;
+    }
+  cs__fork_count_t *grown = realloc(v->forks, (v->fork_authors + 1) * sizeof(*grown));
+  if (!grown) return CS_ENOMEM;
+  v->forks = grown;
+  memcpy(v->forks[v->fork_authors].author, author, CS_KEY_LEN);
+  v->forks[v->fork_authors++].count = 1;
+  return 0;
+}
+
+static int cs__vector_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t id[CS_ID_LEN], void *vctx) {
+  cs__vector_ctx_t *v = vctx;
+  cs_sync_entry_t e;
+  memcpy(e.author, author, CS_KEY_LEN);
+  memcpy(e.id, id, CS_ID_LEN);
+  e.seq = seq;
+  e.forks = 0;
+  for (uint32_t i = 0; i < v->fork_authors; i++)
+    if (memcmp(v->forks[i].author, author, CS_KEY_LEN) == 0) e.forks = v->forks[i].count;
+  return v->each(&e, v->each_ctx);
+}
+
+static int cs__io_vector(void *ctx, int (*each)(const cs_sync_entry_t *entry, void *each_ctx), void *each_ctx) {
+  cs_store_sync_t *x = ctx;
+  cs_txn_t txn;
+  bool own;
+  int err = cs__read_begin(x, &txn, &own);
+  if (err) return err;
+  cs__vector_ctx_t v = {each, each_ctx, NULL, 0};
+  err = cs_store_forks(&txn, x->club, cs__fork_each, &v);
+  if (!err) err = cs_store_vector(&txn, x->club, cs__vector_each, &v);
+  free(v.forks);
+  cs__read_end(&txn, own);
+  return err;
+}
+
+static int cs__io_change_at(void *ctx, const uint8_t author[CS_KEY_LEN], uint64_t seq, uint8_t id[CS_ID_LEN],
+                            uint64_t *lamport) {
+  cs_store_sync_t *x = ctx;
+  cs_txn_t txn;
+  bool own;
+  int err = cs__read_begin(x, &txn, &own);
+  if (err) return err;
+  cs_span_t bytes;
+  cs_change_t *c = malloc(sizeof(*c));
+  if (!c) err = CS_ENOMEM;
+  if (!err) err = cs_store_chain_get(&txn, x->club, author, seq, id);
+  if (!err) err = cs_store_change_get(&txn, id, &bytes);
+  if (!err) err = cs_change_decode(bytes, c);
+  if (!err) *lamport = c->lamport;
+  free(c);
+  cs__read_end(&txn, own);
+  return err;
+}
+
+static int cs__io_changes_from(void *ctx, uint64_t from,
+                               int (*each)(const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes, void *each_ctx),
+                               void *each_ctx) {
+  cs_store_sync_t *x = ctx;
+  cs_txn_t txn;
+  bool own;
+  int err = cs__read_begin(x, &txn, &own);
+  if (err) return err;
+  err = cs_store_changes_from(&txn, x->club, from, each, each_ctx);
+  cs__read_end(&txn, own);
+  return err;
+}
+
+static int cs__io_ingest(void *ctx, const cs_span_t *changes, size_t count) {
+  cs_store_sync_t *x = ctx;
+  cs_verifier_t *verifier = count > 1 ? cs_verifier_start(changes, count) : NULL;
+  int err = CS_OK;
+  for (size_t i = 0; i < count && !err; i++) {
+    bool verified = verifier ? cs_verifier_wait(verifier, i) : false;
+    if (!x->write_open) {
+      if ((err = cs_store_begin(x->store, true, &x->write))) break;
+      x->write_open = true;
+    }
+    cs_ingest_result_t res;
+    if ((err = cs_store_ingest_checked(&x->write, changes[i], verified, &res))) break;
+    switch (res.status) {
+    case CS_INGEST_NEW: case CS_INGEST_UNAUTHORISED: x->added += 1 + res.released; break;
+    case CS_INGEST_DUPLICATE: x->duplicates++; break;
+    case CS_INGEST_PENDING: x->pending++; break;
+    case CS_INGEST_FORK: x->forks++; break;
+    case CS_INGEST_REJECTED:
+      x->rejected++;
+      x->last_reject_reason = res.reason;
+      break;
+    }
+    if (++x->in_batch >= CS_STORE_SYNC_BATCH) err = cs_store_sync_flush(x);
+  }
+  cs_verifier_stop(verifier);
+  return err;
+}
+
+static int cs__io_send(void *ctx, cs_span_t message) {
+  cs_store_sync_t *x = ctx;
+  return x->send(x->send_ctx, message);
+}
+
+void cs_store_sync_init(cs_store_sync_t *x, cs_store_t *store, const uint8_t club[CS_ID_LEN],
+                        int (*send)(void *send_ctx, cs_span_t message), void *send_ctx, cs_sync_io_t *io) {
+  memset(x, 0, sizeof(*x));
+  x->store = store;
+  memcpy(x->club, club, CS_ID_LEN);
+  x->send = send;
+  x->send_ctx = send_ctx;
+  io->ctx = x;
+  io->vector = cs__io_vector;
+  io->change_at = cs__io_change_at;
+  io->changes_from = cs__io_changes_from;
+  io->ingest = cs__io_ingest;
+  io->send = cs__io_send;
+}
+
+int cs_store_sync_flush(cs_store_sync_t *x) {
+  if (!x->write_open) return CS_OK;
+  x->write_open = false;
+  x->in_batch = 0;
+  return cs_store_commit(&x->write);
+}
+
+void cs_store_sync_abort(cs_store_sync_t *x) {
+  if (x->write_open) cs_store_abort(&x->write);
+  x->write_open = false;
+  x->in_batch = 0;
+}
