@@ -6,6 +6,7 @@
  * | 2    | vector  | array of [author prefix (bin 8), seq, id prefix (bin 8), forks] |
  * | 3    | changes | array of signed changes (bin), at most 64 KiB of them       |
  * | 4    | done    | (nothing): every change the peer lacked has been sent       |
+ * | 5    | check   | vector digest (bin 32), is an answer (bool)                 |
  *
  * Prefixes keep a vector near 24 bytes an author, so one new change costs
  * well under 2 KiB on the wire; a full id would be needed only to tell two
@@ -312,6 +313,25 @@ int cs_sync_pump(cs_sync_t *s, size_t max_bytes, bool *more) {
   return err;
 }
 
+static int cs__send_check(cs_sync_t *s, const uint8_t digest[32], bool answer) {
+  cs_buf_t b;
+  cs_buf_init(&b, 64);
+  cs_mp_write_array(&b, 3);
+  cs_mp_write_uint(&b, CS_SYNC_CHECK);
+  cs_mp_write_bin(&b, digest, 32);
+  cs_mp_write_bool(&b, answer);
+  int err = cs__send(s, &b);
+  cs_buf_free(&b);
+  return err;
+}
+
+int cs_sync_check(cs_sync_t *s) {
+  uint8_t mine[32];
+  int err = cs_sync_vector_digest(&s->io, mine);
+  s->check_answered = false;
+  return err ? err : cs__send_check(s, mine, false);
+}
+
 int cs_sync_receive(cs_sync_t *s, cs_span_t message) {
   if (message.len > CS_SYNC_MESSAGE_MAX) return CS_EPROTO;
   cs_mp_reader_t r = cs_mp_reader(message);
@@ -360,6 +380,21 @@ int cs_sync_receive(cs_sync_t *s, cs_span_t message) {
     if (n != 1 || !s->hello_received) return CS_EPROTO;
     s->done_received = true;
     return CS_OK;
+  case CS_SYNC_CHECK: {
+    uint8_t digest[32], mine[32];
+    bool answer;
+    if (n != 3 || !s->hello_received || cs_mp_read_bin32(&r, digest) || cs_mp_read_bool(&r, &answer) ||
+        !cs_mp_done(&r))
+      return CS_EPROTO;
+    int err = cs_sync_vector_digest(&s->io, mine);
+    if (err) return err;
+    if (answer) {
+      s->check_answered = true;
+      s->check_equal = memcmp(digest, mine, 32) == 0;
+      return CS_OK;
+    }
+    return cs__send_check(s, mine, true);
+  }
   default:
     return CS_EPROTO;
   }

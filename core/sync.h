@@ -29,6 +29,7 @@ typedef enum cs_sync_msg_e {
   CS_SYNC_VECTOR = 2,
   CS_SYNC_CHANGES = 3,
   CS_SYNC_DONE = 4,
+  CS_SYNC_CHECK = 5,
 } cs_sync_msg_t;
 
 /* One entry of a version vector: an author's highest seq and the id there. */
@@ -78,6 +79,9 @@ typedef struct cs_sync_s {
   uint64_t resume_lamport;
   uint8_t resume_id[CS_ID_LEN];
   bool resume_have_id;
+  /* A CHECK exchange: after catching up, both sides compare vector digests. */
+  bool check_answered;
+  bool check_equal;
   /* Counters, for status and the benchmark. */
   uint64_t changes_sent;
   uint64_t changes_received;
@@ -98,6 +102,11 @@ int cs_sync_pump(cs_sync_t *s, size_t max_bytes, bool *more) CS_MUST_USE;
 /* True once both sides have sent everything the other lacked (or found
  * their vectors equal): from then on, new changes are pushed live. */
 bool cs_sync_caught_up(const cs_sync_t *s);
+/* Asks the peer for its current vector digest; when the answer arrives,
+ * check_answered is set and check_equal tells whether both hold the same
+ * chains. */
+int cs_sync_check(cs_sync_t *s) CS_MUST_USE;
+
 /* Pushes one newly stored change to the peer (live gossip). */
 int cs_sync_push(cs_sync_t *s, cs_span_t signed_bytes) CS_MUST_USE;
 

@@ -161,7 +161,18 @@ int cmd_status(cli_t *cli, cli_args_t *args) {
     }
   }
   if (json_array_size(ctx.clubs) == 0) printf("clubs:  none yet (clubsync club create NAME, or import a bundle)\n");
-  printf("peers:  none connected\n");
+  /* A running `serve` records its connections and last sync here. */
+  char status_path[4200], line[512];
+  cli_path(cli, "serve.status", status_path, sizeof(status_path));
+  FILE *f = fopen(status_path, "r");
+  int peers = 0;
+  while (f && fgets(line, sizeof(line), f)) {
+    line[strcspn(line, "\n")] = '\0';
+    if (strncmp(line, "last_sync ", 10) == 0) printf("sync:   serve is running; last sync %s\n", line + 10);
+    else if (strncmp(line, "peer ", 5) == 0 && ++peers) printf("peer:   %s\n", line + 5);
+  }
+  if (f) fclose(f);
+  if (!peers) printf("peers:  none connected\n");
   json_decref(doc);
   return CLI_OK;
 }

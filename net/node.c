@@ -1,0 +1,893 @@
+/* The node's event loop: listener, dialer, handshake, box-stream framing,
+ * backpressure, live push, reconnect with backoff, clean shutdown.
+ *
+ * On the wire, after TCP connects:
+ *
+ * | STEP | FROM   | BYTES      | WHAT                                          |
+ * |------|--------|------------|-----------------------------------------------|
+ * | 1    | server | 32         | server's Ed25519 key, so a client that knows  |
+ * |      |        |            | only HOST:PORT can run the handshake           |
+ * | 2    | both   | 64,64,112,80 | Secret Handshake v1 (shs1), network key =   |
+ * |      |        |            | the club's secret network key                 |
+ * | 3    | both   | boxes      | box-stream: 34-byte header + body <= 4096     |
+ *
+ * Inside the box-stream, each sync message is a u32 big-endian length (at
+ * most CS_SYNC_MESSAGE_MAX, checked before allocating) and the message. */
+#include "net/node.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "core/boxstream.h"
+#include "core/shs1.h"
+#include "core/sync.h"
+#include "store/sync_io.h"
+
+typedef enum { PHASE_GREETING, PHASE_HANDSHAKE, PHASE_SYNC } phase_t;
+
+#define CS__IN_MAX (2 * (34 + 4096))
+#define CS__FROM_PEER_MAX 16
+
+typedef struct cs_node_s cs_node_t;
+
+typedef struct conn_s {
+  cs_node_t *node;
+  uv_tcp_t tcp;
+  uv_timer_t timer;
+  int handles;
+  bool closing;
+  bool outbound;
+  int peer_slot; /* index in node->peers for outbound connections, else -1 */
+  char address[280];
+  phase_t phase;
+  cs_shs1_t hs;
+  uint8_t in[CS__IN_MAX];
+  size_t in_len;
+  cs_boxstream_enc_t enc;
+  cs_boxstream_dec_t dec;
+  bool have_header;
+  size_t body_len;
+  uint8_t mac[16];
+  uint8_t len_buf[4];
+  size_t len_have;
+  uint8_t *msg;
+  size_t msg_len, msg_have;
+  cs_store_sync_t x;
+  cs_sync_io_t io;
+  cs_sync_t sync;
+  bool sync_started;
+  bool caught_up_logged;
+  bool check_sent;
+  size_t queued;
+  uint64_t pushed_upto;
+  struct {
+    uint64_t lo, hi;
+  } from_peer[CS__FROM_PEER_MAX];
+  int from_count;
+  uint8_t peer_key[32];
+  uint64_t bytes_sent, bytes_received;
+  uint32_t bursts;
+} conn_t;
+
+typedef struct peer_slot_s {
+  char host[256];
+  int port;
+  conn_t *conn;
+  uv_timer_t retry;
+  uint32_t backoff_ms;
+  bool finished; /* once: synced or failed for good */
+} peer_slot_t;
+
+struct cs_node_s {
+  const cs_node_config_t *cfg;
+  cs_node_result_t *result;
+  uv_loop_t loop;
+  uv_tcp_t listener;
+  bool listening;
+  uv_signal_t sigint, sigterm;
+  uv_timer_t poll;
+  conn_t *conns[CS_NODE_CONNECTIONS_MAX];
+  int conn_count;
+  peer_slot_t peers[CS_NODE_PEERS_MAX];
+  uint64_t last_txnid;
+  bool stopping;
+  char last_sync[32];
+};
+
+static void node_log(cs_node_t *node, cs_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void node_log(cs_node_t *node, cs_log_level_t level, const char *fmt, ...) {
+  if (level > node->cfg->log_level) return;
+  static const char *const names[] = {"error", "warning", "info", "debug"};
+  char when[32];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+  va_list ap;
+  fprintf(stderr, "%s clubsync %s: ", when, names[level]);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+}
+
+static void key_short(const uint8_t key[32], char out[17]) {
+  char hex[65];
+  cs_hex32(key, hex);
+  memcpy(out, hex, 16);
+  out[16] = '\0';
+}
+
+bool cs_node_parse_address(const char *text, char *host, size_t host_len, int *port) {
+  const char *colon = strrchr(text, ':');
+  if (!colon || colon == text) return false;
+  size_t n = (size_t)(colon - text);
+  const char *start = text;
+  if (text[0] == '[' && n >= 2 && text[n - 1] == ']') {
+    start = text + 1;
+    n -= 2;
+  }
+  if (n == 0 || n >= host_len) return false;
+  char *end;
+  long p = strtol(colon + 1, &end, 10);
+  if (*end || p < 0 || p > 65535) return false;
+  memcpy(host, start, n);
+  host[n] = '\0';
+  *port = (int)p;
+  return true;
+}
+
+/* Status file: one line per connection and the last sync, for `status`. */
+static void node_write_status(cs_node_t *node) {
+  if (!node->cfg->status_path) return;
+  char tmp[4200];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", node->cfg->status_path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  fprintf(f, "last_sync %s\n", node->last_sync[0] ? node->last_sync : "never");
+  for (int i = 0; i < node->conn_count; i++) {
+    conn_t *c = node->conns[i];
+    if (c->phase != PHASE_SYNC) continue;
+    char hex[65];
+    cs_hex32(c->peer_key, hex);
+    fprintf(f, "peer %s %s %s %s\n", hex, c->address, c->outbound ? "out" : "in",
+            cs_sync_caught_up(&c->sync) ? "live" : "syncing");
+  }
+  fclose(f);
+  rename(tmp, node->cfg->status_path);
+}
+
+static void node_mark_synced(cs_node_t *node) {
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(node->last_sync, sizeof(node->last_sync), "%Y-%m-%dT%H:%M:%SZ", &tm);
+  node_write_status(node);
+}
+
+static void conn_close(conn_t *c, const char *why);
+static void node_maybe_finish(cs_node_t *node);
+static void peer_schedule(cs_node_t *node, int slot);
+
+/* Writes ---------------------------------------------------------------- */
+
+typedef struct write_req_s {
+  uv_write_t req;
+  conn_t *conn;
+  size_t len;
+  uint8_t data[];
+} write_req_t;
+
+static void on_write(uv_write_t *req, int status) {
+  write_req_t *w = (write_req_t *)req;
+  conn_t *c = w->conn;
+  c->queued -= w->len;
+  free(w);
+  if (status < 0) {
+    conn_close(c, uv_strerror(status));
+    return;
+  }
+  if (!c->closing && c->phase == PHASE_SYNC && c->sync.sending && c->queued < CS_NODE_QUEUE_HIGH) {
+    bool more;
+    int err = cs_sync_pump(&c->sync, CS_NODE_QUEUE_HIGH - c->queued, &more);
+    if (err) conn_close(c, cs_strerror(err));
+  }
+}
+
+static int conn_write_raw(conn_t *c, const uint8_t *data, size_t len) {
+  if (c->closing) return CS_ECLOSED;
+  write_req_t *w = malloc(sizeof(*w) + len);
+  if (!w) return CS_ENOMEM;
+  memcpy(w->data, data, len);
+  w->conn = c;
+  w->len = len;
+  uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)len);
+  int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+  if (rc < 0) {
+    free(w);
+    return CS_EIO;
+  }
+  c->queued += len;
+  return CS_OK;
+}
+
+/* Sends one sync message: length-prefixed, cut into sealed boxes. */
+static int conn_send_message(void *ctx, cs_span_t message) {
+  conn_t *c = ctx;
+  if (c->closing) return CS_ECLOSED;
+  size_t plain_len = 4 + message.len;
+  size_t boxes = (plain_len + 4095) / 4096;
+  size_t total = plain_len + boxes * 34;
+  uint8_t *plain = malloc(plain_len), *sealed = malloc(total);
+  if (!plain || !sealed) {
+    free(plain);
+    free(sealed);
+    return CS_ENOMEM;
+  }
+  plain[0] = (uint8_t)(message.len >> 24);
+  plain[1] = (uint8_t)(message.len >> 16);
+  plain[2] = (uint8_t)(message.len >> 8);
+  plain[3] = (uint8_t)message.len;
+  memcpy(plain + 4, message.ptr, message.len);
+  size_t at = 0, out = 0;
+  int err = CS_OK;
+  while (at < plain_len && !err) {
+    size_t n = plain_len - at < 4096 ? plain_len - at : 4096;
+    if (cs_boxstream_seal(&c->enc, plain + at, n, sealed + out, total - out) != 0) err = CS_EPROTO;
+    at += n;
+    out += 34 + n;
+  }
+  if (!err) err = conn_write_raw(c, sealed, out);
+  if (!err) c->bytes_sent += out;
+  free(plain);
+  free(sealed);
+  return err;
+}
+
+/* Closing ---------------------------------------------------------------- */
+
+static void on_handle_closed(uv_handle_t *h) {
+  conn_t *c = h->data;
+  if (--c->handles > 0) return;
+  cs_node_t *node = c->node;
+  for (int i = 0; i < node->conn_count; i++)
+    if (node->conns[i] == c) {
+      node->conns[i] = node->conns[--node->conn_count];
+      break;
+    }
+  int slot = c->peer_slot;
+  if (slot >= 0 && node->peers[slot].conn == c) node->peers[slot].conn = NULL;
+  if (c->sync_started) cs_sync_free(&c->sync);
+  cs_shs1_wipe(&c->hs);
+  cs_boxstream_enc_wipe(&c->enc);
+  cs_boxstream_dec_wipe(&c->dec);
+  free(c->msg);
+  free(c);
+  node_write_status(node);
+  if (slot >= 0 && !node->stopping) peer_schedule(node, slot);
+  node_maybe_finish(node);
+}
+
+static void conn_close(conn_t *c, const char *why) {
+  if (c->closing) return;
+  c->closing = true;
+  if (c->phase == PHASE_SYNC) {
+    /* What was received is acknowledged only once committed. */
+    int err = cs_store_sync_flush(&c->x);
+    if (err) node_log(c->node, CS_LOG_ERROR, "cannot commit changes from %s: %s", c->address, cs_strerror(err));
+  }
+  if (why) node_log(c->node, CS_LOG_INFO, "closed connection with %s: %s", c->address, why);
+  uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+  uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+/* Membership ------------------------------------------------------------- */
+
+/* Whether a key may sync with us: a member of the club with any role. A
+ * node that holds no data for the club yet (joined by invite) accepts any
+ * key that completed the handshake with the network key. */
+static bool node_accepts(cs_node_t *node, const uint8_t key[32]) {
+  cs_txn_t txn;
+  cs_club_info_t info;
+  if (cs_store_begin(node->cfg->store, false, &txn) != CS_OK) return false;
+  bool accept = true;
+  if (cs_store_club_get(&txn, node->cfg->club, &info) == CS_OK) {
+    cs_member_t *m = malloc(sizeof(*m));
+    accept = m && cs_store_member_get(&txn, node->cfg->club, key, m) == CS_OK &&
+             cs_member_role_at(m, cs_store_author_seq(&txn, node->cfg->club, key, NULL) + 1) != CS_ROLE_NONE;
+    free(m);
+  }
+  cs_store_abort(&txn);
+  return accept;
+}
+
+/* Sync ------------------------------------------------------------------- */
+
+static uint64_t node_arrival_last(cs_node_t *node) {
+  cs_txn_t txn;
+  uint64_t last = 0;
+  if (cs_store_begin(node->cfg->store, false, &txn) == CS_OK) {
+    last = cs_store_arrival_last(&txn);
+    cs_store_abort(&txn);
+  }
+  return last;
+}
+
+static void conn_start_sync(conn_t *c) {
+  const cs_shs1_session_t *session = cs_shs1_session(&c->hs);
+  memcpy(c->peer_key, session->peer_pk, 32);
+  if (cs_boxstream_enc_init(&c->enc, session->enc_key, session->enc_nonce) != 0 ||
+      cs_boxstream_dec_init(&c->dec, session->dec_key, session->dec_nonce) != 0) {
+    conn_close(c, "cannot set up encryption");
+    return;
+  }
+  cs_shs1_wipe(&c->hs);
+  char who[17];
+  key_short(c->peer_key, who);
+  if (c->outbound && !node_accepts(c->node, c->peer_key)) {
+    node_log(c->node, CS_LOG_WARN, "refused %s at %s: that key is not a member of club %s; ask an admin to add it",
+             who, c->address, c->node->cfg->club_name);
+    conn_close(c, NULL);
+    return;
+  }
+  c->phase = PHASE_SYNC;
+  c->pushed_upto = node_arrival_last(c->node);
+  cs_store_sync_init(&c->x, c->node->cfg->store, c->node->cfg->club, conn_send_message, c, &c->io);
+  cs_sync_init(&c->sync, c->node->cfg->club, &c->io);
+  c->sync_started = true;
+  node_log(c->node, CS_LOG_INFO, "connected to %s (%s, %s)", who, c->address, c->outbound ? "outgoing" : "incoming");
+  int err = cs_sync_start(&c->sync);
+  if (err) conn_close(c, cs_strerror(err));
+  node_write_status(c->node);
+}
+
+static bool conn_from_peer(const conn_t *c, uint64_t arrival) {
+  for (int i = 0; i < c->from_count; i++)
+    if (arrival > c->from_peer[i].lo && arrival <= c->from_peer[i].hi) return true;
+  return false;
+}
+
+static void conn_note_from_peer(conn_t *c, uint64_t lo, uint64_t hi) {
+  if (hi <= lo) return;
+  if (c->from_count > 0 && c->from_peer[c->from_count - 1].hi == lo) {
+    c->from_peer[c->from_count - 1].hi = hi;
+    return;
+  }
+  if (c->from_count == CS__FROM_PEER_MAX) {
+    memmove(&c->from_peer[0], &c->from_peer[1], (CS__FROM_PEER_MAX - 1) * sizeof(c->from_peer[0]));
+    c->from_count--;
+  }
+  c->from_peer[c->from_count].lo = lo;
+  c->from_peer[c->from_count].hi = hi;
+  c->from_count++;
+}
+
+typedef struct push_ctx_s {
+  conn_t *conn;
+  int err;
+} push_ctx_t;
+
+static int push_each(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
+  push_ctx_t *p = vctx;
+  (void)id;
+  conn_t *c = p->conn;
+  if (c->queued >= CS_NODE_QUEUE_HIGH) return 1; /* backpressure: resume on the next poll */
+  if (!conn_from_peer(c, arrival) && (p->err = cs_sync_push(&c->sync, bytes))) return 1;
+  c->pushed_upto = arrival;
+  return 0;
+}
+
+/* Pushes what was stored since the last push to a caught-up connection. */
+static void conn_push_new(conn_t *c) {
+  if (c->closing || c->phase != PHASE_SYNC || !cs_sync_caught_up(&c->sync)) return;
+  cs_txn_t txn;
+  if (cs_store_begin(c->node->cfg->store, false, &txn) != CS_OK) return;
+  push_ctx_t p = {c, CS_OK};
+  int err = cs_store_arrivals_since(&txn, c->pushed_upto, push_each, &p);
+  cs_store_abort(&txn);
+  if (err || p.err) conn_close(c, cs_strerror(err ? err : p.err));
+}
+
+static void conn_after_messages(conn_t *c) {
+  cs_node_t *node = c->node;
+  if (c->closing) return;
+  uint64_t before = node_arrival_last(node);
+  int err = cs_store_sync_flush(&c->x);
+  if (err) {
+    node_log(node, CS_LOG_ERROR, "cannot store changes from %s: %s", c->address, cs_strerror(err));
+    conn_close(c, NULL);
+    return;
+  }
+  (void)before;
+  if (c->x.rejected) {
+    node_log(node, CS_LOG_WARN, "%s sent %llu invalid changes (last: %s); they were refused", c->address,
+             (unsigned long long)c->x.rejected, cs_strerror(c->x.last_reject_reason));
+    c->x.rejected = 0;
+  }
+  bool more;
+  if (c->sync.sending && c->queued < CS_NODE_QUEUE_HIGH &&
+      (err = cs_sync_pump(&c->sync, CS_NODE_QUEUE_HIGH - c->queued, &more))) {
+    conn_close(c, cs_strerror(err));
+    return;
+  }
+  if (cs_sync_caught_up(&c->sync) && !c->caught_up_logged) {
+    c->caught_up_logged = true;
+    char who[17];
+    key_short(c->peer_key, who);
+    node_log(node, CS_LOG_INFO, "in sync with %s: received %llu changes, sent %llu", who,
+             (unsigned long long)c->sync.changes_received, (unsigned long long)c->sync.changes_sent);
+    node_mark_synced(node);
+    conn_push_new(c);
+    if (node->cfg->once && c->outbound && !c->check_sent) {
+      c->check_sent = true;
+      if ((err = cs_sync_check(&c->sync))) conn_close(c, cs_strerror(err));
+    }
+  }
+  if (node->cfg->once && c->check_sent && c->sync.check_answered) {
+    node->result->bytes_sent += c->bytes_sent;
+    node->result->bytes_received += c->bytes_received;
+    node->result->changes_received += c->sync.changes_received;
+    node->result->changes_sent += c->sync.changes_sent;
+    node->result->round_trips += c->bursts;
+    if (!c->sync.check_equal)
+      snprintf(node->result->reason, sizeof(node->result->reason),
+               "%s still holds other changes (some may be invalid or waiting for missing ones)", c->address);
+    if (c->peer_slot >= 0) node->peers[c->peer_slot].finished = true;
+    conn_close(c, NULL);
+  }
+}
+
+/* Feeds decrypted bytes into the message assembler. */
+static int conn_plain(conn_t *c, const uint8_t *p, size_t n) {
+  while (n > 0) {
+    if (!c->msg) {
+      size_t take = 4 - c->len_have < n ? 4 - c->len_have : n;
+      memcpy(c->len_buf + c->len_have, p, take);
+      c->len_have += take;
+      p += take;
+      n -= take;
+      if (c->len_have < 4) break;
+      size_t len = (size_t)c->len_buf[0] << 24 | (size_t)c->len_buf[1] << 16 | (size_t)c->len_buf[2] << 8 |
+                   c->len_buf[3];
+      if (len == 0 || len > CS_SYNC_MESSAGE_MAX) return CS_ETOOBIG; /* before allocating */
+      c->msg = malloc(len);
+      if (!c->msg) return CS_ENOMEM;
+      c->msg_len = len;
+      c->msg_have = 0;
+      continue;
+    }
+    size_t take = c->msg_len - c->msg_have < n ? c->msg_len - c->msg_have : n;
+    memcpy(c->msg + c->msg_have, p, take);
+    c->msg_have += take;
+    p += take;
+    n -= take;
+    if (c->msg_have < c->msg_len) break;
+    cs_span_t message = {c->msg, c->msg_len};
+    int err = cs_sync_receive(&c->sync, message);
+    free(c->msg);
+    c->msg = NULL;
+    c->len_have = 0;
+    if (err) return err;
+    if (c->closing) return CS_ECLOSED;
+  }
+  return CS_OK;
+}
+
+/* Consumes whole boxes from the input buffer. */
+static int conn_boxes(conn_t *c) {
+  size_t at = 0;
+  int err = CS_OK;
+  for (;;) {
+    if (!c->have_header) {
+      if (c->in_len - at < 34) break;
+      int rc = cs_boxstream_open_header(&c->dec, c->in + at, &c->body_len, c->mac);
+      if (rc == -CS_ECLOSED) {
+        err = CS_ECLOSED;
+        break;
+      }
+      if (rc != 0) {
+        err = CS_EPROTO;
+        break;
+      }
+      at += 34;
+      c->have_header = true;
+    }
+    if (c->in_len - at < c->body_len) break;
+    uint8_t plain[4096];
+    if (cs_boxstream_open_body(&c->dec, c->mac, c->in + at, c->body_len, plain, sizeof(plain)) != 0) {
+      err = CS_EPROTO;
+      break;
+    }
+    at += c->body_len;
+    c->have_header = false;
+    if ((err = conn_plain(c, plain, c->body_len))) break;
+  }
+  memmove(c->in, c->in + at, c->in_len - at);
+  c->in_len -= at;
+  return err;
+}
+
+/* Handshake -------------------------------------------------------------- */
+
+static void conn_handshake_step(conn_t *c) {
+  for (;;) {
+    size_t len;
+    cs_shs1_next_t next = cs_shs1_next(&c->hs, &len);
+    if (next == CS_SHS1_DONE) {
+      uv_timer_stop(&c->timer);
+      conn_start_sync(c);
+      if (!c->closing && c->in_len > 0) {
+        int err = conn_boxes(c);
+        if (err) conn_close(c, cs_strerror(err));
+        else conn_after_messages(c);
+      }
+      return;
+    }
+    if (next == CS_SHS1_FAILED) {
+      conn_close(c, "handshake failed (another club's key, or not a clubsync node)");
+      return;
+    }
+    if (next == CS_SHS1_SEND) {
+      /* The server learns the client's key with message 3 and refuses a
+       * non-member before confirming the handshake. */
+      if (!c->outbound) {
+        const uint8_t *peer = cs_shs1_peer_pk(&c->hs);
+        if (peer && !node_accepts(c->node, peer)) {
+          char who[17];
+          key_short(peer, who);
+          node_log(c->node, CS_LOG_WARN,
+                   "refused %s from %s: that key is not a member of club %s; ask an admin to add it", who, c->address,
+                   c->node->cfg->club_name);
+          conn_close(c, NULL);
+          return;
+        }
+      }
+      uint8_t out[128];
+      if (cs_shs1_produce(&c->hs, out, sizeof(out)) != 0 || conn_write_raw(c, out, len) != CS_OK) {
+        conn_close(c, "handshake failed");
+        return;
+      }
+      continue;
+    }
+    if (c->in_len < len) return;
+    int rc = cs_shs1_consume(&c->hs, c->in, len);
+    memmove(c->in, c->in + len, c->in_len - len);
+    c->in_len -= len;
+    if (rc != 0) {
+      conn_close(c, "handshake failed: the peer does not have this club's network key");
+      return;
+    }
+  }
+}
+
+static void conn_begin_client(conn_t *c, const uint8_t server_key[32]) {
+  uint8_t eph[32];
+  randombytes_buf(eph, sizeof(eph));
+  int rc = cs_shs1_client_init(&c->hs, c->node->cfg->network_key, c->node->cfg->secret_key, eph, server_key);
+  sodium_memzero(eph, sizeof(eph));
+  if (rc != 0) {
+    conn_close(c, "cannot start the handshake");
+    return;
+  }
+  c->phase = PHASE_HANDSHAKE;
+  conn_handshake_step(c);
+}
+
+/* Reading ----------------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  (void)suggested;
+  conn_t *c = h->data;
+  buf->base = (char *)c->in + c->in_len;
+  buf->len = sizeof(c->in) - c->in_len;
+}
+
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
+  (void)buf;
+  conn_t *c = stream->data;
+  if (nread < 0) {
+    conn_close(c, nread == UV_EOF ? "the peer closed the connection" : uv_strerror((int)nread));
+    return;
+  }
+  if (nread == 0 || c->closing) return;
+  c->in_len += (size_t)nread;
+  if (c->phase == PHASE_GREETING) {
+    if (c->in_len < 32) return;
+    uint8_t server_key[32];
+    memcpy(server_key, c->in, 32);
+    memmove(c->in, c->in + 32, c->in_len - 32);
+    c->in_len -= 32;
+    conn_begin_client(c, server_key);
+    return;
+  }
+  if (c->phase == PHASE_HANDSHAKE) {
+    conn_handshake_step(c);
+    return;
+  }
+  c->bytes_received += (size_t)nread;
+  uint64_t before = node_arrival_last(c->node);
+  uint64_t received_before = c->sync.changes_received;
+  int err = conn_boxes(c);
+  if (err) {
+    char who[17];
+    key_short(c->peer_key, who);
+    if (err == CS_ECLOSED) conn_close(c, "the peer said goodbye");
+    else {
+      node_log(c->node, CS_LOG_WARN, "%s (%s) broke the protocol (%s); disconnected", who, c->address,
+               cs_strerror(err));
+      conn_close(c, NULL);
+    }
+    return;
+  }
+  c->bursts++;
+  conn_after_messages(c);
+  if (!c->closing && c->sync.changes_received != received_before)
+    conn_note_from_peer(c, before, node_arrival_last(c->node));
+}
+
+static void on_handshake_timeout(uv_timer_t *t) {
+  conn_t *c = t->data;
+  if (c->phase != PHASE_SYNC) conn_close(c, "handshake timed out");
+}
+
+static conn_t *conn_new(cs_node_t *node, bool outbound, int slot) {
+  if (node->conn_count >= CS_NODE_CONNECTIONS_MAX) return NULL;
+  conn_t *c = calloc(1, sizeof(*c));
+  if (!c) return NULL;
+  c->node = node;
+  c->outbound = outbound;
+  c->peer_slot = slot;
+  uv_tcp_init(&node->loop, &c->tcp);
+  uv_timer_init(&node->loop, &c->timer);
+  c->tcp.data = c;
+  c->timer.data = c;
+  c->handles = 2;
+  node->conns[node->conn_count++] = c;
+  uv_timer_start(&c->timer, on_handshake_timeout, CS_NODE_HANDSHAKE_TIMEOUT_MS, 0);
+  return c;
+}
+
+static void conn_started(conn_t *c) {
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_tcp_keepalive(&c->tcp, 1, 30);
+  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  cs_node_t *node = server->data;
+  if (status < 0) return;
+  conn_t *c = conn_new(node, false, -1);
+  if (!c) {
+    uv_tcp_t *reject = malloc(sizeof(*reject));
+    if (reject && uv_tcp_init(&node->loop, reject) == 0 && uv_accept(server, (uv_stream_t *)reject) == 0) {
+      node_log(node, CS_LOG_WARN, "too many connections (%d); refused one", CS_NODE_CONNECTIONS_MAX);
+      uv_close((uv_handle_t *)reject, (uv_close_cb)free);
+    } else {
+      free(reject);
+    }
+    return;
+  }
+  if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+    conn_close(c, NULL);
+    return;
+  }
+  struct sockaddr_storage addr;
+  int len = sizeof(addr);
+  char ip[64] = "?";
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&addr, &len) == 0) {
+    if (addr.ss_family == AF_INET) uv_ip4_name((struct sockaddr_in *)&addr, ip, sizeof(ip));
+    else uv_ip6_name((struct sockaddr_in6 *)&addr, ip, sizeof(ip));
+  }
+  snprintf(c->address, sizeof(c->address), "%s", ip);
+  uint8_t eph[32];
+  randombytes_buf(eph, sizeof(eph));
+  int rc = cs_shs1_server_init(&c->hs, node->cfg->network_key, node->cfg->secret_key, eph);
+  sodium_memzero(eph, sizeof(eph));
+  if (rc != 0) {
+    conn_close(c, "cannot start the handshake");
+    return;
+  }
+  c->phase = PHASE_HANDSHAKE;
+  conn_started(c);
+  /* The greeting: our public key, for clients that know only our address. */
+  if (conn_write_raw(c, node->cfg->secret_key + 32, 32) != CS_OK) conn_close(c, "cannot write");
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  conn_t *c = req->data;
+  free(req);
+  if (status < 0) {
+    node_log(c->node, CS_LOG_INFO, "cannot reach %s: %s", c->address, uv_strerror(status));
+    conn_close(c, NULL);
+    return;
+  }
+  c->phase = PHASE_GREETING;
+  conn_started(c);
+}
+
+/* Dialing and reconnecting --------------------------------------------- */
+
+static void peer_dial(cs_node_t *node, int slot) {
+  peer_slot_t *p = &node->peers[slot];
+  if (node->stopping || p->conn || p->finished) return;
+  struct sockaddr_storage addr;
+  if (uv_ip4_addr(p->host, p->port, (struct sockaddr_in *)&addr) != 0 &&
+      uv_ip6_addr(p->host, p->port, (struct sockaddr_in6 *)&addr) != 0) {
+    node_log(node, CS_LOG_ERROR, "%s is not an IP address; give peers as IP:PORT", p->host);
+    p->finished = true;
+    snprintf(node->result->reason, sizeof(node->result->reason), "%s is not an IP address", p->host);
+    return;
+  }
+  conn_t *c = conn_new(node, true, slot);
+  if (!c) return;
+  snprintf(c->address, sizeof(c->address), "%s:%d", p->host, p->port);
+  p->conn = c;
+  uv_connect_t *req = malloc(sizeof(*req));
+  if (!req) {
+    conn_close(c, "out of memory");
+    return;
+  }
+  req->data = c;
+  if (uv_tcp_connect(req, &c->tcp, (struct sockaddr *)&addr, on_connect) != 0) {
+    free(req);
+    conn_close(c, "cannot connect");
+  }
+}
+
+static void on_retry(uv_timer_t *t) {
+  cs_node_t *node = t->loop->data;
+  peer_dial(node, (int)(intptr_t)t->data);
+}
+
+static void peer_schedule(cs_node_t *node, int slot) {
+  peer_slot_t *p = &node->peers[slot];
+  if (p->finished || node->stopping) return;
+  if (node->cfg->once && p->backoff_ms >= 4 * CS_NODE_BACKOFF_MIN_MS) {
+    p->finished = true;
+    snprintf(node->result->reason, sizeof(node->result->reason),
+             "could not complete a sync with %s:%d; check the address and that the peer is a member", p->host,
+             p->port);
+    return;
+  }
+  /* Exponential backoff with jitter, so restarted nodes do not reconnect in
+   * lockstep. */
+  p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : CS_NODE_BACKOFF_MIN_MS;
+  if (p->backoff_ms > CS_NODE_BACKOFF_MAX_MS) p->backoff_ms = CS_NODE_BACKOFF_MAX_MS;
+  uint32_t delay = p->backoff_ms / 2 + randombytes_uniform(p->backoff_ms / 2 + 1);
+  uv_timer_start(&p->retry, on_retry, delay, 0);
+}
+
+/* Loop ------------------------------------------------------------------- */
+
+static void on_poll(uv_timer_t *t) {
+  cs_node_t *node = t->data;
+  /* A change written by the CLI while we run shows as a new LMDB txn id. */
+  uint64_t txnid = cs_store_last_txnid(node->cfg->store);
+  if (txnid == node->last_txnid) return;
+  node->last_txnid = txnid;
+  for (int i = 0; i < node->conn_count; i++) conn_push_new(node->conns[i]);
+}
+
+static void node_stop(cs_node_t *node) {
+  if (node->stopping) return;
+  node->stopping = true;
+  for (int i = 0; i < node->conn_count; i++) conn_close(node->conns[i], NULL);
+  for (uint32_t i = 0; i < node->cfg->peer_count; i++) uv_timer_stop(&node->peers[i].retry);
+  uv_timer_stop(&node->poll);
+  if (node->listening) uv_close((uv_handle_t *)&node->listener, NULL);
+  node->listening = false;
+  uv_signal_stop(&node->sigint);
+  uv_signal_stop(&node->sigterm);
+  uv_stop(&node->loop);
+}
+
+static void node_maybe_finish(cs_node_t *node) {
+  if (!node->cfg->once || node->stopping) return;
+  for (uint32_t i = 0; i < node->cfg->peer_count; i++)
+    if (!node->peers[i].finished) return;
+  node_stop(node);
+}
+
+static void on_signal(uv_signal_t *s, int signum) {
+  cs_node_t *node = s->data;
+  node_log(node, CS_LOG_INFO, "stopping (signal %d); committing what was received", signum);
+  node_stop(node);
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+  (void)arg;
+  if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+int cs_node_run(const cs_node_config_t *cfg, cs_node_result_t *result) {
+  memset(result, 0, sizeof(*result));
+  cs_node_t *node = calloc(1, sizeof(*node));
+  if (!node) return CS_ENOMEM;
+  node->cfg = cfg;
+  node->result = result;
+  uv_loop_init(&node->loop);
+  node->loop.data = node;
+  int err = CS_OK;
+  if (cfg->peer_count > CS_NODE_PEERS_MAX) {
+    err = CS_ETOOBIG;
+    goto done;
+  }
+  uv_signal_init(&node->loop, &node->sigint);
+  uv_signal_init(&node->loop, &node->sigterm);
+  node->sigint.data = node->sigterm.data = node;
+  uv_signal_start(&node->sigint, on_signal, SIGINT);
+  uv_signal_start(&node->sigterm, on_signal, SIGTERM);
+  uv_timer_init(&node->loop, &node->poll);
+  node->poll.data = node;
+  node->last_txnid = cs_store_last_txnid(cfg->store);
+  uv_timer_start(&node->poll, on_poll, CS_NODE_POLL_MS, CS_NODE_POLL_MS);
+  if (cfg->listen) {
+    char host[256];
+    int port;
+    struct sockaddr_storage addr;
+    if (!cs_node_parse_address(cfg->listen, host, sizeof(host), &port) ||
+        (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
+         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0)) {
+      snprintf(result->reason, sizeof(result->reason), "--listen wants IP:PORT, not '%s'", cfg->listen);
+      err = CS_EINVAL;
+      goto done;
+    }
+    uv_tcp_init(&node->loop, &node->listener);
+    node->listener.data = node;
+    int rc = uv_tcp_bind(&node->listener, (struct sockaddr *)&addr, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&node->listener, 64, on_connection);
+    if (rc != 0) {
+      snprintf(result->reason, sizeof(result->reason), "cannot listen on %s: %s", cfg->listen, uv_strerror(rc));
+      err = CS_EIO;
+      goto done;
+    }
+    node->listening = true;
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&node->listener, (struct sockaddr *)&bound, &len);
+    int bound_port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
+                                                      : ((struct sockaddr_in6 *)&bound)->sin6_port);
+    node_log(node, CS_LOG_INFO, "listening on %s:%d for club %s", host, bound_port, cfg->club_name);
+    if (cfg->port_path) {
+      FILE *f = fopen(cfg->port_path, "w");
+      if (f) {
+        fprintf(f, "%d\n", bound_port);
+        fclose(f);
+      }
+    }
+  }
+  for (uint32_t i = 0; i < cfg->peer_count; i++) {
+    peer_slot_t *p = &node->peers[i];
+    if (!cs_node_parse_address(cfg->peers[i], p->host, sizeof(p->host), &p->port)) {
+      snprintf(result->reason, sizeof(result->reason), "a peer is given as IP:PORT, not '%s'", cfg->peers[i]);
+      err = CS_EINVAL;
+      goto done;
+    }
+    uv_timer_init(&node->loop, &p->retry);
+    p->retry.data = (void *)(intptr_t)i;
+  }
+  node_write_status(node);
+  for (uint32_t i = 0; i < cfg->peer_count; i++) peer_dial(node, (int)i);
+  node_maybe_finish(node);
+  if (!node->stopping) uv_run(&node->loop, UV_RUN_DEFAULT);
+  if (cfg->once) {
+    result->synced = result->reason[0] == '\0';
+  }
+done:
+  node->stopping = true;
+  /* Let connections finish closing (their changes are committed), then
+   * close whatever handle is left. */
+  uv_run(&node->loop, UV_RUN_NOWAIT);
+  uv_walk(&node->loop, close_walk, NULL);
+  uv_run(&node->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&node->loop);
+  if (cfg->status_path) remove(cfg->status_path);
+  free(node);
+  return err;
+}

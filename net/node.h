@@ -1,0 +1,55 @@
+#ifndef CS_NET_NODE_H
+#define CS_NET_NODE_H
+
+/* A running node: a libuv loop that listens and dials, runs the Secret
+ * Handshake with the club's network key, then drives one sync machine per
+ * connection over box-stream frames. docs/protocol.md describes the wire. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+typedef enum cs_log_level_e { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG_DEBUG } cs_log_level_t;
+
+#define CS_NODE_PEERS_MAX 64
+#define CS_NODE_CONNECTIONS_MAX 128
+#define CS_NODE_QUEUE_HIGH (1u << 20) /* stop producing for a peer above this */
+#define CS_NODE_BACKOFF_MIN_MS 500
+#define CS_NODE_BACKOFF_MAX_MS 60000
+#define CS_NODE_POLL_MS 200
+#define CS_NODE_HANDSHAKE_TIMEOUT_MS 10000
+
+typedef struct cs_node_config_s {
+  cs_store_t *store;
+  const uint8_t *secret_key;  /* 64 bytes, the node's identity */
+  const uint8_t *club;        /* 32 bytes */
+  const uint8_t *network_key; /* 32 bytes */
+  const char *club_name;
+  const char *listen;         /* HOST:PORT, or NULL */
+  const char *const *peers;   /* HOST:PORT each */
+  uint32_t peer_count;
+  bool once;                  /* sync with the peers, check, then stop */
+  cs_log_level_t log_level;
+  const char *status_path;    /* where serve records peers and last sync, or NULL */
+  const char *port_path;      /* where the bound port is written, or NULL */
+} cs_node_config_t;
+
+typedef struct cs_node_result_s {
+  bool synced;           /* once: every peer reached and digests equal */
+  uint64_t bytes_sent;   /* after handshakes */
+  uint64_t bytes_received;
+  uint64_t changes_received;
+  uint64_t changes_sent;
+  uint32_t round_trips;  /* once: message exchanges after the handshake */
+  char reason[640];      /* why it did not sync */
+} cs_node_result_t;
+
+/* Runs until SIGINT/SIGTERM (or, with once, until done). Returns CS_OK or
+ * an error for a listener that cannot bind. */
+int cs_node_run(const cs_node_config_t *config, cs_node_result_t *result) CS_MUST_USE;
+
+/* Splits "HOST:PORT" (IPv4 or [IPv6]); false when malformed. */
+bool cs_node_parse_address(const char *text, char *host, size_t host_len, int *port);
+
+#endif
