@@ -35,3 +35,68 @@ new_node() {
 }
 key_of() { cat "$WORK/$1.key"; }
 digest_of() { cs --home "$WORK/$1" digest; }
+
+# serve_node NAME [ARGS...]: starts `serve` on an ephemeral port in the
+# background; its port is in $WORK/NAME/serve.port once it listens.
+SERVE_PIDS=()
+serve_node() {
+  local name=$1
+  shift
+  rm -f "$WORK/$name/serve.port"
+  "$CLUBSYNC" --home "$WORK/$name" serve --listen 127.0.0.1:0 --log-level info "$@" \
+    >>"$WORK/$name.serve.log" 2>&1 &
+  SERVE_PIDS+=($!)
+  eval "PID_$name=$!"
+  for _ in $(seq 1 100); do
+    [ -s "$WORK/$name/serve.port" ] && return 0
+    sleep 0.1
+  done
+  echo "serve $name did not start: $(tail -3 "$WORK/$name.serve.log")" >&2
+  return 1
+}
+port_of() { cat "$WORK/$1/serve.port"; }
+stop_node() {
+  local pid_var="PID_$1"
+  kill "${!pid_var}" 2>/dev/null || true
+  wait "${!pid_var}" 2>/dev/null || true
+}
+stop_all() {
+  for pid in "${SERVE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap 'stop_all; rm -rf "$WORK"' EXIT
+
+# wait_equal_digests SECONDS NODE...: polls until every node has the same
+# digest; returns non-zero on timeout.
+wait_equal_digests() {
+  local deadline=$((SECONDS + $1))
+  shift
+  while [ $SECONDS -lt $deadline ]; do
+    local first="" same=1
+    for n in "$@"; do
+      local d
+      d=$(digest_of "$n" 2>/dev/null || echo none)
+      [ -z "$first" ] && first=$d
+      [ "$d" == "$first" ] || same=0
+    done
+    [ $same == 1 ] && [ "$first" != none ] && return 0
+    sleep 0.2
+  done
+  return 1
+}
+
+# A club of museums whose founder is the first node; the others joined by
+# invite and were added as members. Usage: make_club FOUNDER OTHER...
+make_club() {
+  local founder=$1
+  shift
+  new_node "$founder" "Musée $founder"
+  cs --home "$WORK/$founder" club create "Club régional" --software Flora >/dev/null
+  local code
+  code=$(cs --home "$WORK/$founder" club invite | tail -1)
+  for n in "$@"; do
+    new_node "$n" "Musée $n"
+    cs --home "$WORK/$founder" member add "$(key_of "$n")" --museum "Musée $n" --role member >/dev/null
+    cs --home "$WORK/$n" club join "$code" >/dev/null
+  done
+}
