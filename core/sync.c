@@ -2,12 +2,15 @@
  *
  * | TYPE | NAME    | ITEMS AFTER THE TYPE                                        |
  * |------|---------|-------------------------------------------------------------|
- * | 1    | hello   | version (uint), club (bin 32), vector digest (bin 32)       |
+ * | 1    | hello   | version (uint), club prefix (bin 8), vector digest (bin 32) |
  * | 2    | vector  | array of [author prefix (bin 8), seq, id prefix (bin 8), forks] |
- * | 3    | changes | array of signed changes (bin), at most 64 KiB of them       |
+ * | 3    | changes | array of signed changes (bin), about 64 KiB; last (bool)    |
  * | 4    | done    | (nothing): every change the peer lacked has been sent       |
  * | 5    | check   | vector digest (bin 32), is an answer (bool)                 |
  *
+ * "last" set on a changes message means done as well, saving a message.
+ * The club travels as a prefix: the network key already binds a connection
+ * to one club, the prefix only catches a misconfiguration.
  * Prefixes keep a vector near 24 bytes an author, so one new change costs
  * well under 2 KiB on the wire; a full id would be needed only to tell two
  * forked changes apart, and 64 bits of a BLAKE2b hash already do.
@@ -103,7 +106,7 @@ int cs_sync_start(cs_sync_t *s) {
   cs_mp_write_array(&b, 4);
   cs_mp_write_uint(&b, CS_SYNC_HELLO);
   cs_mp_write_uint(&b, CS_SYNC_VERSION);
-  cs_mp_write_bin(&b, s->club, CS_ID_LEN);
+  cs_mp_write_bin(&b, s->club, CS_SYNC_PREFIX_LEN);
   cs_mp_write_bin(&b, s->local_digest, 32);
   err = cs__send(s, &b);
   cs_buf_free(&b);
@@ -237,15 +240,16 @@ typedef struct cs__pump_s {
   bool stopped;
 } cs__pump_t;
 
-static int cs__flush_batch(cs__pump_t *p) {
+static int cs__flush_batch(cs__pump_t *p, bool last) {
   if (p->in_batch == 0) return CS_OK;
-  /* The batch was written after a placeholder header; write the real one. */
+  /* The batch holds the encoded changes; the header goes in front. */
   cs_buf_t msg;
   cs_buf_init(&msg, CS_SYNC_MESSAGE_MAX);
-  cs_mp_write_array(&msg, 2);
+  cs_mp_write_array(&msg, 3);
   cs_mp_write_uint(&msg, CS_SYNC_CHANGES);
   cs_mp_write_array(&msg, p->in_batch);
   cs_buf_append(&msg, p->batch.data, p->batch.len);
+  cs_mp_write_bool(&msg, last);
   int err = cs__send(p->s, &msg);
   p->sent_bytes += msg.len;
   cs_buf_free(&msg);
@@ -275,7 +279,7 @@ static int cs__pump_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *ctx
     cs_mp_write_bin(&p->batch, bytes.ptr, bytes.len);
     p->in_batch++;
     s->changes_sent++;
-    if (p->batch.len >= CS_SYNC_BATCH_BYTES && (p->err = cs__flush_batch(p))) return 1;
+    if (p->batch.len >= CS_SYNC_BATCH_BYTES && (p->err = cs__flush_batch(p, false))) return 1;
   }
   s->resume_lamport = lamport;
   memcpy(s->resume_id, id, CS_ID_LEN);
@@ -294,8 +298,12 @@ int cs_sync_pump(cs_sync_t *s, size_t max_bytes, bool *more) {
   cs_buf_init(&p.batch, CS_SYNC_MESSAGE_MAX);
   int err = CS_OK;
   if (s->resume_lamport != UINT64_MAX) err = s->io.changes_from(s->io.ctx, s->resume_lamport, cs__pump_each, &p);
-  if (!err) err = p.err;
-  if (!err) err = cs__flush_batch(&p);
+  /* The callback's non-zero return only stops the walk; its own error, if
+   * any, is in p.err. */
+  if (p.stopped || p.err) err = p.err;
+  bool last = !err && !p.stopped;
+  bool batched = p.in_batch > 0;
+  if (!err) err = cs__flush_batch(&p, last);
   cs_buf_free(&p.batch);
   if (err) return err;
   if (p.stopped) {
@@ -304,6 +312,7 @@ int cs_sync_pump(cs_sync_t *s, size_t max_bytes, bool *more) {
   }
   s->sending = false;
   s->done_sent = true;
+  if (batched) return CS_OK; /* the last changes message said done */
   cs_buf_t b;
   cs_buf_init(&b, 16);
   cs_mp_write_array(&b, 1);
@@ -341,12 +350,13 @@ int cs_sync_receive(cs_sync_t *s, cs_span_t message) {
   switch (type) {
   case CS_SYNC_HELLO: {
     uint64_t version;
-    uint8_t club[CS_ID_LEN], digest[32];
-    if (n != 4 || s->hello_received || cs_mp_read_uint(&r, &version) || cs_mp_read_bin32(&r, club) ||
-        cs_mp_read_bin32(&r, digest) || !cs_mp_done(&r))
+    uint8_t digest[32];
+    cs_span_t club;
+    if (n != 4 || s->hello_received || cs_mp_read_uint(&r, &version) || cs_mp_read_bin(&r, &club) ||
+        club.len != CS_SYNC_PREFIX_LEN || cs_mp_read_bin32(&r, digest) || !cs_mp_done(&r))
       return CS_EPROTO;
     if (version != CS_SYNC_VERSION) return CS_EVERSION;
-    if (memcmp(club, s->club, CS_ID_LEN) != 0) return CS_ECLUB;
+    if (memcmp(club.ptr, s->club, CS_SYNC_PREFIX_LEN) != 0) return CS_ECLUB;
     s->hello_received = true;
     if (memcmp(digest, s->local_digest, 32) == 0) {
       /* Equal vectors: nothing to exchange; both sides conclude the same. */
@@ -363,14 +373,16 @@ int cs_sync_receive(cs_sync_t *s, cs_span_t message) {
   }
   case CS_SYNC_CHANGES: {
     uint32_t count;
-    if (n != 2 || !s->hello_received || cs_mp_read_array(&r, &count) || count > cs_mp_remaining(&r))
+    if (n != 3 || !s->hello_received || cs_mp_read_array(&r, &count) || count > cs_mp_remaining(&r))
       return CS_EPROTO;
     cs_span_t *changes = malloc((count ? count : 1) * sizeof(*changes));
     if (!changes) return CS_ENOMEM;
     int err = CS_OK;
+    bool last = false;
     for (uint32_t i = 0; i < count && !err; i++)
       if (cs_mp_read_bin(&r, &changes[i])) err = CS_EPROTO;
-    if (!err && !cs_mp_done(&r)) err = CS_EPROTO;
+    if (!err && (cs_mp_read_bool(&r, &last) || !cs_mp_done(&r))) err = CS_EPROTO;
+    if (!err && last) s->done_received = true;
     if (!err) err = s->io.ingest(s->io.ctx, changes, count);
     if (!err) s->changes_received += count;
     free(changes);
@@ -405,10 +417,11 @@ bool cs_sync_caught_up(const cs_sync_t *s) { return s->done_sent && s->done_rece
 int cs_sync_push(cs_sync_t *s, cs_span_t signed_bytes) {
   cs_buf_t b;
   cs_buf_init(&b, CS_SYNC_MESSAGE_MAX);
-  cs_mp_write_array(&b, 2);
+  cs_mp_write_array(&b, 3);
   cs_mp_write_uint(&b, CS_SYNC_CHANGES);
   cs_mp_write_array(&b, 1);
   cs_mp_write_bin(&b, signed_bytes.ptr, signed_bytes.len);
+  cs_mp_write_bool(&b, false);
   int err = cs__send(s, &b);
   if (!err) s->changes_sent++;
   cs_buf_free(&b);

@@ -72,7 +72,10 @@ typedef struct conn_s {
   int from_count;
   uint8_t peer_key[32];
   uint64_t bytes_sent, bytes_received;
-  uint32_t bursts;
+  uint32_t round_trips;      /* reads that answered something we had sent */
+  bool sent_since_read;
+  uint32_t sync_round_trips; /* until caught up, without the final check */
+  uint64_t sync_bytes;       /* both ways, until caught up */
 } conn_t;
 
 typedef struct peer_slot_s {
@@ -245,6 +248,7 @@ static int conn_send_message(void *ctx, cs_span_t message) {
   }
   if (!err) err = conn_write_raw(c, sealed, out);
   if (!err) c->bytes_sent += out;
+  c->sent_since_read = true;
   free(plain);
   free(sealed);
   return err;
@@ -371,13 +375,17 @@ static void conn_note_from_peer(conn_t *c, uint64_t lo, uint64_t hi) {
 typedef struct push_ctx_s {
   conn_t *conn;
   int err;
+  bool stopped;
 } push_ctx_t;
 
 static int push_each(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
   push_ctx_t *p = vctx;
   (void)id;
   conn_t *c = p->conn;
-  if (c->queued >= CS_NODE_QUEUE_HIGH) return 1; /* backpressure: resume on the next poll */
+  if (c->queued >= CS_NODE_QUEUE_HIGH) {
+    p->stopped = true; /* backpressure: resume on the next poll */
+    return 1;
+  }
   if (!conn_from_peer(c, arrival) && (p->err = cs_sync_push(&c->sync, bytes))) return 1;
   c->pushed_upto = arrival;
   return 0;
@@ -388,23 +396,23 @@ static void conn_push_new(conn_t *c) {
   if (c->closing || c->phase != PHASE_SYNC || !cs_sync_caught_up(&c->sync)) return;
   cs_txn_t txn;
   if (cs_store_begin(c->node->cfg->store, false, &txn) != CS_OK) return;
-  push_ctx_t p = {c, CS_OK};
+  push_ctx_t p = {c, CS_OK, false};
   int err = cs_store_arrivals_since(&txn, c->pushed_upto, push_each, &p);
   cs_store_abort(&txn);
-  if (err || p.err) conn_close(c, cs_strerror(err ? err : p.err));
+  if (p.stopped || p.err) err = p.err;
+  if (err) conn_close(c, cs_strerror(err));
 }
 
 static void conn_after_messages(conn_t *c) {
   cs_node_t *node = c->node;
   if (c->closing) return;
-  uint64_t before = node_arrival_last(node);
   int err = cs_store_sync_flush(&c->x);
   if (err) {
     node_log(node, CS_LOG_ERROR, "cannot store changes from %s: %s", c->address, cs_strerror(err));
     conn_close(c, NULL);
     return;
   }
-  (void)before;
+  if (node->cfg->on_commit) node->cfg->on_commit();
   if (c->x.rejected) {
     node_log(node, CS_LOG_WARN, "%s sent %llu invalid changes (last: %s); they were refused", c->address,
              (unsigned long long)c->x.rejected, cs_strerror(c->x.last_reject_reason));
@@ -425,6 +433,9 @@ static void conn_after_messages(conn_t *c) {
     node_mark_synced(node);
     conn_push_new(c);
     if (node->cfg->once && c->outbound && !c->check_sent) {
+      /* Round trips and bytes of the sync itself; the final check is extra. */
+      c->sync_round_trips = c->round_trips;
+      c->sync_bytes = c->bytes_sent + c->bytes_received;
       c->check_sent = true;
       if ((err = cs_sync_check(&c->sync))) conn_close(c, cs_strerror(err));
     }
@@ -434,7 +445,8 @@ static void conn_after_messages(conn_t *c) {
     node->result->bytes_received += c->bytes_received;
     node->result->changes_received += c->sync.changes_received;
     node->result->changes_sent += c->sync.changes_sent;
-    node->result->round_trips += c->bursts;
+    node->result->round_trips += c->sync_round_trips;
+    node->result->sync_bytes += c->sync_bytes;
     if (!c->sync.check_equal)
       snprintf(node->result->reason, sizeof(node->result->reason),
                "%s still holds other changes (some may be invalid or waiting for missing ones)", c->address);
@@ -625,7 +637,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     }
     return;
   }
-  c->bursts++;
+  if (c->sent_since_read) {
+    c->round_trips++;
+    c->sent_since_read = false;
+  }
   conn_after_messages(c);
   if (!c->closing && c->sync.changes_received != received_before)
     conn_note_from_peer(c, before, node_arrival_last(c->node));

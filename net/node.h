@@ -33,6 +33,7 @@ typedef struct cs_node_config_s {
   cs_log_level_t log_level;
   const char *status_path;    /* where serve records peers and last sync, or NULL */
   const char *port_path;      /* where the bound port is written, or NULL */
+  void (*on_commit)(void);    /* called after each committed batch (memory sampling), or NULL */
 } cs_node_config_t;
 
 typedef struct cs_node_result_s {
@@ -41,7 +42,8 @@ typedef struct cs_node_result_s {
   uint64_t bytes_received;
   uint64_t changes_received;
   uint64_t changes_sent;
-  uint32_t round_trips;  /* once: message exchanges after the handshake */
+  uint32_t round_trips;  /* once: round trips after the handshake, until caught up */
+  uint64_t sync_bytes;   /* once: bytes both ways after the handshake, until caught up */
   char reason[640];      /* why it did not sync */
 } cs_node_result_t;
 

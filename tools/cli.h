@@ -99,6 +99,9 @@ int cli_write_private(const char *path, const void *data, size_t len);
 void cli_memory_sample(void);
 void cli_memory_report(void);
 
+/* Writes the node identity file (see cli_identity); 0 or -1 with errno. */
+int cli_write_identity(const char *path, const uint8_t *secret_key, const char *museum, const char *region);
+
 /* Paths inside the home. */
 void cli_path(const cli_t *cli, const char *name, char *out, size_t out_len);
 

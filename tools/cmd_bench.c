@@ -228,6 +228,10 @@ int cmd_bench(cli_t *cli, cli_args_t *args) {
   double author_per_s = 0;
   if (!cli->json) fprintf(stderr, "generating the workload (signing and committing)...\n");
   int err = bench_generate(store_dir, w, sks, club, &author_per_s);
+  uint8_t gen_sk0[64], gen_sk1[64];
+  memcpy(gen_sk0, sks[0], 64);
+  memcpy(gen_sk1, sks[1], 64);
+  sodium_memzero(sks, (size_t)w->authors * 64);
   free(sks);
   if (err) return cli_fail_err(err, "cannot generate the workload");
 
@@ -277,19 +281,124 @@ int cmd_bench(cli_t *cli, cli_args_t *args) {
   char *list_argv[] = {"clubsync", "--home", ingest_home, "request", "list", "--json", NULL};
   bench_run(list_argv, NULL, &list_s, NULL);
 
+  /* Initial sync over loopback with the real handshake and frames: the
+   * generator serves; an empty member node syncs once. */
+  double sync_s = 0, sync_per_s = 0, wire_ratio = 0;
+  long sync_rss = 0, sync_anon = 0, serve_anon = 0, incremental_bytes = -1, incremental_trips = -1,
+       idle_bytes = -1;
+  bool synced = false;
+  {
+    uint8_t netkey[32], pk1[32], sk1[64];
+    char hex[65], p2[4600], sync_home[4200], port_path[4400], serve_memory[4400], sync_memory[4400], out[4400];
+    randombytes_buf(netkey, sizeof(netkey));
+    cs_hex32(club, hex);
+    crypto_sign_keypair(pk1, sk1);
+    snprintf(sync_home, sizeof(sync_home), "%s/synced", dir);
+    mkdir(sync_home, 0700);
+    const char *homes[2] = {gen_home, sync_home};
+    for (int h = 0; h < 2; h++) {
+      snprintf(p2, sizeof(p2), "%s/keys", homes[h]);
+      mkdir(p2, 0700);
+      snprintf(p2, sizeof(p2), "%s/keys/%s.netkey", homes[h], hex);
+      cli_write_private(p2, netkey, sizeof(netkey));
+    }
+    snprintf(p2, sizeof(p2), "%s/identity", gen_home);
+    cli_write_identity(p2, gen_sk0, "Musée 0", "");
+    snprintf(p2, sizeof(p2), "%s/identity", sync_home);
+    cli_write_identity(p2, gen_sk1, "Musée 1", "");
+    snprintf(p2, sizeof(p2), "%s/store", sync_home);
+    cs_store_t *fresh;
+    if (cs_store_open(p2, &fresh) == CS_OK) cs_store_close(fresh);
+    snprintf(port_path, sizeof(port_path), "%s/serve.port", gen_home);
+    snprintf(serve_memory, sizeof(serve_memory), "%s/serve.memory", dir);
+    snprintf(sync_memory, sizeof(sync_memory), "%s/sync.memory", dir);
+    setenv("CLUBSYNC_MEMORY_REPORT", serve_memory, 1);
+    char *serve_argv[] = {"clubsync", "--home", gen_home, "serve", "--listen", "127.0.0.1:0", "--log-level", "error", NULL};
+    pid_t serve_pid;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    bool serving = posix_spawn(&serve_pid, "/proc/self/exe", &fa, NULL, serve_argv, environ) == 0;
+    posix_spawn_file_actions_destroy(&fa);
+    int port = 0;
+    for (int i = 0; serving && i < 200 && port == 0; i++) {
+      struct timespec pause = {0, 50 * 1000 * 1000};
+      nanosleep(&pause, NULL);
+      if ((f = fopen(port_path, "r"))) {
+        if (fscanf(f, "%d", &port) != 1) port = 0;
+        fclose(f);
+      }
+    }
+    if (port > 0) {
+      char target[64];
+      snprintf(target, sizeof(target), "127.0.0.1:%d", port);
+      char *sync_argv[] = {"clubsync", "--home", sync_home, "sync", target, "--json", NULL};
+      json_t *r;
+      setenv("CLUBSYNC_MEMORY_REPORT", sync_memory, 1);
+      snprintf(out, sizeof(out), "%s/sync1.json", dir);
+      synced = bench_run(sync_argv, out, &sync_s, &sync_rss) == 0;
+      unsetenv("CLUBSYNC_MEMORY_REPORT");
+      if ((f = fopen(sync_memory, "r"))) {
+        if (fscanf(f, "peak_anon_kib %ld", &sync_anon) != 1) sync_anon = 0;
+        fclose(f);
+      }
+      if (synced && (r = json_load_file(out, 0, NULL))) {
+        double wire = (double)json_integer_value(json_object_get(r, "bytes_sent")) +
+                      (double)json_integer_value(json_object_get(r, "bytes_received"));
+        wire_ratio = wire / (double)bundle_bytes;
+        json_decref(r);
+      }
+      sync_per_s = (double)(total + 2) / sync_s;
+      /* One new change between converged nodes, then nothing new. */
+      char *add_argv[] = {"clubsync", "--home", gen_home, "request", "add", "--title", "Une nouvelle demande", NULL};
+      bench_run(add_argv, NULL, NULL, NULL);
+      snprintf(out, sizeof(out), "%s/sync2.json", dir);
+      if (bench_run(sync_argv, out, NULL, NULL) == 0 && (r = json_load_file(out, 0, NULL))) {
+        incremental_bytes = (long)json_integer_value(json_object_get(r, "sync_bytes"));
+        incremental_trips = (long)json_integer_value(json_object_get(r, "round_trips"));
+        json_decref(r);
+      }
+      snprintf(out, sizeof(out), "%s/sync3.json", dir);
+      if (bench_run(sync_argv, out, NULL, NULL) == 0 && (r = json_load_file(out, 0, NULL))) {
+        idle_bytes = (long)json_integer_value(json_object_get(r, "sync_bytes"));
+        json_decref(r);
+      }
+    }
+    unsetenv("CLUBSYNC_MEMORY_REPORT");
+    if (serving) {
+      kill(serve_pid, SIGTERM);
+      waitpid(serve_pid, NULL, 0);
+      if ((f = fopen(serve_memory, "r"))) {
+        if (fscanf(f, "peak_anon_kib %ld", &serve_anon) != 1) serve_anon = 0;
+        fclose(f);
+      }
+    }
+    sodium_memzero(netkey, sizeof(netkey));
+    sodium_memzero(sk1, sizeof(sk1));
+  }
+  long peak_anon = import_anon;
+  if (sync_anon > peak_anon) peak_anon = sync_anon;
+  if (serve_anon > peak_anon) peak_anon = serve_anon;
+
   json_t *doc = json_pack(
-      "{s:s s:I s:b s:{s:f} s:{s:f s:f s:f} s:{s:I s:I s:f} s:f s:f s:f s:{s:f s:f}}", "workload", w->name, "changes",
-      (json_int_t)total, "converged", converged, "local_author", "per_s", author_per_s, "ingest", "per_s",
-      ingest_per_s, "seconds", ingest_s, "ratio_to_verify", ingest_per_s / verify_per_s, "disk", "bytes",
+      "{s:s s:I s:b s:{s:f} s:{s:f s:f s:f} s:{s:b s:f s:f s:f s:f} s:{s:I s:I} s:{s:I} s:{s:I s:I s:f} s:f s:f "
+      "s:f s:{s:f s:f}}",
+      "workload", w->name, "changes", (json_int_t)total, "converged", converged, "local_author", "per_s",
+      author_per_s, "ingest", "per_s", ingest_per_s, "seconds", ingest_s, "ratio_to_verify",
+      ingest_per_s / verify_per_s, "initial_sync", "synced", synced, "per_s", sync_per_s, "seconds", sync_s,
+      "ratio_to_verify", sync_per_s / verify_per_s, "wire_ratio", wire_ratio, "incremental_sync", "bytes",
+      (json_int_t)incremental_bytes, "round_trips", (json_int_t)incremental_trips, "idle_reconnect", "bytes",
+      (json_int_t)idle_bytes, "disk", "bytes",
       (json_int_t)disk_bytes, "bundle_bytes", (json_int_t)bundle_bytes, "ratio", (double)disk_bytes / (double)bundle_bytes,
-      "list_cold_ms", list_s * 1000, "peak_rss_mib", (double)import_anon / 1024.0, "peak_rss_with_maps_mib",
-      (double)import_rss / 1024.0, "limits", "verify_per_s",
+      "list_cold_ms", list_s * 1000, "peak_rss_mib", (double)peak_anon / 1024.0, "peak_rss_with_maps_mib",
+      (double)(import_rss > sync_rss ? import_rss : sync_rss) / 1024.0, "limits", "verify_per_s",
       verify_per_s, "lmdb_put_per_s", lmdb_per_s);
   if (!keep) {
     char cmd[4200];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
     if (system(cmd) != 0) fprintf(stderr, "clubsync: warning: could not remove %s\n", dir);
   }
+  if (!synced) converged = false;
   if (!converged) {
     json_decref(doc);
     return cli_fail(CLI_ERROR, "the imported node's digest differs from the generator's");
@@ -301,12 +410,18 @@ int cmd_bench(cli_t *cli, cli_args_t *args) {
          author_per_s / verify_per_s);
   printf("%-40s %12.0f/s %12.0f/s %8.2f\n", "ingest by import, durable", ingest_per_s, verify_per_s,
          ingest_per_s / verify_per_s);
+  printf("%-40s %12.0f/s %12.0f/s %8.2f\n", "initial sync over 127.0.0.1, durable", sync_per_s, verify_per_s,
+         sync_per_s / verify_per_s);
+  printf("%-40s %14.2f %14s\n", "  wire bytes / raw bundle bytes", wire_ratio, "");
+  printf("%-40s %13ldB %14s %8ld\n", "incremental sync of one change (trips)", incremental_bytes, "", incremental_trips);
+  printf("%-40s %13ldB\n", "idle reconnect, nothing new", idle_bytes);
   printf("%-40s %12.0f/s %14s\n", "raw LMDB durable put (limit)", lmdb_per_s, "");
   printf("%-40s %12.1fMB %12.1fMB %8.2f\n", "on-disk size vs raw bundle", (double)disk_bytes / 1e6, (double)bundle_bytes / 1e6,
          (double)disk_bytes / (double)bundle_bytes);
   printf("%-40s %12.1fms %14s\n", "cold request list --json", list_s * 1000, "");
-  printf("%-40s %11.1fMiB %14s\n", "peak memory of the importing process", (double)import_anon / 1024.0, "");
-  printf("%-40s %11.1fMiB %14s\n", "  same, with LMDB map and bundle pages", (double)import_rss / 1024.0, "");
+  printf("%-40s %11.1fMiB %14s\n", "peak memory (import, sync, serve)", (double)peak_anon / 1024.0, "");
+  printf("%-40s %11.1fMiB %14s\n", "  same, with LMDB map and bundle pages",
+         (double)(import_rss > sync_rss ? import_rss : sync_rss) / 1024.0, "");
   printf("\nlimits measured in this run: Ed25519 verify %.0f/s on one core; LMDB put %.0f/s.\n", verify_per_s,
          lmdb_per_s);
   json_decref(doc);

@@ -174,6 +174,7 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
       .log_level = once && !level_name ? CS_LOG_WARN : level,
       .status_path = once ? NULL : status_path,
       .port_path = once ? NULL : port_path,
+      .on_commit = cli_memory_sample,
   };
   cs_node_result_t result;
   int err = cs_node_run(&config, &result);
@@ -183,7 +184,8 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   if (err) return cli_fail(CLI_ERROR, "%s", result.reason[0] ? result.reason : cs_strerror(err));
   if (!once) return CLI_OK;
   if (cli->json)
-    cli_print_json(json_pack("{s:b s:I s:I s:I s:I s:I s:s}", "synced", result.synced, "bytes_sent",
+    cli_print_json(json_pack("{s:b s:I s:I s:I s:I s:I s:I s:s}", "synced", result.synced, "sync_bytes",
+                             (json_int_t)result.sync_bytes, "bytes_sent",
                              (json_int_t)result.bytes_sent, "bytes_received", (json_int_t)result.bytes_received,
                              "changes_received", (json_int_t)result.changes_received, "changes_sent",
                              (json_int_t)result.changes_sent, "round_trips", (json_int_t)result.round_trips, "reason",

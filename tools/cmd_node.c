@@ -26,6 +26,20 @@ int cli_write_private(const char *path, const void *data, size_t len) {
   return 0;
 }
 
+int cli_write_identity(const char *path, const uint8_t *secret_key, const char *museum, const char *region) {
+  cs_buf_t b;
+  cs_buf_init(&b, 1024);
+  cs_mp_write_array(&b, 4);
+  cs_mp_write_uint(&b, 1);
+  cs_mp_write_bin(&b, secret_key, CS_SECRET_KEY_LEN);
+  cs_mp_write_cstr(&b, museum);
+  cs_mp_write_cstr(&b, region);
+  int rc = b.failed ? -1 : cli_write_private(path, b.data, b.len);
+  sodium_memzero(b.data, b.len);
+  cs_buf_free(&b);
+  return rc;
+}
+
 int cmd_init(cli_t *cli, cli_args_t *args) {
   const char *museum = cli_take(args, "--museum");
   const char *region = cli_take(args, "--region");
@@ -45,16 +59,7 @@ int cmd_init(cli_t *cli, cli_args_t *args) {
   uint8_t *sk = sodium_malloc(CS_SECRET_KEY_LEN);
   if (!sk) return cli_fail(CLI_ERROR, "out of memory");
   crypto_sign_keypair(pk, sk);
-  cs_buf_t b;
-  cs_buf_init(&b, 1024);
-  cs_mp_write_array(&b, 4);
-  cs_mp_write_uint(&b, 1);
-  cs_mp_write_bin(&b, sk, CS_SECRET_KEY_LEN);
-  cs_mp_write_cstr(&b, museum);
-  cs_mp_write_cstr(&b, region);
-  int rc = cli_write_private(path, b.data, b.len);
-  sodium_memzero(b.data, b.len);
-  cs_buf_free(&b);
+  int rc = cli_write_identity(path, sk, museum, region);
   sodium_free(sk);
   if (rc != 0) return cli_fail(CLI_ERROR, "cannot write the node identity %s: %s", path, strerror(errno));
   char hex[65];
