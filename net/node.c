@@ -15,6 +15,7 @@
  * most CS_SYNC_MESSAGE_MAX, checked before allocating) and the message. */
 #include "net/node.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -826,6 +827,9 @@ int cs_node_run(const cs_node_config_t *cfg, cs_node_result_t *result) {
   if (!node) return CS_ENOMEM;
   node->cfg = cfg;
   node->result = result;
+  /* libuv leaves SIGPIPE alone: a peer that closes while we write would
+   * kill the whole node instead of failing one write with EPIPE. */
+  signal(SIGPIPE, SIG_IGN);
   uv_loop_init(&node->loop);
   node->loop.data = node;
   int err = CS_OK;

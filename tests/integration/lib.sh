@@ -25,6 +25,12 @@ expect_code() { # expect_code WHAT WANT CMD...
   fi
 }
 finish() {
+  # A serving node that died on its own (a crash, a signal) fails the test:
+  # stop_node takes deliberately stopped ones off the list.
+  local pid
+  for pid in "${SERVE_PIDS[@]}"; do
+    kill -0 "$pid" 2>/dev/null || fail "serve (pid $pid) exited on its own"
+  done
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" == 0 ]
 }
@@ -59,6 +65,9 @@ stop_node() {
   local pid_var="PID_$1"
   kill "${!pid_var}" 2>/dev/null || true
   wait "${!pid_var}" 2>/dev/null || true
+  local kept=() pid
+  for pid in "${SERVE_PIDS[@]}"; do [ "$pid" != "${!pid_var}" ] && kept+=("$pid"); done
+  SERVE_PIDS=("${kept[@]}")
 }
 stop_all() {
   for pid in "${SERVE_PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
