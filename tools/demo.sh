@@ -41,5 +41,27 @@ cs --home "$DEMO/orsay" request list
 say "Equal digests: byte-identical club state on the three nodes"
 for m in augustins fabre orsay; do printf '%-10s %s\n' "$m" "$(cs --home "$DEMO/$m" digest)"; done
 
+say "Now over the network: the Augustins serve on 127.0.0.1, the others connect to them"
+KEYCODE=$(cs --home "$DEMO/augustins" club invite | tail -1)
+for m in fabre orsay; do cs --home "$DEMO/$m" club join "$KEYCODE" >/dev/null; done
+cs --home "$DEMO/augustins" serve --listen 127.0.0.1:0 --log-level warn >"$DEMO/augustins.log" 2>&1 &
+PIDS="$!"
+trap 'kill $PIDS 2>/dev/null; wait 2>/dev/null; rm -rf "$DEMO"' EXIT
+for _ in $(seq 1 50); do [ -s "$DEMO/augustins/serve.port" ] && break; sleep 0.1; done
+PORT=$(cat "$DEMO/augustins/serve.port")
+for m in fabre orsay; do
+  cs --home "$DEMO/$m" serve --peer "127.0.0.1:$PORT" --listen 127.0.0.1:0 --log-level warn >"$DEMO/$m.log" 2>&1 &
+  PIDS="$PIDS $!"
+done
+sleep 1
+cs --home "$DEMO/orsay" request add --title "Export des constats d'état en PDF" --module "constat d'état" | head -1
+echo "(written at Orsay; Fabre never talks to Orsay directly: the Augustins relay it)"
+for _ in $(seq 1 50); do
+  [ "$(cs --home "$DEMO/fabre" digest)" = "$(cs --home "$DEMO/orsay" digest)" ] && break
+  sleep 0.2
+done
+cs --home "$DEMO/fabre" request list
+for m in augustins fabre orsay; do printf '%-10s %s\n' "$m" "$(cs --home "$DEMO/$m" digest)"; done
+
 say "The signed history, verifiable by anyone"
 cs --home "$DEMO/fabre" audit
