@@ -37,7 +37,14 @@ typedef struct cs_object_s {
   cs_entry_t *entries; /* sorted: field asc, then (lamport, author, op) desc */
 } cs_object_t;
 
-#define CS_RECORD_MAX (4u * 1024u * 1024u)
+/* A record is derived state: its size follows from the set of changes, not
+ * from any one of them, so it must never decide whether a change applies
+ * (that would depend on arrival order) nor fail an ingest. This bound only
+ * keeps the encoder's buffer finite; each change can grow a record by at
+ * most about its own size. (At 4 MiB, about 90 changes of conflicting
+ * values by one member made every node's ingest fail for good:
+ * docs/reliability.md.) */
+#define CS_RECORD_MAX (1024u * 1024u * 1024u)
 
 void cs_object_init(cs_object_t *obj);
 void cs_object_free(cs_object_t *obj);

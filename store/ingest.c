@@ -578,26 +578,42 @@ static int cs__arrival_put(cs_txn_t *txn, const cs_change_t *c) {
   return cs__put(txn, txn->store->changes, c->id, CS_ID_LEN, be, 8);
 }
 
+/* existing: the chain's change at this seq, or NULL for a change that
+ * continues the other branch of a fork recorded at an earlier seq (its key
+ * is frozen already, so the state needs no rebuild). */
 static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN],
                            const uint8_t existing[CS_ID_LEN]) {
   uint8_t key[CS__K3], val[2 * CS_ID_LEN], order_key[CS_ID_LEN + 8 + CS_ID_LEN];
   int err = cs__arrival_put(txn, c);
   if (!err) err = cs__set_status(txn, c->id, CS_EFORK);
   cs__chain_key(key, club, c->author, c->seq);
-  memcpy(val, existing, CS_ID_LEN);
+  if (existing) memcpy(val, existing, CS_ID_LEN);
   memcpy(val + CS_ID_LEN, c->id, CS_ID_LEN);
-  if (!err && !cs__exists(txn, txn->store->forks, key, sizeof(key)))
+  if (!err && existing && !cs__exists(txn, txn->store->forks, key, sizeof(key)))
     err = cs__put(txn, txn->store->forks, key, sizeof(key), val, sizeof(val));
   /* Evidence is exported and synced like any change, so it is in `order`. */
   memcpy(order_key, club, CS_ID_LEN);
   cs__put_be64(order_key + CS_ID_LEN, c->lamport);
   memcpy(order_key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
   if (!err) err = cs__put(txn, txn->store->order, order_key, sizeof(order_key), "", 0);
-  if (!err) {
+  if (!err && existing) {
     txn->rebuild_needed = true;
     memcpy(txn->rebuild_club, club, CS_ID_LEN);
   }
   return err;
+}
+
+/* Whether id is a stored change of `author` at `seq` in `club`: the other
+ * branch of a fork, when the chain holds a different change there. */
+static bool cs__is_branch(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const uint8_t club[CS_ID_LEN],
+                          const uint8_t author[CS_KEY_LEN], uint64_t seq) {
+  cs_span_t bytes;
+  cs_change_t *p = malloc(sizeof(*p));
+  bool branch = p && cs_store_change_get(txn, id, &bytes) == CS_OK && cs_change_decode(bytes, p) == CS_OK &&
+                memcmp(p->author, author, CS_KEY_LEN) == 0 && p->seq == seq &&
+                memcmp(p->has_club ? p->club : p->id, club, CS_ID_LEN) == 0;
+  free(p);
+  return branch;
 }
 
 static int cs__store_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]) {
@@ -673,7 +689,7 @@ static int cs__ingest_one(cs_txn_t *txn, cs_span_t bytes, bool signature_checked
     if ((err = cs__record_fork(txn, c, club, existing))) goto done;
     res->status = CS_INGEST_FORK;
     res->reason = CS_EFORK;
-    goto done;
+    goto release; /* changes that depend on the evidence may be waiting */
   }
 
   uint8_t missing[CS_CHANGE_DEPS_MAX + 1][CS_ID_LEN];
@@ -682,7 +698,18 @@ static int cs__ingest_one(cs_txn_t *txn, cs_span_t bytes, bool signature_checked
   reason = CS_OK;
   if (c->has_prev) {
     uint8_t at_prev[CS_ID_LEN];
-    if (cs_store_chain_get(txn, club, c->author, c->seq - 1, at_prev) != CS_OK) {
+    bool in_chain = cs_store_chain_get(txn, club, c->author, c->seq - 1, at_prev) == CS_OK;
+    /* prev stored but not in the chain is the other branch of a fork: this
+     * change is kept as evidence like it, so that changes depending on it
+     * do not wait forever on nodes whose chain took the other branch. */
+    if ((!in_chain || memcmp(at_prev, c->prev, CS_ID_LEN) != 0) &&
+        cs__is_branch(txn, c->prev, club, c->author, c->seq - 1)) {
+      if ((err = cs__record_fork(txn, c, club, NULL))) goto done;
+      res->status = CS_INGEST_FORK;
+      res->reason = CS_EFORK;
+      goto release;
+    }
+    if (!in_chain) {
       memcpy(missing[missing_count++], c->prev, CS_ID_LEN);
       reason = CS_EPREV;
     } else if (memcmp(at_prev, c->prev, CS_ID_LEN) != 0) {
@@ -725,6 +752,7 @@ static int cs__ingest_one(cs_txn_t *txn, cs_span_t bytes, bool signature_checked
   res->reason = validity;
 
   /* Release what was waiting for this change. */
+release:;
   MDB_cursor *cur;
   MDB_val k = cs__val(c->id, CS_ID_LEN), v;
   if ((err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->pending_wait, &cur)))) goto done;

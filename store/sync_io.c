@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/store_int.h"
 #include "store/verifier.h"
 
 /* Reads go through the open write transaction when there is one (it sees
@@ -31,7 +32,55 @@ typedef struct cs__vector_ctx_s {
   void *each_ctx;
   cs__fork_count_t *forks;
   uint32_t fork_authors;
+  cs_txn_t *txn;
+  const uint8_t *club;
 } cs__vector_ctx_t;
+
+/* A forked author's vector entry carries, in `forks`, a summary of every
+ * change of theirs stored here: the XOR of the first four bytes of the ids
+ * in the chain and of the evidence kept off it (never 0, which means "no
+ * fork"). A count is not enough: two nodes that each saw a different fork
+ * (seq 9 on one, seq 12 on the other) count one each, and the one with the
+ * shorter chain never sends its branch, so their states stay apart. With a
+ * summary, any difference in the sets makes both sides send that author's
+ * whole history (core/sync.c), and equal sets stop it, whichever branch each
+ * chain took. Found by the simulator (tools/sim, --seed 1598). */
+static int cs__fork_summary(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                            uint32_t *out) {
+  uint32_t x = 0;
+  uint8_t id[CS_ID_LEN];
+  uint64_t max = cs_store_author_seq(txn, club, author, NULL);
+  int err = CS_OK;
+  for (uint64_t seq = 1; seq <= max && !err; seq++)
+    if (!(err = cs_store_chain_get(txn, club, author, seq, id)))
+      x ^= (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+  MDB_cursor *cur;
+  MDB_val k, v;
+  cs_change_t *c = malloc(sizeof(*c));
+  if (!err && !c) err = CS_ENOMEM;
+  if (!err) err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->status, &cur));
+  if (err) {
+    free(c);
+    return err;
+  }
+  /* Evidence is flagged EFORK in `status` (so are frozen chain changes,
+   * already counted above). */
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    cs_span_t bytes;
+    if (k.mv_size != CS_ID_LEN || v.mv_size != 1 || *(const uint8_t *)v.mv_data != CS_EFORK) continue;
+    memcpy(id, k.mv_data, CS_ID_LEN);
+    if (cs_store_change_get(txn, id, &bytes) != CS_OK || cs_change_decode(bytes, c) != CS_OK) continue;
+    if (!c->has_club || memcmp(c->club, club, CS_ID_LEN) != 0 || memcmp(c->author, author, CS_KEY_LEN) != 0)
+      continue;
+    uint8_t at[CS_ID_LEN];
+    if (cs_store_chain_get(txn, club, author, c->seq, at) == CS_OK && memcmp(at, id, CS_ID_LEN) == 0) continue;
+    x ^= (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+  }
+  mdb_cursor_close(cur);
+  free(c);
+  *out = x ? x : 1;
+  return err;
+}
 
 static int cs__fork_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t first[CS_ID_LEN],
                          const uint8_t second[CS_ID_LEN], void *vctx) {
@@ -58,7 +107,10 @@ static int cs__vector_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const
   e.seq = seq;
   e.forks = 0;
   for (uint32_t i = 0; i < v->fork_authors; i++)
-    if (memcmp(v->forks[i].author, author, CS_KEY_LEN) == 0) e.forks = v->forks[i].count;
+    if (memcmp(v->forks[i].author, author, CS_KEY_LEN) == 0) {
+      int err = cs__fork_summary(v->txn, v->club, author, &e.forks);
+      if (err) return err;
+    }
   return v->each(&e, v->each_ctx);
 }
 
@@ -68,7 +120,7 @@ static int cs__io_vector(void *ctx, int (*each)(const cs_sync_entry_t *entry, vo
   bool own;
   int err = cs__read_begin(x, &txn, &own);
   if (err) return err;
-  cs__vector_ctx_t v = {each, each_ctx, NULL, 0};
+  cs__vector_ctx_t v = {each, each_ctx, NULL, 0, &txn, x->club};
   err = cs_store_forks(&txn, x->club, cs__fork_each, &v);
   if (!err) err = cs_store_vector(&txn, x->club, cs__vector_each, &v);
   free(v.forks);
@@ -119,7 +171,12 @@ static int cs__io_ingest(void *ctx, const cs_span_t *changes, size_t count) {
       x->write_open = true;
     }
     cs_ingest_result_t res;
-    if ((err = cs_store_ingest_checked(&x->write, changes[i], verified, &res))) break;
+    if ((err = cs_store_ingest_checked(&x->write, changes[i], verified, &res))) {
+      /* A store failure leaves the transaction half-applied: it must not be
+       * committed by a later flush (net/ flushes when it closes). */
+      cs_store_sync_abort(x);
+      break;
+    }
     switch (res.status) {
     case CS_INGEST_NEW: case CS_INGEST_UNAUTHORISED: x->added += 1 + res.released; break;
     case CS_INGEST_DUPLICATE: x->duplicates++; break;
