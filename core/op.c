@@ -18,20 +18,25 @@
  */
 #include "core/op.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 const char *const cs_request_statuses[] = {
     "draft", "submitted", "review", "vote", "shortlisted", "estimated", "committed", "planned",
     "delivered", "verified", "closed", "merged", "rejected", "declined", "postponed", NULL,
 };
+const char *const cs_vendor_statuses[] = {"estimated", "committed", "planned", "delivered", "declined", NULL};
+const char *const cs_campaign_phases[] = {"submission", "review", "vote", "closed", "sent", NULL};
+const char *const cs_meeting_statuses[] = {"planned", "convened", "held", "minutes-review", "approved", NULL};
+const char *const cs_document_statuses[] = {"draft", "reviewed", "approved", "obsolete", NULL};
 
-bool cs_request_status_valid(cs_span_t status) {
-  for (int i = 0; cs_request_statuses[i]; i++)
-    if (strlen(cs_request_statuses[i]) == status.len &&
-        memcmp(cs_request_statuses[i], status.ptr, status.len) == 0)
-      return true;
+bool cs_status_in(const char *const *list, cs_span_t text) {
+  for (int i = 0; list[i]; i++)
+    if (strlen(list[i]) == text.len && memcmp(list[i], text.ptr, text.len) == 0) return true;
   return false;
 }
+
+bool cs_request_status_valid(cs_span_t status) { return cs_status_in(cs_request_statuses, status); }
 
 static const char *const cs__role_names[CS_ROLE_COUNT] = {"none", "admin", "member", "observer", "vendor"};
 
@@ -45,43 +50,198 @@ cs_role_t cs_role_parse(const char *name) {
   return CS_ROLE_NONE;
 }
 
+/* Who writes what: the club's members shape their requests, the vendor
+ * answers them, admins run campaigns and approve documents. */
+#define CS__ADMIN (1u << CS_ROLE_ADMIN)
+#define CS__MEMBER (1u << CS_ROLE_MEMBER)
+#define CS__VENDOR (1u << CS_ROLE_VENDOR)
+#define CS__CLUB (CS__ADMIN | CS__MEMBER)
+
+#define R CS_FIELD_REGISTER
+#define S CS_FIELD_SET
+static const cs_field_spec_t cs__fields[] = {
+    {CS_OBJ_REQUEST, CS_F_REQ_TITLE, R, CS_VALUE_NAME, CS__CLUB, false, "title", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_BODY, R, CS_VALUE_TEXT, CS__CLUB, false, "body", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_MODULE, R, CS_VALUE_NAME, CS__CLUB, false, "module", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_STATUS, R, CS_VALUE_STATUS, CS__CLUB | CS__VENDOR, false, "status",
+     cs_request_statuses},
+    {CS_OBJ_REQUEST, CS_F_REQ_STATUS_NOTE, R, CS_VALUE_TEXT, CS__CLUB | CS__VENDOR, false, "status_note", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_KIND, R, CS_VALUE_NAME, CS__CLUB, false, "kind", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_STORY, R, CS_VALUE_TEXT, CS__CLUB, false, "story", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_MERGED_INTO, R, CS_VALUE_OBJECT, CS__CLUB, false, "merged_into", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_VENDOR_ANSWER, R, CS_VALUE_TEXT, CS__VENDOR | CS__ADMIN, false, "vendor_answer", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_VENDOR_ESTIMATE, R, CS_VALUE_NAME, CS__VENDOR | CS__ADMIN, false, "vendor_estimate",
+     NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_TARGET_VERSION, R, CS_VALUE_NAME, CS__VENDOR | CS__ADMIN, false, "target_version",
+     NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_DELIVERED_VERSION, R, CS_VALUE_NAME, CS__VENDOR | CS__ADMIN, false,
+     "delivered_version", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_TAGS, S, CS_VALUE_NAME, CS__CLUB, false, "tags", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_SUPPORTERS, S, CS_VALUE_OWN_KEY, CS__CLUB, false, "supporters", NULL},
+    {CS_OBJ_COMMENT, CS_F_COMMENT_BODY, R, CS_VALUE_TEXT, 0xff, false, "body", NULL},
+    {CS_OBJ_CAMPAIGN, CS_F_CAMPAIGN_NAME, R, CS_VALUE_NAME, CS__ADMIN, false, "name", NULL},
+    {CS_OBJ_CAMPAIGN, CS_F_CAMPAIGN_POINTS, R, CS_VALUE_POINTS, CS__ADMIN, true, "points", NULL},
+    {CS_OBJ_CAMPAIGN, CS_F_CAMPAIGN_PHASE, R, CS_VALUE_STATUS, CS__ADMIN, false, "phase", cs_campaign_phases},
+    {CS_OBJ_CAMPAIGN, CS_F_CAMPAIGN_RESULTS, R, CS_VALUE_RESULTS, CS__ADMIN, false, "results", NULL},
+    {CS_OBJ_BALLOT, CS_F_BALLOT_ALLOCATION, R, CS_VALUE_ALLOCATION, CS__CLUB, false, "allocation", NULL},
+    {CS_OBJ_MEETING, CS_F_MEETING_TITLE, R, CS_VALUE_NAME, CS__CLUB, false, "title", NULL},
+    {CS_OBJ_MEETING, CS_F_MEETING_DATE, R, CS_VALUE_NAME, CS__CLUB, false, "date", NULL},
+    {CS_OBJ_MEETING, CS_F_MEETING_PLACE, R, CS_VALUE_NAME, CS__CLUB, false, "place", NULL},
+    {CS_OBJ_MEETING, CS_F_MEETING_STATUS, R, CS_VALUE_STATUS, CS__CLUB, false, "status", cs_meeting_statuses},
+    {CS_OBJ_MEETING, CS_F_MEETING_MINUTES, R, CS_VALUE_OBJECT, CS__CLUB, false, "minutes", NULL},
+    {CS_OBJ_MEETING, CS_F_MEETING_AGENDA, S, CS_VALUE_OBJECT, CS__CLUB, false, "agenda", NULL},
+    {CS_OBJ_MEETING, CS_F_MEETING_ATTENDANCE, S, CS_VALUE_OWN_KEY, CS__CLUB, false, "attendance", NULL},
+    {CS_OBJ_MEETING, CS_F_MEETING_ACTIONS, S, CS_VALUE_NAME, CS__CLUB, false, "actions", NULL},
+    {CS_OBJ_DOCUMENT, CS_F_DOC_TITLE, R, CS_VALUE_NAME, CS__CLUB, false, "title", NULL},
+    {CS_OBJ_DOCUMENT, CS_F_DOC_BODY, R, CS_VALUE_TEXT, CS__CLUB, false, "body", NULL},
+    {CS_OBJ_DOCUMENT, CS_F_DOC_STATUS, R, CS_VALUE_STATUS, CS__CLUB, false, "status", cs_document_statuses},
+    {CS_OBJ_DOCUMENT, CS_F_DOC_VERSION, R, CS_VALUE_NAME, CS__CLUB, false, "software_version", NULL},
+};
+#undef R
+#undef S
+
+const cs_field_spec_t *cs_model_field(uint64_t obj_type, uint64_t field) {
+  for (size_t i = 0; i < sizeof(cs__fields) / sizeof(cs__fields[0]); i++)
+    if (cs__fields[i].obj_type == obj_type && cs__fields[i].field == field) return &cs__fields[i];
+  return NULL;
+}
+
 cs_field_kind_t cs_model_field_kind(uint64_t obj_type, uint64_t field) {
-  switch (obj_type) {
-  case CS_OBJ_REQUEST:
-    switch (field) {
-    case CS_F_REQ_TITLE: case CS_F_REQ_BODY: case CS_F_REQ_MODULE:
-    case CS_F_REQ_STATUS: case CS_F_REQ_STATUS_NOTE:
-      return CS_FIELD_REGISTER;
-    case CS_F_REQ_TAGS:
-      return CS_FIELD_SET;
-    default:
-      return CS_FIELD_NONE;
-    }
-  case CS_OBJ_COMMENT:
-    return field == CS_F_COMMENT_BODY ? CS_FIELD_REGISTER : CS_FIELD_NONE;
-  default:
-    return CS_FIELD_NONE;
+  const cs_field_spec_t *spec = cs_model_field(obj_type, field);
+  return spec ? spec->kind : CS_FIELD_NONE;
+}
+
+int cs_allocation_decode(cs_span_t value, cs_allocation_t *out) {
+  cs_mp_reader_t outer = cs_mp_reader(value);
+  cs_span_t inner;
+  uint32_t n, pair;
+  int err = cs_mp_read_bin(&outer, &inner);
+  if (err) return err;
+  if (!cs_mp_done(&outer)) return CS_EFORMAT;
+  cs_mp_reader_t r = cs_mp_reader(inner);
+  if ((err = cs_mp_read_array(&r, &n))) return err;
+  if (n > CS_ALLOCATION_MAX) return CS_ETOOBIG;
+  out->count = n;
+  out->total = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    if ((err = cs_mp_read_array(&r, &pair))) return err;
+    if (pair != 2) return CS_EFORMAT;
+    if ((err = cs_mp_read_bin32(&r, out->requests[i])) || (err = cs_mp_read_uint(&r, &out->points[i]))) return err;
+    if (out->points[i] == 0 || out->points[i] > CS_POINTS_MAX) return CS_EFORMAT;
+    for (uint32_t j = 0; j < i; j++)
+      if (memcmp(out->requests[j], out->requests[i], CS_ID_LEN) == 0) return CS_EFORMAT;
+    out->total += out->points[i];
   }
+  return cs_mp_done(&r) ? CS_OK : CS_EFORMAT;
+}
+
+void cs_allocation_write(cs_buf_t *b, const cs_allocation_t *a) {
+  cs_buf_t inner;
+  cs_buf_init(&inner, CS_TEXT_MAX);
+  cs_mp_write_array(&inner, a->count);
+  for (uint32_t i = 0; i < a->count; i++) {
+    cs_mp_write_array(&inner, 2);
+    cs_mp_write_bin(&inner, a->requests[i], CS_ID_LEN);
+    cs_mp_write_uint(&inner, a->points[i]);
+  }
+  if (inner.failed) b->failed = true;
+  else cs_mp_write_bin(b, inner.data, inner.len);
+  cs_buf_free(&inner);
+}
+
+/* Frozen results: [[request id (bin 32), points (uint), museums (uint)]...]. */
+static int cs__check_results(cs_span_t value) {
+  cs_mp_reader_t outer = cs_mp_reader(value);
+  cs_span_t inner;
+  uint32_t n, row;
+  uint8_t id[CS_ID_LEN];
+  uint64_t number;
+  int err = cs_mp_read_bin(&outer, &inner);
+  if (err) return err;
+  cs_mp_reader_t r = cs_mp_reader(inner);
+  if ((err = cs_mp_read_array(&r, &n))) return err;
+  for (uint32_t i = 0; i < n; i++) {
+    if ((err = cs_mp_read_array(&r, &row))) return err;
+    if (row != 3) return CS_EFORMAT;
+    if ((err = cs_mp_read_bin32(&r, id)) || (err = cs_mp_read_uint(&r, &number)) ||
+        (err = cs_mp_read_uint(&r, &number)))
+      return err;
+  }
+  return cs_mp_done(&r) && cs_mp_done(&outer) ? CS_OK : CS_EFORMAT;
+}
+
+int cs_model_check_value(const cs_field_spec_t *spec, cs_role_t role, cs_span_t value) {
+  cs_mp_reader_t r = cs_mp_reader(value);
+  cs_span_t text;
+  uint64_t number;
+  uint8_t id[CS_ID_LEN];
+  int err;
+  switch (spec->value) {
+  case CS_VALUE_TEXT:
+    return cs_mp_read_str(&r, &text) ? CS_EFORMAT : CS_OK;
+  case CS_VALUE_NAME:
+    if (cs_mp_read_str(&r, &text) || text.len == 0) return CS_EFORMAT;
+    return text.len > 2 * CS_NAME_MAX ? CS_ETOOBIG : CS_OK;
+  case CS_VALUE_STATUS:
+    if (cs_mp_read_str(&r, &text) || !cs_status_in(spec->statuses, text)) return CS_EFORMAT;
+    /* The vendor moves a request along its own part of the lifecycle only. */
+    if (role == CS_ROLE_VENDOR && !cs_status_in(cs_vendor_statuses, text)) return CS_EAUTH;
+    return CS_OK;
+  case CS_VALUE_POINTS:
+    if ((err = cs_mp_read_uint(&r, &number))) return CS_EFORMAT;
+    return number == 0 || number > CS_POINTS_MAX ? CS_EFORMAT : CS_OK;
+  case CS_VALUE_OBJECT:
+  case CS_VALUE_OWN_KEY:
+    return cs_mp_read_bin32(&r, id) ? CS_EFORMAT : CS_OK;
+  case CS_VALUE_ALLOCATION: {
+    cs_allocation_t *a = malloc(sizeof(*a));
+    if (!a) return CS_ENOMEM;
+    err = cs_allocation_decode(value, a);
+    free(a);
+    return err;
+  }
+  case CS_VALUE_RESULTS:
+    return cs__check_results(value);
+  }
+  return CS_EFORMAT;
 }
 
 static bool cs__writer(cs_role_t role) { return role == CS_ROLE_ADMIN || role == CS_ROLE_MEMBER; }
 
 bool cs_model_may(cs_role_t role, cs_op_type_t op, uint64_t obj_type, uint64_t field) {
-  (void)field;
-  if (role == CS_ROLE_NONE) return false;
+  if (role == CS_ROLE_NONE || (unsigned)role >= CS_ROLE_COUNT) return false;
   switch (op) {
   case CS_OP_GENESIS:
     return false; /* only as the first op of a club's first change */
   case CS_OP_MEMBER:
     return role == CS_ROLE_ADMIN;
-  case CS_OP_CREATE: case CS_OP_SET: case CS_OP_ADD: case CS_OP_REMOVE: case CS_OP_DELETE:
-    /* Everyone with a role may discuss; only voting museums shape requests. */
+  case CS_OP_CREATE:
+    /* Everyone with a role may discuss; voting museums file requests, vote,
+     * plan meetings and write procedures; admins open campaigns. */
     if (obj_type == CS_OBJ_COMMENT) return true;
-    if (obj_type == CS_OBJ_REQUEST) return cs__writer(role) && op != CS_OP_DELETE;
-    return false;
+    if (obj_type == CS_OBJ_CAMPAIGN) return role == CS_ROLE_ADMIN;
+    return obj_type < CS_OBJ_TYPE_COUNT && cs__writer(role);
+  case CS_OP_DELETE:
+    /* Comments, meetings and documents can be withdrawn (a tombstone that
+     * keeps the signed original); requests are closed, not deleted. */
+    if (obj_type == CS_OBJ_COMMENT) return true;
+    return (obj_type == CS_OBJ_MEETING || obj_type == CS_OBJ_DOCUMENT) && cs__writer(role);
+  case CS_OP_SET: case CS_OP_ADD: case CS_OP_REMOVE: {
+    const cs_field_spec_t *spec = cs_model_field(obj_type, field);
+    if (!spec) return false;
+    if ((spec->kind == CS_FIELD_REGISTER) != (op == CS_OP_SET)) return false;
+    return (spec->writers >> role & 1u) != 0;
+  }
   default:
     return false;
   }
+}
+
+bool cs_model_parent_ok(uint64_t obj_type, bool has_parent, uint64_t parent_type) {
+  if (obj_type == CS_OBJ_COMMENT)
+    return has_parent && parent_type != CS_OBJ_COMMENT && parent_type != CS_OBJ_BALLOT;
+  if (obj_type == CS_OBJ_BALLOT) return has_parent && parent_type == CS_OBJ_CAMPAIGN;
+  return !has_parent;
 }
 
 int cs_op_iter_init(cs_op_iter_t *it, cs_span_t payload) {
@@ -173,8 +333,8 @@ int cs_op_iter_next(cs_op_iter_t *it, cs_op_t *op) {
     op->has_parent = !cs_mp_read_nil(r);
     if (op->has_parent && (err = cs__read_obj(r, op, it))) return err;
     if (op->has_parent) memcpy(op->parent, op->obj, CS_ID_LEN);
-    /* A comment hangs under the object it discusses; a request stands alone. */
-    if (op->has_parent != (op->obj_type == CS_OBJ_COMMENT)) return CS_EFORMAT;
+    /* A comment hangs under what it discusses, a ballot under its campaign. */
+    if (op->has_parent != (op->obj_type == CS_OBJ_COMMENT || op->obj_type == CS_OBJ_BALLOT)) return CS_EFORMAT;
     break;
   case CS_OP_SET:
   case CS_OP_ADD:
@@ -284,4 +444,32 @@ void cs_op_write_delete(cs_buf_t *b, cs_ref_t obj) {
   cs_mp_write_array(b, 2);
   cs_mp_write_uint(b, CS_OP_DELETE);
   cs__write_ref(b, obj);
+}
+
+void cs_op_write_set_raw(cs_buf_t *b, cs_ref_t obj, uint64_t field, cs_span_t value, uint32_t pred_count,
+                         const uint8_t (*preds)[CS_ID_LEN]) {
+  cs_mp_write_array(b, 5);
+  cs_mp_write_uint(b, CS_OP_SET);
+  cs__write_ref(b, obj);
+  cs_mp_write_uint(b, field);
+  cs_mp_write_raw(b, value);
+  cs__write_ids(b, pred_count, preds);
+}
+
+void cs_op_write_add_raw(cs_buf_t *b, cs_ref_t obj, uint64_t field, cs_span_t element) {
+  cs_mp_write_array(b, 4);
+  cs_mp_write_uint(b, CS_OP_ADD);
+  cs__write_ref(b, obj);
+  cs_mp_write_uint(b, field);
+  cs_mp_write_raw(b, element);
+}
+
+void cs_op_write_remove_raw(cs_buf_t *b, cs_ref_t obj, uint64_t field, cs_span_t element, uint32_t add_count,
+                            const uint8_t (*adds)[CS_ID_LEN]) {
+  cs_mp_write_array(b, 5);
+  cs_mp_write_uint(b, CS_OP_REMOVE);
+  cs__write_ref(b, obj);
+  cs_mp_write_uint(b, field);
+  cs_mp_write_raw(b, element);
+  cs__write_ids(b, add_count, adds);
 }

@@ -33,7 +33,11 @@ typedef enum cs_role_e {
 
 typedef enum cs_obj_type_e {
   CS_OBJ_REQUEST = 1,
-  CS_OBJ_COMMENT = 2,
+  CS_OBJ_COMMENT = 2,  /* under any other object */
+  CS_OBJ_CAMPAIGN = 3,
+  CS_OBJ_BALLOT = 4,   /* under a campaign: one device key's allocation */
+  CS_OBJ_MEETING = 5,
+  CS_OBJ_DOCUMENT = 6, /* the procedure library, and meeting minutes */
   CS_OBJ_TYPE_COUNT
 } cs_obj_type_t;
 
@@ -43,17 +47,96 @@ typedef enum cs_field_kind_e {
   CS_FIELD_SET,      /* add-wins observed-remove set */
 } cs_field_kind_t;
 
-/* Field numbers are part of the format; never reuse one. */
+/* What a field's values may be. */
+typedef enum cs_value_kind_e {
+  CS_VALUE_TEXT = 1,   /* str up to CS_TEXT_MAX bytes */
+  CS_VALUE_NAME,       /* non-empty str up to 2 * CS_NAME_MAX bytes */
+  CS_VALUE_STATUS,     /* one str of the field's list */
+  CS_VALUE_POINTS,     /* uint 1..CS_POINTS_MAX */
+  CS_VALUE_OBJECT,     /* bin 32: the id of another object */
+  CS_VALUE_OWN_KEY,    /* bin 32: the writer's own key (co-signing, attendance) */
+  CS_VALUE_ALLOCATION, /* bin: msgpack [[request id (bin 32), points (uint)]...] */
+  CS_VALUE_RESULTS,    /* bin: msgpack [[request id, points, museums]...], frozen at close */
+} cs_value_kind_t;
+
+/* Field numbers are part of the format; never reuse one. Registers are
+ * 1..15, sets 16..31. */
 enum {
   CS_F_REQ_TITLE = 1,
   CS_F_REQ_BODY = 2,
   CS_F_REQ_MODULE = 3,
   CS_F_REQ_STATUS = 4,
   CS_F_REQ_STATUS_NOTE = 5,
+  CS_F_REQ_KIND = 6,
+  CS_F_REQ_STORY = 7,
+  CS_F_REQ_MERGED_INTO = 8,
+  CS_F_REQ_VENDOR_ANSWER = 9,
+  CS_F_REQ_VENDOR_ESTIMATE = 10,
+  CS_F_REQ_TARGET_VERSION = 11,
+  CS_F_REQ_DELIVERED_VERSION = 12,
   CS_F_REQ_TAGS = 16,
+  CS_F_REQ_SUPPORTERS = 17,
+
   CS_F_COMMENT_BODY = 1,
+
+  CS_F_CAMPAIGN_NAME = 1,
+  CS_F_CAMPAIGN_POINTS = 2, /* per museum; written once, by the creating change */
+  CS_F_CAMPAIGN_PHASE = 3,
+  CS_F_CAMPAIGN_RESULTS = 4,
+
+  CS_F_BALLOT_ALLOCATION = 1,
+
+  CS_F_MEETING_TITLE = 1,
+  CS_F_MEETING_DATE = 2,
+  CS_F_MEETING_PLACE = 3,
+  CS_F_MEETING_STATUS = 4,
+  CS_F_MEETING_MINUTES = 5, /* a document */
+  CS_F_MEETING_AGENDA = 16, /* requests */
+  CS_F_MEETING_ATTENDANCE = 17,
+  CS_F_MEETING_ACTIONS = 18,
+
+  CS_F_DOC_TITLE = 1,
+  CS_F_DOC_BODY = 2,
+  CS_F_DOC_STATUS = 3,
+  CS_F_DOC_VERSION = 4,
+
   CS_FIELD_MAX = 31,
 };
+
+#define CS_POINTS_MAX 1000000u
+#define CS_ALLOCATION_MAX 200 /* requests one ballot may give points to */
+
+/* One field of an object type: its merge rule, its values and who writes it. */
+typedef struct cs_field_spec_s {
+  uint8_t obj_type;
+  uint8_t field;
+  cs_field_kind_t kind;
+  cs_value_kind_t value;
+  uint8_t writers;         /* bit (1 << role) for each role that may write it */
+  bool write_once;         /* only in the change that creates the object */
+  const char *name;        /* for --json, the log and docs/data-model.md */
+  const char *const *statuses; /* CS_VALUE_STATUS: the allowed values */
+} cs_field_spec_t;
+
+/* The spec of a field, or NULL when the object type has no such field. */
+const cs_field_spec_t *cs_model_field(uint64_t obj_type, uint64_t field);
+/* Checks a value against its field's spec and the writer's role: CS_EFORMAT
+ * for a wrong shape, CS_ETOOBIG past a bound, CS_EAUTH for a status the role
+ * may not set. Pure: checks that need state (budget, own key) are the
+ * store's. */
+int cs_model_check_value(const cs_field_spec_t *spec, cs_role_t role, cs_span_t value) CS_MUST_USE;
+
+/* An allocation's entries, decoded (CS_VALUE_ALLOCATION). */
+typedef struct cs_allocation_s {
+  uint32_t count;
+  uint64_t total;
+  uint8_t requests[CS_ALLOCATION_MAX][CS_ID_LEN];
+  uint64_t points[CS_ALLOCATION_MAX];
+} cs_allocation_t;
+/* Decodes the bin value of an allocation; rejects duplicates and zero points. */
+int cs_allocation_decode(cs_span_t value, cs_allocation_t *out) CS_MUST_USE;
+/* Encodes an allocation as the bin value a ballot's register holds. */
+void cs_allocation_write(cs_buf_t *b, const cs_allocation_t *a);
 
 #define CS_PREDS_MAX 64
 #define CS_TEXT_MAX 16384
@@ -101,16 +184,27 @@ int cs_payload_check(cs_span_t payload, bool genesis) CS_MUST_USE;
 
 /* The merge rule of a field of an object type, or CS_FIELD_NONE. */
 cs_field_kind_t cs_model_field_kind(uint64_t obj_type, uint64_t field);
-/* Whether a role may perform an op of this type on this object type/field. */
+/* Whether a role may perform an op of this type on this object type/field
+ * (for a create, field is ignored; for a delete, the store also requires
+ * the object's creator or an admin). */
 bool cs_model_may(cs_role_t role, cs_op_type_t op, uint64_t obj_type, uint64_t field);
+/* The object type a new object of this type must hang under, 0 for none;
+ * a comment may hang under anything but a comment or a ballot. */
+bool cs_model_parent_ok(uint64_t obj_type, bool has_parent, uint64_t parent_type);
 
 const char *cs_role_name(cs_role_t role);
 /* Parses "admin", "member", "observer", "vendor"; CS_ROLE_NONE if unknown. */
 cs_role_t cs_role_parse(const char *name);
 
-/* Request statuses, in lifecycle order. */
+/* Request statuses, in lifecycle order; the vendor's are those it may set. */
 extern const char *const cs_request_statuses[];
+extern const char *const cs_vendor_statuses[];
 bool cs_request_status_valid(cs_span_t status);
+extern const char *const cs_campaign_phases[];
+extern const char *const cs_meeting_statuses[];
+extern const char *const cs_document_statuses[];
+/* Whether text is one of a NULL-terminated list. */
+bool cs_status_in(const char *const *list, cs_span_t text);
 
 /* Names an object in an op: by id, or as the object created by op `local`
  * of the same change, so one change can create an object and fill it in. */
@@ -138,5 +232,11 @@ void cs_op_write_add_str(cs_buf_t *b, cs_ref_t obj, uint64_t field, const char *
 void cs_op_write_remove_str(cs_buf_t *b, cs_ref_t obj, uint64_t field, const char *elem, uint32_t add_count,
                             const uint8_t (*adds)[CS_ID_LEN]);
 void cs_op_write_delete(cs_buf_t *b, cs_ref_t obj);
+/* A set or add of a raw msgpack value (a uint, a bin ...) already encoded. */
+void cs_op_write_set_raw(cs_buf_t *b, cs_ref_t obj, uint64_t field, cs_span_t value, uint32_t pred_count,
+                         const uint8_t (*preds)[CS_ID_LEN]);
+void cs_op_write_add_raw(cs_buf_t *b, cs_ref_t obj, uint64_t field, cs_span_t element);
+void cs_op_write_remove_raw(cs_buf_t *b, cs_ref_t obj, uint64_t field, cs_span_t element, uint32_t add_count,
+                            const uint8_t (*adds)[CS_ID_LEN]);
 
 #endif

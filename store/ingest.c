@@ -288,16 +288,38 @@ static void cs__cache_touch(cs_object_t *obj) {
   ((cs__cached_t *)((char *)obj - offsetof(cs__cached_t, obj)))->dirty = true;
 }
 
-/* Checks a value against its field: every field holds text for now, and a
- * request's status must be one of the lifecycle's statuses. */
-static int cs__check_value(uint64_t type, uint64_t field, cs_span_t value) {
-  cs_mp_reader_t r = cs_mp_reader(value);
-  cs_span_t text;
-  if (cs_mp_read_str(&r, &text)) return CS_EFORMAT;
-  if (type == CS_OBJ_REQUEST && field == CS_F_REQ_STATUS && !cs_request_status_valid(text)) return CS_EFORMAT;
-  if (type == CS_OBJ_REQUEST && (field == CS_F_REQ_TITLE || field == CS_F_REQ_MODULE) && text.len > CS_NAME_MAX * 2)
-    return CS_ETOOBIG;
-  if (type == CS_OBJ_REQUEST && field == CS_F_REQ_TITLE && text.len == 0) return CS_EFORMAT;
+/* The points each museum may allocate in a campaign; 0 when unknown. */
+static uint64_t cs__campaign_points(const cs_object_t *campaign) {
+  const cs_entry_t *e;
+  uint64_t points = 0;
+  if (campaign->type != CS_OBJ_CAMPAIGN || !cs_object_field(campaign, CS_F_CAMPAIGN_POINTS, &e)) return 0;
+  cs_mp_reader_t r = cs_mp_reader((cs_span_t){e->value, e->value_len});
+  return cs_mp_read_uint(&r, &points) == CS_OK ? points : 0;
+}
+
+/* The checks of a value that need state: the writer's own key, a ballot's
+ * budget. Both read only what is in the change's causal past (the writer's
+ * key; the campaign's points, written once by the change that created it),
+ * so the outcome is the same on every node whatever the arrival order. */
+static int cs__check_in_state(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__cache_t *cache, const cs_change_t *c,
+                              const cs_object_t *obj, const cs_field_spec_t *spec, cs_span_t value) {
+  if (spec->value == CS_VALUE_OWN_KEY) {
+    uint8_t key[CS_KEY_LEN];
+    cs_mp_reader_t r = cs_mp_reader(value);
+    if (cs_mp_read_bin32(&r, key) || memcmp(key, c->author, CS_KEY_LEN) != 0) return CS_EAUTH;
+  }
+  if (spec->value == CS_VALUE_ALLOCATION) {
+    int err = CS_OK;
+    cs_object_t *campaign = cs__cache_get(txn, club, cache, obj->parent, &err);
+    if (err) return err;
+    uint64_t points = campaign ? cs__campaign_points(campaign) : 0;
+    cs_allocation_t *a = malloc(sizeof(*a));
+    if (!a) return CS_ENOMEM;
+    err = cs_allocation_decode(value, a);
+    if (!err && a->total > points) err = CS_EBUDGET;
+    free(a);
+    return err;
+  }
   return CS_OK;
 }
 
@@ -321,12 +343,14 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
     }
     if (op->type == CS_OP_CREATE) {
       if (!cs_model_may(role, CS_OP_CREATE, op->obj_type, 0)) { err = CS_EAUTH; break; }
+      uint64_t parent_type = 0;
       if (op->has_parent) {
         cs_object_t *parent = cs__cache_get(txn, club, cache, op->parent, &err);
         if (err) break;
         if (!parent) continue; /* unknown parent: the op has no effect */
-        if (parent->type != CS_OBJ_REQUEST) { err = CS_EFORMAT; break; }
+        parent_type = parent->type;
       }
+      if (!cs_model_parent_ok(op->obj_type, op->has_parent, parent_type)) { err = CS_EFORMAT; break; }
       if (cache->count == CS__CACHE_MAX) { err = CS_ETOOBIG; break; }
       cs__cached_t *slot = &cache->items[cache->count++];
       cs_object_init(&slot->obj);
@@ -343,16 +367,22 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
     cs_object_t *obj = cs__cache_get(txn, club, cache, op->obj, &err);
     if (err) break;
     if (!obj) continue; /* unknown object: the op has no effect */
-    bool own = memcmp(obj->creator, c->author, CS_KEY_LEN) == 0 || role == CS_ROLE_ADMIN;
+    bool creator = memcmp(obj->creator, c->author, CS_KEY_LEN) == 0;
     if (!cs_model_may(role, op->type, obj->type, op->field)) { err = CS_EAUTH; break; }
-    if (obj->type == CS_OBJ_COMMENT && !own) { err = CS_EAUTH; break; }
+    /* A comment is edited or withdrawn by its writer (or an admin); a
+     * ballot is written only by the key that cast it. */
+    if (obj->type == CS_OBJ_COMMENT && !creator && role != CS_ROLE_ADMIN) { err = CS_EAUTH; break; }
+    if (obj->type == CS_OBJ_BALLOT && !creator) { err = CS_EAUTH; break; }
     if (op->type == CS_OP_DELETE) {
+      if (!creator && role != CS_ROLE_ADMIN) { err = CS_EAUTH; break; }
       cs_object_delete(obj, c->lamport, c->author);
     } else {
-      cs_field_kind_t kind = cs_model_field_kind(obj->type, op->field);
-      cs_field_kind_t wanted = op->type == CS_OP_SET ? CS_FIELD_REGISTER : CS_FIELD_SET;
-      if (kind != wanted) { err = CS_EFORMAT; break; }
-      if ((err = cs__check_value(obj->type, op->field, op->value))) break;
+      const cs_field_spec_t *spec = cs_model_field(obj->type, op->field);
+      /* A written-once field (a campaign's points) is set by the change that
+       * creates the object, so everything that depends on it sees it. */
+      if (spec->write_once && !op->obj_local) { err = CS_EAUTH; break; }
+      if ((err = cs_model_check_value(spec, role, op->value))) break;
+      if ((err = cs__check_in_state(txn, club, cache, c, obj, spec, op->value))) break;
       if (op->type == CS_OP_SET)
         err = cs_object_set(obj, op->field, c->lamport, c->author, op_id, op->value, op->ref_count,
                             (const uint8_t(*)[CS_ID_LEN])op->refs);
