@@ -305,7 +305,7 @@ int cs_store_objects(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type
     if (err) break;
   }
   mdb_cursor_close(cur);
-  return err;
+  return err == CS_STOP ? CS_OK : err;
 }
 
 int cs_store_member_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t key[CS_KEY_LEN],

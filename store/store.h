@@ -124,6 +124,9 @@ int cs_store_chain_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8
 /* Materialized objects. */
 int cs_store_object_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t obj[CS_ID_LEN],
                         cs_object_t *out) CS_MUST_USE;
+/* A callback of cs_store_objects returns CS_STOP to end the walk early (the
+ * walk then returns CS_OK), or an error code to abort it with that error. */
+#define CS_STOP (-1)
 int cs_store_objects(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type,
                      int (*each_cb)(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *ctx), void *ctx);
 

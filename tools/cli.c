@@ -201,14 +201,13 @@ int cli_object(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const c
   (void)cli;
   int err = cs_store_resolve_prefix(txn, CS_LOOKUP_OBJECT, club, arg, out);
   if (err == CS_EINVAL) return cli_fail(CLI_USAGE, "'%s' is not an id (give at least 6 hex characters)", arg);
-  if (err == CS_ENOTFOUND) return cli_fail(CLI_NOTFOUND, "no %s with id %s in this club",
-                                           type == CS_OBJ_COMMENT ? "comment" : "request", arg);
+  if (err == CS_ENOTFOUND) return cli_fail(CLI_NOTFOUND, "no %s with id %s in this club", cli_type_name(type), arg);
   if (err) return cli_fail_err(err, arg);
   cs_object_t tmp, *o = obj ? obj : &tmp;
   if ((err = cs_store_object_get(txn, club, out, o))) return cli_fail_err(err, arg);
   if (type && o->type != type) {
     cs_object_free(o);
-    return cli_fail(CLI_NOTFOUND, "%s is not a %s", arg, type == CS_OBJ_COMMENT ? "comment" : "request");
+    return cli_fail(CLI_NOTFOUND, "%s is not a %s", arg, cli_type_name(type));
   }
   if (!obj) cs_object_free(o);
   return CLI_OK;
@@ -299,4 +298,61 @@ void cli_memory_report(void) {
   if (!f) return;
   fprintf(f, "peak_anon_kib %ld\npeak_rss_kib %ld\n", cli__peak_anon_kib, cli__status_kib("VmHWM"));
   fclose(f);
+}
+
+const char *cli_type_name(uint64_t type) {
+  static const char *const names[CS_OBJ_TYPE_COUNT] = {"object", "request", "comment", "campaign",
+                                                       "ballot", "meeting", "document"};
+  return type < CS_OBJ_TYPE_COUNT ? names[type] : "object";
+}
+
+void cli_field_text(const cs_object_t *obj, uint64_t field, char *out, size_t out_len) {
+  const cs_entry_t *e;
+  out[0] = 0;
+  if (cs_object_field(obj, field, &e)) cs_value_str(e->value, e->value_len, out, out_len);
+}
+
+int cli_begin_write(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN], unsigned roles, const char *what) {
+  int code;
+  if ((code = cli_identity(cli)) || (code = cli_open(cli, false))) return code;
+  int err = cs_store_begin(cli->store, false, txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  if ((code = cli_club(cli, txn, club))) {
+    cs_store_abort(txn);
+    return code;
+  }
+  cs_role_t role = cli_my_role(cli, txn, club);
+  if (roles >> role & 1u) return CLI_OK;
+  cs_store_abort(txn);
+  if (role == CS_ROLE_NONE)
+    return cli_fail(CLI_DENIED, "this node's key is not a member of the club yet; give 'clubsync whoami' to an "
+                                "admin and sync or import their bundle");
+  return cli_fail(CLI_DENIED, "your role (%s) may not %s; ask an admin of the club", cs_role_name(role), what);
+}
+
+int cli_commit(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, uint8_t change_id[CS_ID_LEN],
+               const char *what) {
+  int err = payload->failed ? CS_ETOOBIG : cli_author(cli, club, cs_buf_span(payload), change_id);
+  cs_buf_free(payload);
+  if (err == CS_ETOOBIG) return cli_fail(CLI_USAGE, "%s: the text is too long (a change holds at most 64 KiB)", what);
+  return err ? cli_fail_err(err, what) : CLI_OK;
+}
+
+void cli_write_overwrite(cs_buf_t *payload, const cs_object_t *obj, const uint8_t id[CS_ID_LEN], uint64_t field,
+                         cs_span_t value) {
+  uint8_t preds[CS_PREDS_MAX][CS_ID_LEN];
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < obj->entry_count && n < CS_PREDS_MAX; i++)
+    if (obj->entries[i].field == field) memcpy(preds[n++], obj->entries[i].op, CS_ID_LEN);
+  cs_op_write_set_raw(payload, cs_ref_id(id), field, value, n, (const uint8_t(*)[CS_ID_LEN])preds);
+}
+
+void cli_write_overwrite_str(cs_buf_t *payload, const cs_object_t *obj, const uint8_t id[CS_ID_LEN],
+                             uint64_t field, const char *value) {
+  cs_buf_t v;
+  cs_buf_init(&v, CS_TEXT_MAX + 16);
+  cs_mp_write_cstr(&v, value);
+  if (v.failed) payload->failed = true;
+  else cli_write_overwrite(payload, obj, id, field, cs_buf_span(&v));
+  cs_buf_free(&v);
 }

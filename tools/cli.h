@@ -77,6 +77,31 @@ cs_role_t cli_my_role(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN]);
 void cli_museum_of(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t key[CS_KEY_LEN], char *out,
                    size_t out_len);
 
+/* The start of a writing command: identity, store, club, and a check that
+ * this node's role is one of `roles` (a bit 1 << role each) for `what`
+ * ("file requests"). On failure it has printed why and ended the
+ * transaction, and returns the exit code. */
+int cli_begin_write(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN], unsigned roles, const char *what);
+#define CLI_ROLES_CLUB ((1u << CS_ROLE_ADMIN) | (1u << CS_ROLE_MEMBER))
+#define CLI_ROLES_ANY (CLI_ROLES_CLUB | (1u << CS_ROLE_OBSERVER) | (1u << CS_ROLE_VENDOR))
+
+/* Signs and commits a payload built by a command, then frees it; prints the
+ * error (naming `what`) on failure. */
+int cli_commit(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, uint8_t change_id[CS_ID_LEN],
+               const char *what);
+
+/* Writes a register op that overwrites every live value of the field, which
+ * is how a person resolves a conflict. */
+void cli_write_overwrite(cs_buf_t *payload, const cs_object_t *obj, const uint8_t id[CS_ID_LEN], uint64_t field,
+                         cs_span_t value);
+void cli_write_overwrite_str(cs_buf_t *payload, const cs_object_t *obj, const uint8_t id[CS_ID_LEN],
+                             uint64_t field, const char *value);
+
+/* What an object type is called in messages ("request", "campaign" ...). */
+const char *cli_type_name(uint64_t type);
+/* The winning value of a text register, or "" (NUL-terminated in out). */
+void cli_field_text(const cs_object_t *obj, uint64_t field, char *out, size_t out_len);
+
 /* Signs `payload` as a new change in club (NULL: a new club), commits, and
  * returns the id. Prints nothing. */
 int cli_author(cli_t *cli, const uint8_t *club, cs_span_t payload, uint8_t id_out[CS_ID_LEN]);
@@ -105,6 +130,14 @@ int cli_write_identity(const char *path, const uint8_t *secret_key, const char *
 /* Paths inside the home. */
 void cli_path(const cli_t *cli, const char *name, char *out, size_t out_len);
 
+/* A campaign's tally (tools/cmd_campaign.c): the frozen results once it is
+ * closed, else the live count of the ballots. */
+struct cs_tally_s;
+int cli_campaign_tally(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t campaign[CS_ID_LEN],
+                       struct cs_tally_s *out, bool *frozen);
+/* The campaign created last, or CS_ENOTFOUND. */
+int cli_latest_campaign(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint8_t out[CS_ID_LEN]);
+
 /* Command families. */
 int cmd_init(cli_t *cli, cli_args_t *args);
 int cmd_whoami(cli_t *cli, cli_args_t *args);
@@ -128,7 +161,7 @@ CLI_WEAK int cmd_peer(cli_t *cli, cli_args_t *args);       /* tools/cmd_net.c */
 CLI_WEAK int cmd_club_invite(cli_t *cli, cli_args_t *args); /* tools/cmd_net.c */
 CLI_WEAK int cmd_club_join(cli_t *cli, cli_args_t *args);   /* tools/cmd_net.c */
 CLI_WEAK int cmd_campaign(cli_t *cli, cli_args_t *args);   /* tools/cmd_campaign.c */
-CLI_WEAK int cmd_report(cli_t *cli, cli_args_t *args);     /* tools/cmd_report.c */
+CLI_WEAK int cmd_report(cli_t *cli, cli_args_t *args);     /* tools/cmd_campaign.c */
 CLI_WEAK int cmd_meeting(cli_t *cli, cli_args_t *args);    /* tools/cmd_meeting.c */
 CLI_WEAK int cmd_doc(cli_t *cli, cli_args_t *args);        /* tools/cmd_meeting.c */
 CLI_WEAK int cmd_motion(cli_t *cli, cli_args_t *args);     /* tools/cmd_motion.c */

@@ -1,50 +1,86 @@
-/* request add/list/show/edit/status/comment. */
+/* request add/list/show/edit/status/comment/support/unsupport/merge/answer,
+ * and the duplicate suggestion shown when a request is filed. */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/campaign.h"
+#include "core/similar.h"
 #include "tools/cli.h"
 
 static const char request_usage[] =
-    "request add --title T [--body B] [--module M] [--tag X]... | list [--status S] [--module M] "
-    "[--sort recent|title] | show ID | edit ID [--title T] [--body B] [--module M] | status ID STATUS "
-    "[--note TEXT] | comment ID TEXT";
+    "request add --title T [--body B] [--module M] [--kind K] [--story S] [--tag X]... | list [--status S] "
+    "[--module M] [--sort recent|title|votes] | show ID | edit ID [--title T] [--body B] [--module M] [--kind K] "
+    "[--story S] | status ID STATUS [--note TEXT] | comment ID TEXT | comment-edit COMMENT TEXT | "
+    "comment-delete COMMENT | support ID | unsupport ID | merge ID --into ID2 | answer ID [--answer T] "
+    "[--estimate E] [--target V] [--delivered V]";
 
-/* Opens the store and identity and picks the club for a writing command,
- * checking that this node's role may write requests. */
-static int request_prepare(cli_t *cli, uint8_t club[CS_ID_LEN], cs_txn_t *txn, bool comment_only) {
-  int code;
-  if ((code = cli_identity(cli)) || (code = cli_open(cli, false))) return code;
-  int err = cs_store_begin(cli->store, false, txn);
-  if (err) return cli_fail_err(err, "cannot read the store");
-  if ((code = cli_club(cli, txn, club))) {
-    cs_store_abort(txn);
-    return code;
+/* Similar titles -------------------------------------------------------- */
+
+#define SUGGEST_MAX 3
+#define SUGGEST_MIN_SCORE 0.3
+
+typedef struct suggest_ctx_s {
+  const char *title;
+  double scores[SUGGEST_MAX];
+  uint8_t ids[SUGGEST_MAX][CS_ID_LEN];
+  char titles[SUGGEST_MAX][2 * CS_NAME_MAX + 1];
+  int count;
+} suggest_ctx_t;
+
+static int suggest_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
+  suggest_ctx_t *ctx = vctx;
+  char title[2 * CS_NAME_MAX + 1];
+  cli_field_text(obj, CS_F_REQ_TITLE, title, sizeof(title));
+  double score = cs_similarity(ctx->title, title);
+  if (score < SUGGEST_MIN_SCORE) return 0;
+  int at = ctx->count < SUGGEST_MAX ? ctx->count : SUGGEST_MAX;
+  while (at > 0 && ctx->scores[at - 1] < score) at--;
+  if (at == SUGGEST_MAX) return 0;
+  int last = ctx->count < SUGGEST_MAX ? ctx->count : SUGGEST_MAX - 1;
+  for (int i = last; i > at; i--) {
+    ctx->scores[i] = ctx->scores[i - 1];
+    memcpy(ctx->ids[i], ctx->ids[i - 1], CS_ID_LEN);
+    memcpy(ctx->titles[i], ctx->titles[i - 1], sizeof(ctx->titles[i]));
   }
-  cs_role_t role = cli_my_role(cli, txn, club);
-  bool allowed = comment_only ? role != CS_ROLE_NONE : (role == CS_ROLE_ADMIN || role == CS_ROLE_MEMBER);
-  if (!allowed) {
-    cs_store_abort(txn);
-    if (role == CS_ROLE_NONE)
-      return cli_fail(CLI_DENIED, "this node's key is not a member of the club yet; give 'clubsync whoami' to an "
-                                  "admin and sync or import their bundle");
-    return cli_fail(CLI_DENIED, "your role (%s) may comment on requests but not file or change them",
-                    cs_role_name(role));
-  }
-  return CLI_OK;
+  ctx->scores[at] = score;
+  memcpy(ctx->ids[at], id, CS_ID_LEN);
+  memcpy(ctx->titles[at], title, sizeof(ctx->titles[at]));
+  if (ctx->count < SUGGEST_MAX) ctx->count++;
+  return 0;
 }
 
-static int request_commit(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, uint8_t id[CS_ID_LEN],
-                          const char *what) {
-  int err = payload->failed ? CS_ETOOBIG : cli_author(cli, club, cs_buf_span(payload), id);
-  cs_buf_free(payload);
-  if (err == CS_ETOOBIG) return cli_fail(CLI_USAGE, "%s: the text is too long (a change holds at most 64 KiB)", what);
-  return err ? cli_fail_err(err, what) : CLI_OK;
+/* Prints, on stderr so scripts keep the id alone on stdout's last line,
+ * the existing requests whose titles look most like this one. */
+static void suggest_duplicates(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *title) {
+  suggest_ctx_t ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.title = title;
+  if (cs_store_objects(txn, club, CS_OBJ_REQUEST, suggest_each, &ctx) != CS_OK || ctx.count == 0) return;
+  fprintf(stderr, "Requests that look alike (co-sign one with 'clubsync request support ID' rather than filing "
+                  "twice):\n");
+  for (int i = 0; i < ctx.count; i++) {
+    char hex[65];
+    cs_hex32(ctx.ids[i], hex);
+    fprintf(stderr, "  %.12s  %3.0f%%  %s\n", hex, ctx.scores[i] * 100.0, ctx.titles[i]);
+  }
+}
+
+static int check_text_args(const char *title, const char *module, const char *kind) {
+  if (title && (!*title || strlen(title) > 2 * CS_NAME_MAX)) return cli_fail(CLI_USAGE, "a title is 1 to 400 bytes");
+  if (module && (!*module || strlen(module) > 2 * CS_NAME_MAX))
+    return cli_fail(CLI_USAGE, "a module name is 1 to 400 bytes");
+  if (kind && (!*kind || strlen(kind) > 2 * CS_NAME_MAX))
+    return cli_fail(CLI_USAGE, "a kind is 1 to 400 bytes (enhancement, defect, question ...)");
+  return CLI_OK;
 }
 
 static int request_add(cli_t *cli, cli_args_t *args) {
   const char *title = cli_take(args, "--title");
   const char *body = cli_take(args, "--body");
   const char *module = cli_take(args, "--module");
+  const char *kind = cli_take(args, "--kind");
+  const char *story = cli_take(args, "--story");
   const char *tags[32];
   int tag_count = 0;
   const char *tag;
@@ -56,11 +92,11 @@ static int request_add(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, request_usage);
   if (code) return code;
   if (!title || !*title) return cli_fail(CLI_USAGE, "request add needs --title T");
-  if (strlen(title) > 2 * CS_NAME_MAX) return cli_fail(CLI_USAGE, "a title is limited to %d bytes", 2 * CS_NAME_MAX);
-  if (module && strlen(module) > 2 * CS_NAME_MAX) return cli_fail(CLI_USAGE, "a module name is too long");
+  if ((code = check_text_args(title, module, kind))) return code;
   uint8_t club[CS_ID_LEN];
   cs_txn_t txn;
-  if ((code = request_prepare(cli, club, &txn, false))) return code;
+  if ((code = cli_begin_write(cli, &txn, club, CLI_ROLES_CLUB, "file requests"))) return code;
+  suggest_duplicates(&txn, club, title);
   cs_store_abort(&txn);
 
   /* One user action is one change: op 0 creates the request, the others
@@ -68,15 +104,18 @@ static int request_add(cli_t *cli, cli_args_t *args) {
   cs_buf_t payload;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
   cs_ref_t created = cs_ref_local(0);
-  cs_mp_write_array(&payload, 3 + (body ? 1u : 0u) + (module ? 1u : 0u) + (uint32_t)tag_count);
+  cs_mp_write_array(&payload, 3 + (body ? 1u : 0u) + (module ? 1u : 0u) + (kind ? 1u : 0u) + (story ? 1u : 0u) +
+                                  (uint32_t)tag_count);
   cs_op_write_create(&payload, CS_OBJ_REQUEST, NULL);
   cs_op_write_set_str(&payload, created, CS_F_REQ_TITLE, title, 0, NULL);
   cs_op_write_set_str(&payload, created, CS_F_REQ_STATUS, "submitted", 0, NULL);
   if (body) cs_op_write_set_str(&payload, created, CS_F_REQ_BODY, body, 0, NULL);
   if (module) cs_op_write_set_str(&payload, created, CS_F_REQ_MODULE, module, 0, NULL);
+  if (kind) cs_op_write_set_str(&payload, created, CS_F_REQ_KIND, kind, 0, NULL);
+  if (story) cs_op_write_set_str(&payload, created, CS_F_REQ_STORY, story, 0, NULL);
   for (int i = 0; i < tag_count; i++) cs_op_write_add_str(&payload, created, CS_F_REQ_TAGS, tags[i]);
   uint8_t change_id[CS_ID_LEN], req[CS_ID_LEN];
-  if ((code = request_commit(cli, club, &payload, change_id, "cannot file the request"))) return code;
+  if ((code = cli_commit(cli, club, &payload, change_id, "cannot file the request"))) return code;
   cs_op_id(change_id, 0, req);
   char hex[65];
   cs_hex32(req, hex);
@@ -84,43 +123,74 @@ static int request_add(cli_t *cli, cli_args_t *args) {
   return CLI_OK;
 }
 
-/* A request's fields, read from its record for listing and showing. */
-typedef struct request_view_s {
-  char title[2 * CS_NAME_MAX + 1];
-  char status[32];
-  char module[2 * CS_NAME_MAX + 1];
-  uint64_t created_lamport;
-} request_view_t;
+/* Reading ------------------------------------------------------------------ */
 
-static void request_view(const cs_object_t *obj, request_view_t *v) {
+typedef struct read_ctx_s {
+  cs_txn_t *txn;
+  const uint8_t *club;
+  json_t *museums; /* key hex -> museum, a cache for supporters */
+  cs_tally_t tally; /* the latest campaign's, for points */
+} read_ctx_t;
+
+static const char *museum_cached(read_ctx_t *ctx, const uint8_t key[CS_KEY_LEN]) {
+  char hex[65];
+  cs_hex32(key, hex);
+  json_t *known = json_object_get(ctx->museums, hex);
+  if (!known) {
+    char museum[CS_NAME_MAX + 1];
+    cli_museum_of(ctx->txn, ctx->club, key, museum, sizeof(museum));
+    known = json_string(museum);
+    json_object_set_new(ctx->museums, hex, known);
+  }
+  return json_string_value(known);
+}
+
+/* Appends a museum to a JSON array of names unless it is there already. */
+static void add_unique(json_t *names, const char *museum) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(names, i, v) if (strcmp(json_string_value(v), museum) == 0) return;
+  json_array_append_new(names, json_string(museum));
+}
+
+static uint64_t points_of(const read_ctx_t *ctx, const uint8_t id[CS_ID_LEN]) {
+  for (uint32_t i = 0; i < ctx->tally.count; i++)
+    if (memcmp(ctx->tally.rows[i].request, id, CS_ID_LEN) == 0) return ctx->tally.rows[i].points;
+  return 0;
+}
+
+static json_t *request_json(read_ctx_t *ctx, const uint8_t id[CS_ID_LEN], const cs_object_t *obj) {
+  char title[2 * CS_NAME_MAX + 1], status[32], module[2 * CS_NAME_MAX + 1], kind[2 * CS_NAME_MAX + 1];
+  cli_field_text(obj, CS_F_REQ_TITLE, title, sizeof(title));
+  cli_field_text(obj, CS_F_REQ_STATUS, status, sizeof(status));
+  cli_field_text(obj, CS_F_REQ_MODULE, module, sizeof(module));
+  cli_field_text(obj, CS_F_REQ_KIND, kind, sizeof(kind));
+  json_t *supporters = json_array();
+  add_unique(supporters, museum_cached(ctx, obj->creator));
+  for (uint32_t i = 0; i < obj->entry_count; i++)
+    if (obj->entries[i].field == CS_F_REQ_SUPPORTERS && obj->entries[i].value_len == CS_KEY_LEN + 2)
+      add_unique(supporters, museum_cached(ctx, obj->entries[i].value + 2));
+  json_t *doc = json_pack("{s:o s:s s:s s:s s:s s:I s:o s:I}", "id", cli_json_hex(id), "title", title, "status",
+                          status, "module", module, "kind", kind, "points", (json_int_t)points_of(ctx, id),
+                          "supporters", supporters, "lamport", (json_int_t)obj->created_lamport);
   const cs_entry_t *e;
-  memset(v, 0, sizeof(*v));
-  if (cs_object_field(obj, CS_F_REQ_TITLE, &e)) cs_value_str(e->value, e->value_len, v->title, sizeof(v->title));
-  if (cs_object_field(obj, CS_F_REQ_STATUS, &e)) cs_value_str(e->value, e->value_len, v->status, sizeof(v->status));
-  if (cs_object_field(obj, CS_F_REQ_MODULE, &e)) cs_value_str(e->value, e->value_len, v->module, sizeof(v->module));
-  v->created_lamport = obj->created_lamport;
+  if (cs_object_field(obj, CS_F_REQ_MERGED_INTO, &e) && e->value_len == CS_ID_LEN + 2)
+    json_object_set_new(doc, "merged_into", cli_json_hex(e->value + 2));
+  return doc;
 }
 
 typedef struct list_ctx_s {
+  read_ctx_t read;
   const char *status;
   const char *module;
-  json_t *items;
+  json_t *all; /* id -> request, before filtering */
 } list_ctx_t;
-
-static json_t *request_json(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, const request_view_t *v) {
-  (void)obj;
-  return json_pack("{s:o s:s s:s s:s s:i s:[] s:I}", "id", cli_json_hex(id), "title", v->title, "status", v->status,
-                   "module", v->module, "points", 0, "supporters", "lamport", (json_int_t)v->created_lamport);
-}
 
 static int request_list_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
   list_ctx_t *ctx = vctx;
-  request_view_t v;
   if (!cs_object_field(obj, CS_F_REQ_TITLE, &(const cs_entry_t *){NULL})) return 0; /* not yet titled */
-  request_view(obj, &v);
-  if (ctx->status && strcmp(ctx->status, v.status) != 0) return 0;
-  if (ctx->module && strcmp(ctx->module, v.module) != 0) return 0;
-  json_array_append_new(ctx->items, request_json(id, obj, &v));
+  json_t *doc = request_json(&ctx->read, id, obj);
+  json_object_set_new(ctx->all, json_string_value(json_object_get(doc, "id")), doc);
   return 0;
 }
 
@@ -138,75 +208,138 @@ static int by_title(const void *a, const void *b) {
   return c ? c : by_recent(a, b);
 }
 
+static int by_votes(const void *a, const void *b) {
+  json_int_t pa = json_integer_value(json_object_get(*(json_t *const *)a, "points"));
+  json_int_t pb = json_integer_value(json_object_get(*(json_t *const *)b, "points"));
+  if (pa != pb) return pa > pb ? -1 : 1;
+  size_t ma = json_array_size(json_object_get(*(json_t *const *)a, "supporters"));
+  size_t mb = json_array_size(json_object_get(*(json_t *const *)b, "supporters"));
+  if (ma != mb) return ma > mb ? -1 : 1;
+  return by_recent(a, b);
+}
+
+/* A merged request's co-signers count for the one it was merged into. */
+static void move_supporters(json_t *all) {
+  const char *key;
+  json_t *doc;
+  json_object_foreach(all, key, doc) {
+    json_t *into = json_object_get(doc, "merged_into");
+    json_t *target = into ? json_object_get(all, json_string_value(into)) : NULL;
+    if (!target || target == doc) continue;
+    size_t i;
+    json_t *museum;
+    json_array_foreach(json_object_get(doc, "supporters"), i, museum)
+      add_unique(json_object_get(target, "supporters"), json_string_value(museum));
+  }
+}
+
+static int read_begin(cli_t *cli, read_ctx_t *ctx, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {
+  int code = cli_read_club(cli, txn, club);
+  if (code) return code;
+  ctx->txn = txn;
+  ctx->club = club;
+  ctx->museums = json_object();
+  memset(&ctx->tally, 0, sizeof(ctx->tally));
+  uint8_t campaign[CS_ID_LEN];
+  bool frozen;
+  if (cli_latest_campaign(txn, club, campaign) == CS_OK &&
+      cli_campaign_tally(txn, club, campaign, &ctx->tally, &frozen) != CS_OK)
+    memset(&ctx->tally, 0, sizeof(ctx->tally));
+  return CLI_OK;
+}
+
+static void read_end(read_ctx_t *ctx) {
+  cs_store_abort(ctx->txn);
+  json_decref(ctx->museums);
+  cs_tally_free(&ctx->tally);
+}
+
 static int request_list(cli_t *cli, cli_args_t *args) {
-  list_ctx_t ctx = {cli_take(args, "--status"), cli_take(args, "--module"), NULL};
+  list_ctx_t ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  ctx.status = cli_take(args, "--status");
+  ctx.module = cli_take(args, "--module");
   const char *sort = cli_take(args, "--sort");
   int code = cli_no_more(cli, args, request_usage);
   if (code) return code;
-  if (sort && strcmp(sort, "recent") != 0 && strcmp(sort, "title") != 0)
-    return cli_fail(CLI_USAGE, "--sort must be recent or title");
+  if (sort && strcmp(sort, "recent") != 0 && strcmp(sort, "title") != 0 && strcmp(sort, "votes") != 0)
+    return cli_fail(CLI_USAGE, "--sort must be recent, title or votes");
   if (ctx.status && !cs_request_status_valid((cs_span_t){(const uint8_t *)ctx.status, strlen(ctx.status)}))
     return cli_fail(CLI_USAGE, "unknown status '%s'; see docs/data-model.md for the lifecycle", ctx.status);
-  if ((code = cli_open(cli, false))) return code;
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
-  int err = cs_store_begin(cli->store, false, &txn);
-  if (err) return cli_fail_err(err, "cannot read the store");
-  if ((code = cli_club(cli, &txn, club))) {
-    cs_store_abort(&txn);
-    return code;
-  }
-  ctx.items = json_array();
-  err = cs_store_objects(&txn, club, CS_OBJ_REQUEST, request_list_each, &ctx);
-  cs_store_abort(&txn);
+  if ((code = read_begin(cli, &ctx.read, &txn, club))) return code;
+  ctx.all = json_object();
+  int err = cs_store_objects(&txn, club, CS_OBJ_REQUEST, request_list_each, &ctx);
+  read_end(&ctx.read);
   if (err) {
-    json_decref(ctx.items);
+    json_decref(ctx.all);
     return cli_fail_err(err, "cannot list requests");
   }
-  /* Sort through a plain array of pointers, then rebuild the list. */
-  size_t n = json_array_size(ctx.items);
-  json_t **items = malloc((n ? n : 1) * sizeof(*items));
+  move_supporters(ctx.all);
+  /* Filter, then sort through a plain array of pointers. */
+  size_t n = 0;
+  json_t **items = malloc((json_object_size(ctx.all) + 1) * sizeof(*items));
   if (!items) return cli_fail(CLI_ERROR, "out of memory");
-  for (size_t i = 0; i < n; i++) items[i] = json_incref(json_array_get(ctx.items, i));
-  qsort(items, n, sizeof(*items), sort && strcmp(sort, "title") == 0 ? by_title : by_recent);
-  json_array_clear(ctx.items);
+  const char *key;
+  json_t *doc;
+  json_object_foreach(ctx.all, key, doc) {
+    if (ctx.status && strcmp(ctx.status, json_string_value(json_object_get(doc, "status"))) != 0) continue;
+    if (ctx.module && strcmp(ctx.module, json_string_value(json_object_get(doc, "module"))) != 0) continue;
+    items[n++] = json_incref(doc);
+  }
+  json_decref(ctx.all);
+  qsort(items, n, sizeof(*items),
+        !sort || strcmp(sort, "recent") == 0 ? by_recent : strcmp(sort, "title") == 0 ? by_title : by_votes);
+  json_t *list = json_array();
   for (size_t i = 0; i < n; i++) {
     json_object_del(items[i], "lamport");
-    json_array_append_new(ctx.items, items[i]);
+    json_array_append_new(list, items[i]);
   }
   free(items);
-  if (cli->json) return cli_print_json(ctx.items);
+  if (cli->json) return cli_print_json(list);
   size_t i;
   json_t *r;
-  json_array_foreach(ctx.items, i, r) {
+  json_array_foreach(list, i, r) {
     printf("%s  %-11s %-16s %s\n", json_string_value(json_object_get(r, "id")),
            json_string_value(json_object_get(r, "status")), json_string_value(json_object_get(r, "module")),
            json_string_value(json_object_get(r, "title")));
   }
   if (n == 0) printf("No requests%s.\n", ctx.status || ctx.module ? " match" : " yet");
-  json_decref(ctx.items);
+  json_decref(list);
   return CLI_OK;
 }
 
 typedef struct show_ctx_s {
-  cs_txn_t *txn;
-  const uint8_t *club;
+  read_ctx_t *read;
   const uint8_t *request;
   json_t *comments;
+  json_t *merged_from;
 } show_ctx_t;
 
 static int show_comment_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
   show_ctx_t *ctx = vctx;
   if (!obj->has_parent || memcmp(obj->parent, ctx->request, CS_ID_LEN) != 0) return 0;
+  char body[CS_TEXT_MAX + 1];
+  cli_field_text(obj, CS_F_COMMENT_BODY, body, sizeof(body));
   const cs_entry_t *e;
-  char body[CS_TEXT_MAX + 1] = "";
-  if (cs_object_field(obj, CS_F_COMMENT_BODY, &e)) cs_value_str(e->value, e->value_len, body, sizeof(body));
-  char museum[CS_NAME_MAX + 1];
-  cli_museum_of(ctx->txn, ctx->club, obj->creator, museum, sizeof(museum));
+  bool edited = cs_object_field(obj, CS_F_COMMENT_BODY, &e) > 0 && e->lamport > obj->created_lamport;
   json_array_append_new(ctx->comments,
-                        json_pack("{s:o s:o s:s s:s s:b s:I}", "id", cli_json_hex(id), "author", cli_json_hex(obj->creator),
-                                  "museum", museum, "body", body, "deleted", obj->deleted, "lamport",
+                        json_pack("{s:o s:o s:s s:s s:b s:b s:I}", "id", cli_json_hex(id), "author",
+                                  cli_json_hex(obj->creator), "museum", museum_cached(ctx->read, obj->creator), "body",
+                                  body, "deleted", obj->deleted, "edited", edited, "lamport",
                                   (json_int_t)obj->created_lamport));
+  return 0;
+}
+
+static int show_merged_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
+  show_ctx_t *ctx = vctx;
+  const cs_entry_t *e;
+  if (cs_object_field(obj, CS_F_REQ_MERGED_INTO, &e) && e->value_len == CS_ID_LEN + 2 &&
+      memcmp(e->value + 2, ctx->request, CS_ID_LEN) == 0) {
+    json_t *doc = request_json(ctx->read, id, obj);
+    json_array_append_new(ctx->merged_from, doc);
+  }
   return 0;
 }
 
@@ -226,146 +359,333 @@ static int request_show(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, request_usage);
   if (code) return code;
   if (!arg) return cli_fail(CLI_USAGE, "request show needs the request's ID");
-  if ((code = cli_open(cli, false))) return code;
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
   cs_object_t obj;
-  int err = cs_store_begin(cli->store, false, &txn);
-  if (err) return cli_fail_err(err, "cannot read the store");
-  if ((code = cli_club(cli, &txn, club)) || (code = cli_object(cli, &txn, club, arg, CS_OBJ_REQUEST, id, &obj))) {
-    cs_store_abort(&txn);
+  read_ctx_t read;
+  if ((code = read_begin(cli, &read, &txn, club))) return code;
+  if ((code = cli_object(cli, &txn, club, arg, CS_OBJ_REQUEST, id, &obj))) {
+    read_end(&read);
     return code;
   }
-  request_view_t v;
-  request_view(&obj, &v);
-  json_t *doc = request_json(id, &obj, &v);
+  json_t *doc = request_json(&read, id, &obj);
   json_object_del(doc, "lamport");
-  char body[CS_TEXT_MAX + 1] = "", museum[CS_NAME_MAX + 1];
-  const cs_entry_t *e;
-  if (cs_object_field(&obj, CS_F_REQ_BODY, &e)) cs_value_str(e->value, e->value_len, body, sizeof(body));
-  cli_museum_of(&txn, club, obj.creator, museum, sizeof(museum));
-  json_object_set_new(doc, "body", json_string(body));
-  json_object_set_new(doc, "museum", json_string(museum));
-  json_object_set_new(doc, "author", cli_json_hex(obj.creator));
-  json_object_set_new(doc, "tags", field_values(&obj, CS_F_REQ_TAGS));
-  json_t *conflicts = json_object();
   static const struct {
     uint64_t field;
     const char *name;
-  } registers[] = {{CS_F_REQ_TITLE, "title"}, {CS_F_REQ_BODY, "body"}, {CS_F_REQ_MODULE, "module"},
-                   {CS_F_REQ_STATUS, "status"}, {CS_F_REQ_STATUS_NOTE, "status_note"}};
-  for (size_t i = 0; i < sizeof(registers) / sizeof(registers[0]); i++)
-    if (cs_object_field(&obj, registers[i].field, &e) > 1)
-      json_object_set_new(conflicts, registers[i].name, field_values(&obj, registers[i].field));
+  } texts[] = {{CS_F_REQ_BODY, "body"},
+               {CS_F_REQ_STORY, "story"},
+               {CS_F_REQ_STATUS_NOTE, "status_note"},
+               {CS_F_REQ_VENDOR_ANSWER, "vendor_answer"},
+               {CS_F_REQ_VENDOR_ESTIMATE, "vendor_estimate"},
+               {CS_F_REQ_TARGET_VERSION, "target_version"},
+               {CS_F_REQ_DELIVERED_VERSION, "delivered_version"}};
+  for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+    char text[CS_TEXT_MAX + 1];
+    cli_field_text(&obj, texts[i].field, text, sizeof(text));
+    json_object_set_new(doc, texts[i].name, json_string(text));
+  }
+  json_object_set_new(doc, "museum", json_string(museum_cached(&read, obj.creator)));
+  json_object_set_new(doc, "author", cli_json_hex(obj.creator));
+  json_object_set_new(doc, "tags", field_values(&obj, CS_F_REQ_TAGS));
+  json_t *conflicts = json_object();
+  for (uint32_t i = 0; i < obj.entry_count; i++) {
+    const cs_field_spec_t *spec = cs_model_field(CS_OBJ_REQUEST, obj.entries[i].field);
+    const cs_entry_t *e;
+    if (!spec || spec->kind != CS_FIELD_REGISTER || spec->value == CS_VALUE_OBJECT ||
+        json_object_get(conflicts, spec->name) || cs_object_field(&obj, spec->field, &e) < 2)
+      continue;
+    json_object_set_new(conflicts, spec->name, field_values(&obj, spec->field));
+  }
   json_object_set_new(doc, "conflicts", conflicts);
-  show_ctx_t ctx = {&txn, club, id, json_array()};
-  err = cs_store_objects(&txn, club, CS_OBJ_COMMENT, show_comment_each, &ctx);
-  cs_store_abort(&txn);
+  show_ctx_t ctx = {&read, id, json_array(), json_array()};
+  int err = cs_store_objects(&txn, club, CS_OBJ_COMMENT, show_comment_each, &ctx);
+  if (!err) err = cs_store_objects(&txn, club, CS_OBJ_REQUEST, show_merged_each, &ctx);
+  /* Co-signers of the requests merged into this one support it too. */
+  size_t i;
+  json_t *m, *museum;
+  json_array_foreach(ctx.merged_from, i, m) {
+    size_t j;
+    json_array_foreach(json_object_get(m, "supporters"), j, museum)
+      add_unique(json_object_get(doc, "supporters"), json_string_value(museum));
+  }
+  read_end(&read);
   cs_object_free(&obj);
   json_object_set_new(doc, "comments", ctx.comments);
+  json_object_set_new(doc, "merged_from", ctx.merged_from);
   if (err) {
     json_decref(doc);
     return cli_fail_err(err, "cannot read comments");
   }
   if (cli->json) return cli_print_json(doc);
-  printf("%s\n  id:      %s\n  status:  %s\n  module:  %s\n  filed by %s\n", v.title,
-         json_string_value(json_object_get(doc, "id")), v.status, *v.module ? v.module : "-", museum);
-  if (*body) printf("\n%s\n", body);
+#define DOC_STR(k) json_string_value(json_object_get(doc, k))
+  printf("%s\n  id:      %s\n  status:  %s\n  module:  %s\n  kind:    %s\n  filed by %s\n", DOC_STR("title"),
+         DOC_STR("id"), DOC_STR("status"), *DOC_STR("module") ? DOC_STR("module") : "-",
+         *DOC_STR("kind") ? DOC_STR("kind") : "-", DOC_STR("museum"));
+  printf("  points:  %lld in the latest campaign\n  museums supporting:", 
+         (long long)json_integer_value(json_object_get(doc, "points")));
+  json_array_foreach(json_object_get(doc, "supporters"), i, museum) printf("%s %s", i ? "," : "",
+                                                                              json_string_value(museum));
+  printf("\n");
+  if (json_object_get(doc, "merged_into")) printf("  merged into %s\n", DOC_STR("merged_into"));
+  json_array_foreach(ctx.merged_from, i, m) printf("  duplicate merged here: %.12s %s\n",
+                                                   json_string_value(json_object_get(m, "id")),
+                                                   json_string_value(json_object_get(m, "title")));
+  if (*DOC_STR("story")) printf("\n  User story: %s\n", DOC_STR("story"));
+  if (*DOC_STR("body")) printf("\n%s\n", DOC_STR("body"));
+  if (*DOC_STR("vendor_answer") || *DOC_STR("vendor_estimate") || *DOC_STR("target_version") ||
+      *DOC_STR("delivered_version"))
+    printf("\n  Vendor: %s (estimate %s, target %s, delivered %s)\n", DOC_STR("vendor_answer"),
+           *DOC_STR("vendor_estimate") ? DOC_STR("vendor_estimate") : "-",
+           *DOC_STR("target_version") ? DOC_STR("target_version") : "-",
+           *DOC_STR("delivered_version") ? DOC_STR("delivered_version") : "-");
+#undef DOC_STR
   const char *field;
   json_t *values;
   json_object_foreach(conflicts, field, values) {
     printf("\n  CONFLICT on %s: museums wrote different values at the same time:\n", field);
-    size_t i;
     json_t *val;
     json_array_foreach(values, i, val) printf("    %s %s\n", i == 0 ? "*" : "-", json_string_value(val));
     printf("  (* is shown for now; 'clubsync request edit' with the right value resolves it for everyone)\n");
   }
-  size_t i;
   json_t *c;
   json_array_foreach(json_object_get(doc, "comments"), i, c) {
     if (json_is_true(json_object_get(c, "deleted"))) {
-      printf("\n  [comment by %s deleted]\n", json_string_value(json_object_get(c, "museum")));
+      printf("\n  [comment by %s withdrawn]\n", json_string_value(json_object_get(c, "museum")));
       continue;
     }
-    printf("\n  %s: %s\n", json_string_value(json_object_get(c, "museum")), json_string_value(json_object_get(c, "body")));
+    printf("\n  %s%s: %s\n", json_string_value(json_object_get(c, "museum")),
+           json_is_true(json_object_get(c, "edited")) ? " (edited)" : "",
+           json_string_value(json_object_get(c, "body")));
   }
   json_decref(doc);
   return CLI_OK;
 }
 
-/* Writes a register op that overwrites every live value of the field, which
- * is how a person resolves a conflict. */
-static void write_overwrite(cs_buf_t *payload, const cs_object_t *obj, const uint8_t id[CS_ID_LEN], uint64_t field,
-                            const char *value) {
-  uint8_t preds[CS_PREDS_MAX][CS_ID_LEN];
-  uint32_t n = 0;
-  for (uint32_t i = 0; i < obj->entry_count && n < CS_PREDS_MAX; i++)
-    if (obj->entries[i].field == field) memcpy(preds[n++], obj->entries[i].op, CS_ID_LEN);
-  cs_op_write_set_str(payload, cs_ref_id(id), field, value, n, (const uint8_t(*)[CS_ID_LEN])preds);
+/* Writing ------------------------------------------------------------------ */
+
+/* Opens the store for a write on one object of the club and reads it. */
+static int begin_object_write(cli_t *cli, const char *arg, uint64_t type, unsigned roles, const char *what,
+                              uint8_t club[CS_ID_LEN], uint8_t id[CS_ID_LEN], cs_object_t *obj) {
+  cs_txn_t txn;
+  int code = cli_begin_write(cli, &txn, club, roles, what);
+  if (code) return code;
+  code = cli_object(cli, &txn, club, arg, type, id, obj);
+  cs_store_abort(&txn);
+  return code;
 }
 
-static int request_update(cli_t *cli, cli_args_t *args, const char *sub) {
-  bool is_status = strcmp(sub, "status") == 0, is_comment = strcmp(sub, "comment") == 0;
-  const char *title = NULL, *body = NULL, *module = NULL, *note = NULL, *status = NULL, *text = NULL;
-  if (is_status) note = cli_take(args, "--note");
-  else if (!is_comment) {
+static int print_done(int code, const char *message, const uint8_t id[CS_ID_LEN]) {
+  if (code) return code;
+  char hex[65];
+  cs_hex32(id, hex);
+  printf("%s\n%s\n", message, hex);
+  return CLI_OK;
+}
+
+static int request_edit(cli_t *cli, cli_args_t *args, bool is_status) {
+  const char *title = NULL, *body = NULL, *module = NULL, *kind = NULL, *story = NULL, *note = NULL, *status = NULL;
+  if (is_status) {
+    note = cli_take(args, "--note");
+  } else {
     title = cli_take(args, "--title");
     body = cli_take(args, "--body");
     module = cli_take(args, "--module");
+    kind = cli_take(args, "--kind");
+    story = cli_take(args, "--story");
   }
   const char *arg = cli_next(args);
   if (is_status) status = cli_next(args);
-  if (is_comment) text = cli_next(args);
   int code = cli_no_more(cli, args, request_usage);
   if (code) return code;
-  if (!arg) return cli_fail(CLI_USAGE, "request %s needs the request's ID", sub);
+  if (!arg) return cli_fail(CLI_USAGE, "request %s needs the request's ID", is_status ? "status" : "edit");
   if (is_status && (!status || !cs_request_status_valid((cs_span_t){(const uint8_t *)status, strlen(status)})))
     return cli_fail(CLI_USAGE, "request status needs a STATUS among: draft submitted review vote shortlisted "
                                "estimated committed planned delivered verified closed merged rejected declined "
                                "postponed");
-  if (is_comment && (!text || !*text)) return cli_fail(CLI_USAGE, "request comment needs the comment's TEXT");
-  if (!is_status && !is_comment && !title && !body && !module)
-    return cli_fail(CLI_USAGE, "request edit needs at least one of --title, --body, --module");
-  if (title && (!*title || strlen(title) > 2 * CS_NAME_MAX)) return cli_fail(CLI_USAGE, "a title is 1 to 400 bytes");
-
+  if (!is_status && !title && !body && !module && !kind && !story)
+    return cli_fail(CLI_USAGE, "request edit needs at least one of --title, --body, --module, --kind, --story");
+  if ((code = check_text_args(title, module, kind))) return code;
   uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
-  cs_txn_t txn;
   cs_object_t obj;
-  if ((code = request_prepare(cli, club, &txn, is_comment))) return code;
-  code = cli_object(cli, &txn, club, arg, CS_OBJ_REQUEST, id, &obj);
-  cs_store_abort(&txn);
-  if (code) return code;
-
+  unsigned roles = is_status ? CLI_ROLES_CLUB | 1u << CS_ROLE_VENDOR : CLI_ROLES_CLUB;
+  if ((code = begin_object_write(cli, arg, CS_OBJ_REQUEST, roles, is_status ? "change a request's status"
+                                                                             : "edit requests",
+                                 club, id, &obj)))
+    return code;
   cs_buf_t payload;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  const struct {
+    uint64_t field;
+    const char *value;
+  } writes[] = {{CS_F_REQ_STATUS, status}, {CS_F_REQ_STATUS_NOTE, note}, {CS_F_REQ_TITLE, title},
+                {CS_F_REQ_BODY, body},     {CS_F_REQ_MODULE, module},    {CS_F_REQ_KIND, kind},
+                {CS_F_REQ_STORY, story}};
+  uint32_t ops = 0;
+  for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++) ops += writes[i].value ? 1u : 0u;
+  cs_mp_write_array(&payload, ops);
+  for (size_t i = 0; i < sizeof(writes) / sizeof(writes[0]); i++)
+    if (writes[i].value) cli_write_overwrite_str(&payload, &obj, id, writes[i].field, writes[i].value);
+  cs_object_free(&obj);
   uint8_t change_id[CS_ID_LEN];
-  if (is_comment) {
+  code = cli_commit(cli, club, &payload, change_id, "cannot change the request");
+  return print_done(code, is_status ? "Status changed." : "Request updated.", id);
+}
+
+static int request_answer(cli_t *cli, cli_args_t *args) {
+  const struct {
+    const char *flag;
+    uint64_t field;
+  } flags[] = {{"--answer", CS_F_REQ_VENDOR_ANSWER},
+               {"--estimate", CS_F_REQ_VENDOR_ESTIMATE},
+               {"--target", CS_F_REQ_TARGET_VERSION},
+               {"--delivered", CS_F_REQ_DELIVERED_VERSION}};
+  const char *values[4];
+  uint32_t ops = 0;
+  for (int i = 0; i < 4; i++) {
+    values[i] = cli_take(args, flags[i].flag);
+    if (values[i] && (i > 0 ? !*values[i] || strlen(values[i]) > 2 * CS_NAME_MAX : false))
+      return cli_fail(CLI_USAGE, "%s is 1 to 400 bytes", flags[i].flag);
+    ops += values[i] ? 1u : 0u;
+  }
+  const char *arg = cli_next(args);
+  int code = cli_no_more(cli, args, request_usage);
+  if (code) return code;
+  if (!arg || ops == 0)
+    return cli_fail(CLI_USAGE, "request answer needs the request's ID and at least one of --answer, --estimate, "
+                               "--target, --delivered");
+  uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
+  cs_object_t obj;
+  if ((code = begin_object_write(cli, arg, CS_OBJ_REQUEST, 1u << CS_ROLE_VENDOR | 1u << CS_ROLE_ADMIN,
+                                 "answer for the vendor", club, id, &obj)))
+    return code;
+  cs_buf_t payload;
+  cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  cs_mp_write_array(&payload, ops);
+  for (int i = 0; i < 4; i++)
+    if (values[i]) cli_write_overwrite_str(&payload, &obj, id, flags[i].field, values[i]);
+  cs_object_free(&obj);
+  uint8_t change_id[CS_ID_LEN];
+  code = cli_commit(cli, club, &payload, change_id, "cannot record the answer");
+  return print_done(code, "The vendor's answer is recorded, signed.", id);
+}
+
+/* support adds this key to the co-signers; unsupport removes the adds of
+ * this key that this node has seen (a concurrent support still wins). */
+static int request_support(cli_t *cli, cli_args_t *args, bool support) {
+  const char *arg = cli_next(args);
+  int code = cli_no_more(cli, args, request_usage);
+  if (code) return code;
+  if (!arg) return cli_fail(CLI_USAGE, "request %s needs the request's ID", support ? "support" : "unsupport");
+  uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
+  cs_object_t obj;
+  if ((code = begin_object_write(cli, arg, CS_OBJ_REQUEST, CLI_ROLES_CLUB, "co-sign requests", club, id, &obj)))
+    return code;
+  const uint8_t *key = cli->secret_key + 32;
+  uint8_t adds[CS_PREDS_MAX][CS_ID_LEN];
+  uint32_t add_count = 0;
+  for (uint32_t i = 0; i < obj.entry_count && add_count < CS_PREDS_MAX; i++)
+    if (obj.entries[i].field == CS_F_REQ_SUPPORTERS && obj.entries[i].value_len == CS_KEY_LEN + 2 &&
+        memcmp(obj.entries[i].value + 2, key, CS_KEY_LEN) == 0)
+      memcpy(adds[add_count++], obj.entries[i].op, CS_ID_LEN);
+  cs_object_free(&obj);
+  if (support && add_count) return print_done(CLI_OK, "Your museum already supports this request.", id);
+  if (!support && !add_count) return print_done(CLI_OK, "Your key did not support this request.", id);
+  cs_buf_t payload, element;
+  cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  cs_buf_init(&element, 64);
+  cs_mp_write_bin(&element, key, CS_KEY_LEN);
+  cs_mp_write_array(&payload, 1);
+  if (support) cs_op_write_add_raw(&payload, cs_ref_id(id), CS_F_REQ_SUPPORTERS, cs_buf_span(&element));
+  else
+    cs_op_write_remove_raw(&payload, cs_ref_id(id), CS_F_REQ_SUPPORTERS, cs_buf_span(&element), add_count,
+                           (const uint8_t(*)[CS_ID_LEN])adds);
+  cs_buf_free(&element);
+  uint8_t change_id[CS_ID_LEN];
+  code = cli_commit(cli, club, &payload, change_id, "cannot record your support");
+  return print_done(code, support ? "Your museum co-signs this request." : "Your museum no longer co-signs it.", id);
+}
+
+/* merge marks a duplicate: its status becomes merged and it points to the
+ * original, which then counts its supporters and its points. */
+static int request_merge(cli_t *cli, cli_args_t *args) {
+  const char *into_arg = cli_take(args, "--into");
+  const char *arg = cli_next(args);
+  int code = cli_no_more(cli, args, request_usage);
+  if (code) return code;
+  if (!arg || !into_arg) return cli_fail(CLI_USAGE, "request merge needs ID --into ID2 (ID is the duplicate)");
+  uint8_t club[CS_ID_LEN], id[CS_ID_LEN], into[CS_ID_LEN];
+  cs_object_t obj;
+  cs_txn_t txn;
+  if ((code = cli_begin_write(cli, &txn, club, CLI_ROLES_CLUB, "merge requests"))) return code;
+  if (!(code = cli_object(cli, &txn, club, into_arg, CS_OBJ_REQUEST, into, NULL)))
+    code = cli_object(cli, &txn, club, arg, CS_OBJ_REQUEST, id, &obj);
+  cs_store_abort(&txn);
+  if (code) return code;
+  if (memcmp(id, into, CS_ID_LEN) == 0) {
+    cs_object_free(&obj);
+    return cli_fail(CLI_USAGE, "a request cannot be merged into itself");
+  }
+  cs_buf_t payload, target;
+  cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  cs_buf_init(&target, 64);
+  cs_mp_write_bin(&target, into, CS_ID_LEN);
+  cs_mp_write_array(&payload, 2);
+  cli_write_overwrite_str(&payload, &obj, id, CS_F_REQ_STATUS, "merged");
+  cli_write_overwrite(&payload, &obj, id, CS_F_REQ_MERGED_INTO, cs_buf_span(&target));
+  cs_buf_free(&target);
+  cs_object_free(&obj);
+  uint8_t change_id[CS_ID_LEN];
+  code = cli_commit(cli, club, &payload, change_id, "cannot merge the request");
+  return print_done(code, "Merged: its supporters and points now count for the original.", id);
+}
+
+static int request_comment(cli_t *cli, cli_args_t *args, const char *sub) {
+  bool add = strcmp(sub, "comment") == 0, del = strcmp(sub, "comment-delete") == 0;
+  const char *arg = cli_next(args);
+  const char *text = del ? NULL : cli_next(args);
+  int code = cli_no_more(cli, args, request_usage);
+  if (code) return code;
+  if (!arg || (!del && (!text || !*text)))
+    return cli_fail(CLI_USAGE, "usage: clubsync request %s", add ? "comment ID TEXT" : del ? "comment-delete COMMENT"
+                                                                                          : "comment-edit COMMENT TEXT");
+  uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
+  cs_object_t obj;
+  if ((code = begin_object_write(cli, arg, add ? CS_OBJ_REQUEST : CS_OBJ_COMMENT, CLI_ROLES_ANY, "comment", club, id,
+                                 &obj)))
+    return code;
+  bool mine = memcmp(obj.creator, cli->secret_key + 32, CS_KEY_LEN) == 0;
+  cs_buf_t payload;
+  cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  if (add) {
     cs_ref_t request = cs_ref_id(id);
     cs_mp_write_array(&payload, 2);
     cs_op_write_create(&payload, CS_OBJ_COMMENT, &request);
     cs_op_write_set_str(&payload, cs_ref_local(0), CS_F_COMMENT_BODY, text, 0, NULL);
-    cs_object_free(&obj);
-    if ((code = request_commit(cli, club, &payload, change_id, "cannot add the comment"))) return code;
-    uint8_t comment[CS_ID_LEN];
-    cs_op_id(change_id, 0, comment);
-    char hex[65];
-    cs_hex32(comment, hex);
-    printf("Commented.\n%s\n", hex);
-    return CLI_OK;
+  } else if (!mine) {
+    /* Only its writer (or an admin, checked when the change applies) may. */
+    cs_txn_t txn;
+    uint8_t unused[CS_ID_LEN];
+    if ((code = cli_begin_write(cli, &txn, unused, 1u << CS_ROLE_ADMIN, "change another museum's comment"))) {
+      cs_object_free(&obj);
+      cs_buf_free(&payload);
+      return code;
+    }
+    cs_store_abort(&txn);
   }
-  uint32_t ops = is_status ? 1u + (note ? 1u : 0u) : (title ? 1u : 0u) + (body ? 1u : 0u) + (module ? 1u : 0u);
-  cs_mp_write_array(&payload, ops);
-  if (status) write_overwrite(&payload, &obj, id, CS_F_REQ_STATUS, status);
-  if (note) write_overwrite(&payload, &obj, id, CS_F_REQ_STATUS_NOTE, note);
-  if (title) write_overwrite(&payload, &obj, id, CS_F_REQ_TITLE, title);
-  if (body) write_overwrite(&payload, &obj, id, CS_F_REQ_BODY, body);
-  if (module) write_overwrite(&payload, &obj, id, CS_F_REQ_MODULE, module);
+  if (!add) {
+    cs_mp_write_array(&payload, 1);
+    if (del) cs_op_write_delete(&payload, cs_ref_id(id));
+    else cli_write_overwrite_str(&payload, &obj, id, CS_F_COMMENT_BODY, text);
+  }
   cs_object_free(&obj);
-  if ((code = request_commit(cli, club, &payload, change_id, "cannot change the request"))) return code;
-  char hex[65];
-  cs_hex32(id, hex);
-  printf("%s\n", hex);
-  return CLI_OK;
+  uint8_t change_id[CS_ID_LEN], comment[CS_ID_LEN];
+  if ((code = cli_commit(cli, club, &payload, change_id, "cannot write the comment"))) return code;
+  if (add) cs_op_id(change_id, 0, comment);
+  else memcpy(comment, id, CS_ID_LEN);
+  return print_done(CLI_OK, add ? "Commented." : del ? "Comment withdrawn (the signed original stays in the audit)."
+                                                     : "Comment edited.",
+                    comment);
 }
 
 int cmd_request(cli_t *cli, cli_args_t *args) {
@@ -374,7 +694,13 @@ int cmd_request(cli_t *cli, cli_args_t *args) {
   if (strcmp(sub, "add") == 0) return request_add(cli, args);
   if (strcmp(sub, "list") == 0) return request_list(cli, args);
   if (strcmp(sub, "show") == 0) return request_show(cli, args);
-  if (strcmp(sub, "edit") == 0 || strcmp(sub, "status") == 0 || strcmp(sub, "comment") == 0)
-    return request_update(cli, args, sub);
+  if (strcmp(sub, "edit") == 0) return request_edit(cli, args, false);
+  if (strcmp(sub, "status") == 0) return request_edit(cli, args, true);
+  if (strcmp(sub, "answer") == 0) return request_answer(cli, args);
+  if (strcmp(sub, "support") == 0) return request_support(cli, args, true);
+  if (strcmp(sub, "unsupport") == 0) return request_support(cli, args, false);
+  if (strcmp(sub, "merge") == 0) return request_merge(cli, args);
+  if (strcmp(sub, "comment") == 0 || strcmp(sub, "comment-edit") == 0 || strcmp(sub, "comment-delete") == 0)
+    return request_comment(cli, args, sub);
   return cli_fail(CLI_USAGE, "unknown request command '%s'; usage: clubsync %s", sub, request_usage);
 }
