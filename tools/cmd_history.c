@@ -5,15 +5,55 @@
 #include "tools/cli.h"
 
 static const char *field_name(uint64_t type, uint64_t field) {
-  if (type == CS_OBJ_COMMENT) return field == CS_F_COMMENT_BODY ? "comment" : "a field";
-  switch (field) {
-  case CS_F_REQ_TITLE: return "title";
-  case CS_F_REQ_BODY: return "text";
-  case CS_F_REQ_MODULE: return "module";
-  case CS_F_REQ_STATUS: return "status";
-  case CS_F_REQ_STATUS_NOTE: return "status note";
-  case CS_F_REQ_TAGS: return "tags";
-  default: return "a field";
+  const cs_field_spec_t *spec = cs_model_field(type, field);
+  return spec ? spec->name : "a field";
+}
+
+static const char *created_what(uint64_t type) {
+  switch (type) {
+  case CS_OBJ_REQUEST: return "filed a request";
+  case CS_OBJ_COMMENT: return "commented";
+  case CS_OBJ_CAMPAIGN: return "opened a campaign";
+  case CS_OBJ_BALLOT: return "cast a ballot";
+  case CS_OBJ_MEETING: return "planned a meeting";
+  case CS_OBJ_DOCUMENT: return "added a document";
+  default: return "created an object";
+  }
+}
+
+/* A value in people's terms: text as is, a key as its museum, an id short,
+ * a ballot as its total. */
+static void describe_value(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type, uint64_t field,
+                           cs_span_t value, char *out, size_t out_len) {
+  const cs_field_spec_t *spec = cs_model_field(type, field);
+  cs_mp_reader_t r = cs_mp_reader(value);
+  uint8_t id[CS_ID_LEN];
+  uint64_t number;
+  char hex[65];
+  out[0] = '\0';
+  if (!spec || !value.len) return;
+  switch (spec->value) {
+  case CS_VALUE_OWN_KEY:
+    if (cs_mp_read_bin32(&r, id) == CS_OK) cli_museum_of(txn, club, id, out, out_len);
+    return;
+  case CS_VALUE_OBJECT:
+    if (cs_mp_read_bin32(&r, id) == CS_OK) cs_hex32(id, hex), snprintf(out, out_len, "%.12s", hex);
+    return;
+  case CS_VALUE_POINTS:
+    if (cs_mp_read_uint(&r, &number) == CS_OK) snprintf(out, out_len, "%llu", (unsigned long long)number);
+    return;
+  case CS_VALUE_ALLOCATION: {
+    cs_allocation_t *a = malloc(sizeof(*a));
+    if (a && cs_allocation_decode(value, a) == CS_OK)
+      snprintf(out, out_len, "%llu points on %u requests", (unsigned long long)a->total, a->count);
+    free(a);
+    return;
+  }
+  case CS_VALUE_RESULTS:
+    snprintf(out, out_len, "the frozen results");
+    return;
+  default:
+    cs_value_str(value.ptr, value.len, out, out_len);
   }
 }
 
@@ -44,7 +84,7 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
         cs_object_free(&obj);
       }
     }
-    if (op->value.len) cs_value_str(op->value.ptr, op->value.len, text, sizeof(text));
+    describe_value(txn, club, type, op->field, op->value, text, sizeof(text));
     int n = 0;
     const char *sep = used ? "; " : "";
     switch (op->type) {
@@ -59,8 +99,7 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
       break;
     }
     case CS_OP_CREATE:
-      n = snprintf(out + used, out_len - used, "%s%s", sep,
-                   op->obj_type == CS_OBJ_COMMENT ? "commented on a request" : "filed a request");
+      n = snprintf(out + used, out_len - used, "%s%s", sep, created_what(op->obj_type));
       break;
     case CS_OP_SET:
       if (op->obj_local) {
@@ -78,7 +117,7 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
       n = snprintf(out + used, out_len - used, "%sremoved \"%s\" from %s", sep, text, field_name(type, op->field));
       break;
     case CS_OP_DELETE:
-      n = snprintf(out + used, out_len - used, "%sdeleted a comment", sep);
+      n = snprintf(out + used, out_len - used, "%swithdrew a %s", sep, cli_type_name(type));
       break;
     default:
       break;
