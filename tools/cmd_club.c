@@ -87,38 +87,44 @@ int cmd_club(cli_t *cli, cli_args_t *args) {
                              "club join CODE");
 }
 
-static int member_add(cli_t *cli, cli_args_t *args) {
-  const char *museum = cli_take(args, "--museum");
-  const char *role_name = cli_take(args, "--role");
+/* member add sets a key's role; member remove sets it to none. Either way
+ * the op carries a cutoff, the key's highest seq this node has seen: the new
+ * role applies to what the key writes after it, on every node, whenever the
+ * op arrives (a strong remove: docs/governance.md). */
+static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
+  const char *museum_arg = remove ? NULL : cli_take(args, "--museum");
+  const char *role_name = remove ? NULL : cli_take(args, "--role");
   const char *key_hex = cli_next(args);
-  int code = cli_no_more(cli, args, "member add KEY --museum NAME --role admin|member|observer|vendor");
+  int code = cli_no_more(cli, args, remove ? "member remove KEY"
+                                           : "member add KEY --museum NAME --role admin|member|observer|vendor");
   if (code) return code;
   uint8_t key[CS_KEY_LEN];
   if (!key_hex || cs_unhex32(key_hex, key) != CS_OK)
-    return cli_fail(CLI_USAGE, "member add needs the new member's node key: 64 hex characters (clubsync whoami)");
-  if (!museum || !*museum || strlen(museum) > CS_NAME_MAX)
+    return cli_fail(CLI_USAGE, "member %s needs the member's node key: 64 hex characters (clubsync whoami)",
+                    remove ? "remove" : "add");
+  if (!remove && (!museum_arg || !*museum_arg || strlen(museum_arg) > CS_NAME_MAX))
     return cli_fail(CLI_USAGE, "member add needs --museum NAME (at most %d bytes)", CS_NAME_MAX);
   cs_role_t role = role_name ? cs_role_parse(role_name) : CS_ROLE_NONE;
-  if (role == CS_ROLE_NONE) return cli_fail(CLI_USAGE, "--role must be admin, member, observer or vendor");
+  if (!remove && role == CS_ROLE_NONE) return cli_fail(CLI_USAGE, "--role must be admin, member, observer or vendor");
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
   if ((code = cli_identity(cli)) || (code = cli_read_club(cli, &txn, club))) return code;
   if (cli_my_role(cli, &txn, club) != CS_ROLE_ADMIN) {
     cs_store_abort(&txn);
-    return cli_fail(CLI_DENIED, "only a club admin can add members or change roles; ask one of the admins "
+    return cli_fail(CLI_DENIED, "only a club admin can add or remove members or change roles; ask one of the admins "
                                 "('clubsync member list')");
   }
   cs_member_t *m = malloc(sizeof(*m));
-  bool demotes_admin = false;
-  if (m && cs_store_member_get(&txn, club, key, m) == CS_OK) {
-    const cs_member_entry_t *latest = cs_member_latest(m);
-    demotes_admin = latest && latest->role == CS_ROLE_ADMIN && role != CS_ROLE_ADMIN;
-  }
+  const cs_member_entry_t *latest = NULL;
+  if (m && cs_store_member_get(&txn, club, key, m) == CS_OK) latest = cs_member_latest(m);
+  bool demotes_admin = latest && latest->role == CS_ROLE_ADMIN && role != CS_ROLE_ADMIN;
+  char museum[CS_NAME_MAX + 1];
+  snprintf(museum, sizeof(museum), "%s", museum_arg ? museum_arg : latest ? latest->museum : "");
+  bool known = latest && latest->role != CS_ROLE_NONE;
   free(m);
-  /* The cutoff is the key's highest seq this node has seen: the role applies
-   * to what the key writes from then on. */
   uint64_t cutoff = cs_store_author_seq(&txn, club, key, NULL);
   cs_store_abort(&txn);
+  if (remove && !known) return cli_fail(CLI_NOTFOUND, "%s is not a member of this club", key_hex);
   if (demotes_admin)
     return cli_fail(CLI_DENIED, "changing an admin's role needs a decision adopted by the club (a motion)");
 
@@ -129,8 +135,12 @@ static int member_add(cli_t *cli, cli_args_t *args) {
   uint8_t id[CS_ID_LEN];
   int err = cli_author(cli, club, cs_buf_span(&payload), id);
   cs_buf_free(&payload);
-  if (err) return cli_fail_err(err, "cannot add the member");
-  printf("%s (%s) is now %s of the club.\n", museum, key_hex, cs_role_name(role));
+  if (err) return cli_fail_err(err, remove ? "cannot remove the member" : "cannot add the member");
+  if (remove)
+    printf("%s (%s) is removed from the club: whatever that key writes after its change %llu is invalid on every "
+           "node.\n",
+           museum, key_hex, (unsigned long long)cutoff);
+  else printf("%s (%s) is now %s of the club.\n", museum, key_hex, cs_role_name(role));
   printf("%s\n", key_hex);
   return CLI_OK;
 }
@@ -139,7 +149,7 @@ static int member_list_each(const cs_member_t *m, void *ctx) {
   const cs_member_entry_t *latest = cs_member_latest(m);
   if (!latest) return 0;
   json_array_append_new(ctx, json_pack("{s:o s:s s:s}", "key", cli_json_hex(m->key), "museum", latest->museum, "role",
-                                       cs_role_name(latest->role)));
+                                       latest->role == CS_ROLE_NONE ? "removed" : cs_role_name(latest->role)));
   return 0;
 }
 
@@ -168,7 +178,8 @@ static int member_list(cli_t *cli, cli_args_t *args) {
 
 int cmd_member(cli_t *cli, cli_args_t *args) {
   const char *sub = cli_next(args);
-  if (sub && strcmp(sub, "add") == 0) return member_add(cli, args);
+  if (sub && strcmp(sub, "add") == 0) return member_write(cli, args, false);
+  if (sub && strcmp(sub, "remove") == 0) return member_write(cli, args, true);
   if (sub && strcmp(sub, "list") == 0) return member_list(cli, args);
-  return cli_fail(CLI_USAGE, "usage: clubsync member add KEY --museum NAME --role ROLE | member list");
+  return cli_fail(CLI_USAGE, "usage: clubsync member add KEY --museum NAME --role ROLE | member remove KEY | member list");
 }

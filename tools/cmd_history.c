@@ -228,9 +228,25 @@ static int audit_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) 
   if (status != CS_OK) {
     char museum[CS_NAME_MAX + 1];
     cli_museum_of(ctx->txn, ctx->club, c->author, museum, sizeof(museum));
+    /* A change kept out because its key was removed says by which change. */
+    char reason[256];
+    snprintf(reason, sizeof(reason), "%s", cs_strerror(status));
+    cs_member_t *m = malloc(sizeof(*m));
+    if (status == CS_EAUTH && m && cs_store_member_get(ctx->txn, ctx->club, c->author, m) == CS_OK &&
+        cs_member_role_at(m, c->seq) == CS_ROLE_NONE) {
+      for (uint32_t i = 0; i < m->count; i++) {
+        if (m->entries[i].role != CS_ROLE_NONE || m->entries[i].cutoff >= c->seq) continue;
+        char hex[65];
+        cs_hex32(m->entries[i].change, hex);
+        snprintf(reason, sizeof(reason), "invalidated: its key was removed from the club after its change %llu, by "
+                 "change %.12s",
+                 (unsigned long long)m->entries[i].cutoff, hex);
+      }
+    }
+    free(m);
     json_array_append_new(ctx->invalid, json_pack("{s:o s:o s:s s:I s:s}", "id", cli_json_hex(id), "author",
                                                   cli_json_hex(c->author), "museum", museum, "seq",
-                                                  (json_int_t)c->seq, "reason", cs_strerror(status)));
+                                                  (json_int_t)c->seq, "reason", reason));
   }
   ctx->verified++;
   free(c);
