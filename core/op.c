@@ -18,6 +18,8 @@
  */
 #include "core/op.h"
 
+#include "core/decision.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +31,9 @@ const char *const cs_vendor_statuses[] = {"estimated", "committed", "planned", "
 const char *const cs_campaign_phases[] = {"submission", "review", "vote", "closed", "sent", NULL};
 const char *const cs_meeting_statuses[] = {"planned", "convened", "held", "minutes-review", "approved", NULL};
 const char *const cs_document_statuses[] = {"draft", "reviewed", "approved", "obsolete", NULL};
+const char *const cs_quorum_rules[] = {"majority", "two-thirds", NULL};
+const char *const cs_vote_choices[] = {"yes", "no", "abstain", NULL};
+const char *const cs_outcomes[] = {"adopted", "rejected", NULL};
 
 bool cs_status_in(const char *const *list, cs_span_t text) {
   for (int i = 0; list[i]; i++)
@@ -96,6 +101,12 @@ static const cs_field_spec_t cs__fields[] = {
     {CS_OBJ_DOCUMENT, CS_F_DOC_BODY, R, CS_VALUE_TEXT, CS__CLUB, false, "body", NULL},
     {CS_OBJ_DOCUMENT, CS_F_DOC_STATUS, R, CS_VALUE_STATUS, CS__CLUB, false, "status", cs_document_statuses},
     {CS_OBJ_DOCUMENT, CS_F_DOC_VERSION, R, CS_VALUE_NAME, CS__CLUB, false, "software_version", NULL},
+    {CS_OBJ_MOTION, CS_F_MOTION_TEXT, R, CS_VALUE_TEXT, CS__CLUB, true, "text", NULL},
+    {CS_OBJ_MOTION, CS_F_MOTION_EFFECT, R, CS_VALUE_TEXT, CS__CLUB, true, "effect", NULL},
+    {CS_OBJ_MOTION, CS_F_MOTION_QUORUM, R, CS_VALUE_STATUS, CS__CLUB, true, "quorum", cs_quorum_rules},
+    {CS_OBJ_MOTION, CS_F_MOTION_ELECTORATE, R, CS_VALUE_ELECTORATE, CS__CLUB, true, "electorate", NULL},
+    {CS_OBJ_MOTION, CS_F_MOTION_RESOLUTION, R, CS_VALUE_RESOLUTION, CS__ADMIN, false, "resolution", NULL},
+    {CS_OBJ_VOTE, CS_F_VOTE_CHOICE, R, CS_VALUE_STATUS, CS__CLUB, false, "choice", cs_vote_choices},
 };
 #undef R
 #undef S
@@ -202,6 +213,17 @@ int cs_model_check_value(const cs_field_spec_t *spec, cs_role_t role, cs_span_t 
   }
   case CS_VALUE_RESULTS:
     return cs__check_results(value);
+  case CS_VALUE_ELECTORATE: {
+    cs_electorate_t *e = malloc(sizeof(*e));
+    if (!e) return CS_ENOMEM;
+    err = cs_electorate_decode(value, e);
+    free(e);
+    return err;
+  }
+  case CS_VALUE_RESOLUTION: {
+    cs_resolution_t res;
+    return cs_resolution_decode(value, &res);
+  }
   }
   return CS_EFORMAT;
 }
@@ -239,8 +261,9 @@ bool cs_model_may(cs_role_t role, cs_op_type_t op, uint64_t obj_type, uint64_t f
 
 bool cs_model_parent_ok(uint64_t obj_type, bool has_parent, uint64_t parent_type) {
   if (obj_type == CS_OBJ_COMMENT)
-    return has_parent && parent_type != CS_OBJ_COMMENT && parent_type != CS_OBJ_BALLOT;
+    return has_parent && parent_type != CS_OBJ_COMMENT && parent_type != CS_OBJ_BALLOT && parent_type != CS_OBJ_VOTE;
   if (obj_type == CS_OBJ_BALLOT) return has_parent && parent_type == CS_OBJ_CAMPAIGN;
+  if (obj_type == CS_OBJ_VOTE) return has_parent && parent_type == CS_OBJ_MOTION;
   return !has_parent;
 }
 
@@ -334,7 +357,9 @@ int cs_op_iter_next(cs_op_iter_t *it, cs_op_t *op) {
     if (op->has_parent && (err = cs__read_obj(r, op, it))) return err;
     if (op->has_parent) memcpy(op->parent, op->obj, CS_ID_LEN);
     /* A comment hangs under what it discusses, a ballot under its campaign. */
-    if (op->has_parent != (op->obj_type == CS_OBJ_COMMENT || op->obj_type == CS_OBJ_BALLOT)) return CS_EFORMAT;
+    if (op->has_parent != (op->obj_type == CS_OBJ_COMMENT || op->obj_type == CS_OBJ_BALLOT ||
+                           op->obj_type == CS_OBJ_VOTE))
+      return CS_EFORMAT;
     break;
   case CS_OP_SET:
   case CS_OP_ADD:

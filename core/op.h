@@ -38,6 +38,8 @@ typedef enum cs_obj_type_e {
   CS_OBJ_BALLOT = 4,   /* under a campaign: one device key's allocation */
   CS_OBJ_MEETING = 5,
   CS_OBJ_DOCUMENT = 6, /* the procedure library, and meeting minutes */
+  CS_OBJ_MOTION = 7,
+  CS_OBJ_VOTE = 8,     /* under a motion: one device key's yes, no or abstain */
   CS_OBJ_TYPE_COUNT
 } cs_obj_type_t;
 
@@ -57,6 +59,8 @@ typedef enum cs_value_kind_e {
   CS_VALUE_OWN_KEY,    /* bin 32: the writer's own key (co-signing, attendance) */
   CS_VALUE_ALLOCATION, /* bin: msgpack [[request id (bin 32), points (uint)]...] */
   CS_VALUE_RESULTS,    /* bin: msgpack [[request id, points, museums]...], frozen at close */
+  CS_VALUE_ELECTORATE, /* bin: msgpack [museum (str)...], sorted, distinct */
+  CS_VALUE_RESOLUTION, /* bin: msgpack [outcome (str), yes, no, abstain]; the change's deps are its ballots */
 } cs_value_kind_t;
 
 /* Field numbers are part of the format; never reuse one. Registers are
@@ -99,6 +103,14 @@ enum {
   CS_F_DOC_BODY = 2,
   CS_F_DOC_STATUS = 3,
   CS_F_DOC_VERSION = 4,
+
+  CS_F_MOTION_TEXT = 1,       /* written once */
+  CS_F_MOTION_EFFECT = 2,     /* written once: what adopting it changes */
+  CS_F_MOTION_QUORUM = 3,     /* written once: majority or two-thirds */
+  CS_F_MOTION_ELECTORATE = 4, /* written once: the voting museums at the motion */
+  CS_F_MOTION_RESOLUTION = 5,
+
+  CS_F_VOTE_CHOICE = 1,
 
   CS_FIELD_MAX = 31,
 };
@@ -203,6 +215,9 @@ bool cs_request_status_valid(cs_span_t status);
 extern const char *const cs_campaign_phases[];
 extern const char *const cs_meeting_statuses[];
 extern const char *const cs_document_statuses[];
+extern const char *const cs_quorum_rules[];   /* majority, two-thirds */
+extern const char *const cs_vote_choices[];   /* yes, no, abstain */
+extern const char *const cs_outcomes[];       /* adopted, rejected */
 /* Whether text is one of a NULL-terminated list. */
 bool cs_status_in(const char *const *list, cs_span_t text);
 

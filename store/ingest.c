@@ -10,6 +10,8 @@
 
 #include <sodium.h>
 
+#include "core/decision.h"
+
 static int cs__put(cs_txn_t *txn, MDB_dbi dbi, const void *k, size_t kn, const void *v, size_t vn) {
   MDB_val key = cs__val(k, kn), val = cs__val(v, vn);
   return cs__mdb_err(mdb_put(txn->txn, dbi, &key, &val, 0));
@@ -297,12 +299,81 @@ static uint64_t cs__campaign_points(const cs_object_t *campaign) {
   return cs_mp_read_uint(&r, &points) == CS_OK ? points : 0;
 }
 
+/* A resolution counts exactly the ballots its change depends on: each dep
+ * must be a valid vote on this motion, and the counts and outcome must
+ * follow (core/decision.c). Deps are in the causal past, so stored and
+ * judged before this change, on every node. */
+static int cs__check_resolution(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__cache_t *cache, const cs_change_t *c,
+                                const uint8_t motion_id[CS_ID_LEN], const cs_object_t *motion, cs_span_t value) {
+  cs_resolution_t res;
+  const cs_entry_t *e;
+  char rule[16] = "", why[256];
+  int err = cs_resolution_decode(value, &res);
+  if (err) return err;
+  if (cs_object_field(motion, CS_F_MOTION_QUORUM, &e)) cs_value_str(e->value, e->value_len, rule, sizeof(rule));
+  cs_electorate_t *electorate = malloc(sizeof(*electorate));
+  cs_counted_t *counted = calloc(CS_CHANGE_DEPS_MAX, sizeof(*counted));
+  cs_change_t *dep = malloc(sizeof(*dep));
+  cs_op_t *op = malloc(sizeof(*op));
+  cs_member_t *m = malloc(sizeof(*m));
+  err = electorate && counted && dep && op && m ? CS_OK : CS_ENOMEM;
+  if (!err && (!cs_object_field(motion, CS_F_MOTION_ELECTORATE, &e) ||
+               cs_electorate_decode((cs_span_t){e->value, e->value_len}, electorate) != CS_OK))
+    err = CS_EFORMAT;
+  for (uint32_t d = 0; d < c->dep_count && !err; d++) {
+    cs_span_t bytes;
+    bool vote = false;
+    if (cs_store_change_get(txn, c->deps[d], &bytes) != CS_OK || cs_change_decode(bytes, dep) != CS_OK ||
+        cs_store_change_status(txn, c->deps[d]) != CS_OK) {
+      err = CS_EAUTH;
+      break;
+    }
+    cs_op_iter_t it;
+    uint8_t local_parent[64][CS_ID_LEN];
+    if ((err = cs_op_iter_init(&it, dep->payload_bytes))) break;
+    for (uint32_t index = 0; !err && cs_op_iter_next(&it, op) == CS_OK; index++) {
+      if (op->type == CS_OP_CREATE && index < 64) memcpy(local_parent[index], op->parent, CS_ID_LEN);
+      if (op->type != CS_OP_SET || op->field != CS_F_VOTE_CHOICE) continue;
+      uint8_t parent[CS_ID_LEN];
+      if (op->obj_local) {
+        memcpy(parent, local_parent[op->obj_index], CS_ID_LEN);
+      } else {
+        cs_object_t *v = cs__cache_get(txn, club, cache, op->obj, &err);
+        if (err || !v || v->type != CS_OBJ_VOTE) break;
+        memcpy(parent, v->parent, CS_ID_LEN);
+      }
+      char choice[16] = "";
+      cs_value_str(op->value.ptr, op->value.len, choice, sizeof(choice));
+      for (uint32_t k = 0; cs_vote_choices[k]; k++)
+        if (strcmp(choice, cs_vote_choices[k]) == 0) counted[d].choice = k, vote = true;
+      vote = vote && memcmp(parent, motion_id, CS_ID_LEN) == 0;
+    }
+    if (err) break;
+    const cs_member_entry_t *latest = NULL;
+    if (cs_store_member_get(txn, club, dep->author, m) == CS_OK) latest = cs_member_latest(m);
+    if (!vote || !latest) {
+      err = CS_EAUTH;
+      break;
+    }
+    snprintf(counted[d].museum, sizeof(counted[d].museum), "%s", latest->museum);
+  }
+  if (!err) err = cs_resolution_check(&res, rule, electorate, counted, c->dep_count, why, sizeof(why));
+  free(electorate);
+  free(counted);
+  free(dep);
+  free(op);
+  free(m);
+  return err;
+}
+
 /* The checks of a value that need state: the writer's own key, a ballot's
  * budget. Both read only what is in the change's causal past (the writer's
  * key; the campaign's points, written once by the change that created it),
  * so the outcome is the same on every node whatever the arrival order. */
 static int cs__check_in_state(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__cache_t *cache, const cs_change_t *c,
-                              const cs_object_t *obj, const cs_field_spec_t *spec, cs_span_t value) {
+                              const uint8_t obj_id[CS_ID_LEN], const cs_object_t *obj, const cs_field_spec_t *spec,
+                              cs_span_t value) {
+  if (spec->value == CS_VALUE_RESOLUTION) return cs__check_resolution(txn, club, cache, c, obj_id, obj, value);
   if (spec->value == CS_VALUE_OWN_KEY) {
     uint8_t key[CS_KEY_LEN];
     cs_mp_reader_t r = cs_mp_reader(value);
@@ -372,7 +443,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
     /* A comment is edited or withdrawn by its writer (or an admin); a
      * ballot is written only by the key that cast it. */
     if (obj->type == CS_OBJ_COMMENT && !creator && role != CS_ROLE_ADMIN) { err = CS_EAUTH; break; }
-    if (obj->type == CS_OBJ_BALLOT && !creator) { err = CS_EAUTH; break; }
+    if ((obj->type == CS_OBJ_BALLOT || obj->type == CS_OBJ_VOTE) && !creator) { err = CS_EAUTH; break; }
     if (op->type == CS_OP_DELETE) {
       if (!creator && role != CS_ROLE_ADMIN) { err = CS_EAUTH; break; }
       cs_object_delete(obj, c->lamport, c->author);
@@ -382,7 +453,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
        * creates the object, so everything that depends on it sees it. */
       if (spec->write_once && !op->obj_local) { err = CS_EAUTH; break; }
       if ((err = cs_model_check_value(spec, role, op->value))) break;
-      if ((err = cs__check_in_state(txn, club, cache, c, obj, spec, op->value))) break;
+      if ((err = cs__check_in_state(txn, club, cache, c, op->obj, obj, spec, op->value))) break;
       if (op->type == CS_OP_SET)
         err = cs_object_set(obj, op->field, c->lamport, c->author, op_id, op->value, op->ref_count,
                             (const uint8_t(*)[CS_ID_LEN])op->refs);
@@ -828,8 +899,11 @@ int cs_store_ingest_checked(cs_txn_t *txn, cs_span_t signed_bytes, bool signatur
   return err;
 }
 
-int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
-                    int64_t time_ms, uint8_t id_out[CS_ID_LEN]) {
+static int cs__cmp_id(const void *a, const void *b) { return memcmp(a, b, CS_ID_LEN); }
+
+static int cs__author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
+                      int64_t time_ms, const uint8_t (*chosen)[CS_ID_LEN], uint32_t chosen_count,
+                      uint8_t id_out[CS_ID_LEN]) {
   const uint8_t *author = secret_key + 32;
   uint8_t prev[CS_ID_LEN];
   uint8_t(*deps)[CS_ID_LEN] = malloc(CS_CHANGE_DEPS_MAX * CS_ID_LEN);
@@ -843,7 +917,18 @@ int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_ke
     if (seq > 1 && !(err = cs__stored_lamport(txn, prev, club, &lamport))) parents_max = lamport;
     MDB_cursor *cur;
     MDB_val k = cs__val(club, CS_ID_LEN), v;
-    if (!err && !(err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->heads, &cur)))) {
+    if (chosen) {
+      /* Chosen deps are kept as given, the author's own previous change
+       * included: a resolution's deps are exactly the ballots it counts. */
+      for (uint32_t i = 0; i < chosen_count && i < CS_CHANGE_DEPS_MAX; i++) memcpy(deps[dep_count++], chosen[i], CS_ID_LEN);
+      /* The format wants deps sorted and distinct. */
+      qsort(deps, dep_count, CS_ID_LEN, cs__cmp_id);
+      uint32_t distinct = 0;
+      for (uint32_t i = 0; i < dep_count; i++)
+        if (distinct == 0 || memcmp(deps[distinct - 1], deps[i], CS_ID_LEN) != 0)
+          memmove(deps[distinct++], deps[i], CS_ID_LEN);
+      dep_count = distinct;
+    } else if (!err && !(err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->heads, &cur)))) {
       for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && dep_count < CS_CHANGE_DEPS_MAX;
            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != CS__K2 || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
@@ -878,6 +963,18 @@ int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_ke
   cs_buf_free(&out);
   free(deps);
   return err;
+}
+
+int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
+                    int64_t time_ms, uint8_t id_out[CS_ID_LEN]) {
+  return cs__author(txn, club, secret_key, payload, time_ms, NULL, 0, id_out);
+}
+
+int cs_store_author_deps(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t *secret_key, cs_span_t payload,
+                         int64_t time_ms, const uint8_t (*deps)[CS_ID_LEN], uint32_t dep_count,
+                         uint8_t id_out[CS_ID_LEN]) {
+  if (dep_count > CS_CHANGE_DEPS_MAX) return CS_ETOOBIG;
+  return cs__author(txn, club, secret_key, payload, time_ms, deps, dep_count, id_out);
 }
 
 static int cs__rebuild_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *ctx) {

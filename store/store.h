@@ -76,6 +76,11 @@ int cs_store_ingest_checked(cs_txn_t *txn, cs_span_t signed_bytes, bool signatur
  * caller commits before sending it anywhere. */
 int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
                     int64_t time_ms, uint8_t id_out[CS_ID_LEN]) CS_MUST_USE;
+/* The same with chosen deps instead of this node's heads: a resolution
+ * depends on exactly the ballots it counts (core/decision.h). */
+int cs_store_author_deps(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t *secret_key, cs_span_t payload,
+                         int64_t time_ms, const uint8_t (*deps)[CS_ID_LEN], uint32_t dep_count,
+                         uint8_t id_out[CS_ID_LEN]) CS_MUST_USE;
 
 /* Rebuilds a club's materialized state and validity flags from its stored
  * changes, in (lamport, id) order. */

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -233,10 +234,16 @@ void cli_museum_of(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t k
 }
 
 int cli_author(cli_t *cli, const uint8_t *club, cs_span_t payload, uint8_t id_out[CS_ID_LEN]) {
+  return cli_author_deps(cli, club, payload, NULL, 0, id_out);
+}
+
+int cli_author_deps(cli_t *cli, const uint8_t *club, cs_span_t payload, const uint8_t (*deps)[CS_ID_LEN],
+                    uint32_t dep_count, uint8_t id_out[CS_ID_LEN]) {
   cs_txn_t txn;
   int err = cs_store_begin(cli->store, true, &txn);
   if (err) return err;
-  err = cs_store_author(&txn, club, cli->secret_key, payload, cli_now_ms(), id_out);
+  err = deps ? cs_store_author_deps(&txn, club, cli->secret_key, payload, cli_now_ms(), deps, dep_count, id_out)
+             : cs_store_author(&txn, club, cli->secret_key, payload, cli_now_ms(), id_out);
   if (err) {
     cs_store_abort(&txn);
     return err;
@@ -356,3 +363,32 @@ void cli_write_overwrite_str(cs_buf_t *payload, const cs_object_t *obj, const ui
   else cli_write_overwrite(payload, obj, id, field, cs_buf_span(&v));
   cs_buf_free(&v);
 }
+
+int cli_map_file(const char *path, cli_mapped_t *m) {
+  memset(m, 0, sizeof(*m));
+  int fd = open(path, O_RDONLY);
+  if (fd < 0) return -1;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    errno = EINVAL;
+    return -1;
+  }
+  m->len = (size_t)st.st_size;
+  if (m->len) {
+    m->addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (m->addr == MAP_FAILED) {
+      close(fd);
+      return -1;
+    }
+  }
+  close(fd);
+  m->bytes.ptr = m->addr;
+  m->bytes.len = m->len;
+  return 0;
+}
+
+void cli_unmap_file(cli_mapped_t *m) {
+  if (m->addr && m->len) munmap(m->addr, m->len);
+}
+

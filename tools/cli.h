@@ -105,6 +105,9 @@ void cli_field_text(const cs_object_t *obj, uint64_t field, char *out, size_t ou
 /* Signs `payload` as a new change in club (NULL: a new club), commits, and
  * returns the id. Prints nothing. */
 int cli_author(cli_t *cli, const uint8_t *club, cs_span_t payload, uint8_t id_out[CS_ID_LEN]);
+/* The same with chosen deps (a resolution names the ballots it counts). */
+int cli_author_deps(cli_t *cli, const uint8_t *club, cs_span_t payload, const uint8_t (*deps)[CS_ID_LEN],
+                    uint32_t dep_count, uint8_t id_out[CS_ID_LEN]);
 
 int64_t cli_now_ms(void);
 /* Formats a millisecond Unix time as "YYYY-MM-DD HH:MM" UTC. */
@@ -126,6 +129,16 @@ void cli_memory_report(void);
 
 /* Writes the node identity file (see cli_identity); 0 or -1 with errno. */
 int cli_write_identity(const char *path, const uint8_t *secret_key, const char *museum, const char *region);
+
+/* A file mapped read-only; empty files map to an empty span. */
+typedef struct cli_mapped_s {
+  cs_span_t bytes;
+  void *addr;
+  size_t len;
+} cli_mapped_t;
+
+int cli_map_file(const char *path, cli_mapped_t *m);
+void cli_unmap_file(cli_mapped_t *m);
 
 /* Paths inside the home. */
 void cli_path(const cli_t *cli, const char *name, char *out, size_t out_len);

@@ -14,41 +14,6 @@
 #define IMPORT_BATCH 512
 #define VECTOR_AUTHORS_MAX 100000
 
-/* A file mapped read-only; empty files map to an empty span. */
-typedef struct mapped_s {
-  cs_span_t bytes;
-  void *addr;
-  size_t len;
-} mapped_t;
-
-static int map_file(const char *path, mapped_t *m) {
-  memset(m, 0, sizeof(*m));
-  int fd = open(path, O_RDONLY);
-  if (fd < 0) return -1;
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    close(fd);
-    errno = EINVAL;
-    return -1;
-  }
-  m->len = (size_t)st.st_size;
-  if (m->len) {
-    m->addr = mmap(NULL, m->len, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (m->addr == MAP_FAILED) {
-      close(fd);
-      return -1;
-    }
-  }
-  close(fd);
-  m->bytes.ptr = m->addr;
-  m->bytes.len = m->len;
-  return 0;
-}
-
-static void unmap_file(mapped_t *m) {
-  if (m->addr && m->len) munmap(m->addr, m->len);
-}
-
 /* vector file: msgpack ["clubsync-vector", 1, club, [[author, seq]...]]. */
 typedef struct vector_s {
   uint8_t club[CS_ID_LEN];
@@ -58,9 +23,9 @@ typedef struct vector_s {
 } vector_t;
 
 static int vector_read(const char *path, vector_t *v) {
-  mapped_t m;
+  cli_mapped_t m;
   memset(v, 0, sizeof(*v));
-  if (map_file(path, &m) != 0) return cli_fail(CLI_ERROR, "cannot read %s: %s", path, strerror(errno));
+  if (cli_map_file(path, &m) != 0) return cli_fail(CLI_ERROR, "cannot read %s: %s", path, strerror(errno));
   cs_mp_reader_t r = cs_mp_reader(m.bytes);
   uint32_t n, count;
   uint64_t version;
@@ -87,7 +52,7 @@ static int vector_read(const char *path, vector_t *v) {
     v->count++;
   }
 done:
-  unmap_file(&m);
+  cli_unmap_file(&m);
   return code;
 }
 
@@ -208,17 +173,17 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, "import FILE");
   if (code) return code;
   if (!path || !*path) return cli_fail(CLI_USAGE, "import needs the bundle FILE to read");
-  mapped_t m;
-  if (map_file(path, &m) != 0) return cli_fail(CLI_ERROR, "cannot read %s: %s", path, strerror(errno));
+  cli_mapped_t m;
+  if (cli_map_file(path, &m) != 0) return cli_fail(CLI_ERROR, "cannot read %s: %s", path, strerror(errno));
   cs_bundle_reader_t reader;
   cs_bundle_header_t header;
   int err = cs_bundle_open(&reader, m.bytes, &header);
   if (err) {
-    unmap_file(&m);
+    cli_unmap_file(&m);
     return cli_fail(CLI_INVALID, "%s is not a clubsync bundle (%s)", path, cs_strerror(err));
   }
   if ((code = cli_open(cli, false))) {
-    unmap_file(&m);
+    cli_unmap_file(&m);
     return code;
   }
   /* Index the records and check the container's framing and hash first, so
@@ -240,7 +205,7 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
   }
   if (integrity == CS_ENOMEM) {
     free(records);
-    unmap_file(&m);
+    cli_unmap_file(&m);
     return cli_fail(CLI_ERROR, "out of memory reading %s", path);
   }
   if (integrity == CS_ENOTFOUND) integrity = cs_bundle_check_trailer(&reader);
@@ -257,7 +222,7 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
     cs_store_abort(&txn);
     if (!known && !starts_club) {
       free(records);
-      unmap_file(&m);
+      cli_unmap_file(&m);
       char hex[65];
       cs_hex32(header.club, hex);
       if (integrity)
@@ -299,7 +264,7 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
     if (err) cs_store_abort(&txn);
     else err = cs_store_commit(&txn);
   }
-  unmap_file(&m);
+  cli_unmap_file(&m);
   if (err) return cli_fail_err(err, "import stopped; the changes committed before this point are kept");
 
   char hex[65];

@@ -1,0 +1,405 @@
+#include "core/decision.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/object.h"
+#include "core/op.h"
+
+/* Electorate and resolution values ---------------------------------------- */
+
+int cs_electorate_decode(cs_span_t value, cs_electorate_t *out) {
+  cs_mp_reader_t outer = cs_mp_reader(value), r;
+  cs_span_t inner, museum;
+  uint32_t n;
+  int err = cs_mp_read_bin(&outer, &inner);
+  if (err) return err;
+  if (!cs_mp_done(&outer)) return CS_EFORMAT;
+  r = cs_mp_reader(inner);
+  if ((err = cs_mp_read_array(&r, &n))) return err;
+  if (n == 0) return CS_EFORMAT;
+  if (n > CS_ELECTORATE_MAX) return CS_ETOOBIG;
+  out->count = n;
+  for (uint32_t i = 0; i < n; i++) {
+    if ((err = cs_mp_read_str(&r, &museum))) return err;
+    if (museum.len == 0 || museum.len > CS_NAME_MAX) return CS_EFORMAT;
+    memcpy(out->museums[i], museum.ptr, museum.len);
+    out->museums[i][museum.len] = '\0';
+    if (i > 0 && strcmp(out->museums[i - 1], out->museums[i]) >= 0) return CS_EFORMAT; /* sorted, distinct */
+  }
+  return cs_mp_done(&r) ? CS_OK : CS_EFORMAT;
+}
+
+static int cs__cmp_museum(const void *a, const void *b) { return strcmp(a, b); }
+
+void cs_electorate_write(cs_buf_t *b, cs_electorate_t *e) {
+  qsort(e->museums, e->count, sizeof(e->museums[0]), cs__cmp_museum);
+  uint32_t distinct = 0;
+  for (uint32_t i = 0; i < e->count; i++)
+    if (distinct == 0 || strcmp(e->museums[distinct - 1], e->museums[i]) != 0)
+      memmove(e->museums[distinct++], e->museums[i], sizeof(e->museums[i]));
+  e->count = distinct;
+  cs_buf_t inner;
+  cs_buf_init(&inner, CS_TEXT_MAX);
+  cs_mp_write_array(&inner, e->count);
+  for (uint32_t i = 0; i < e->count; i++) cs_mp_write_cstr(&inner, e->museums[i]);
+  if (inner.failed) b->failed = true;
+  else cs_mp_write_bin(b, inner.data, inner.len);
+  cs_buf_free(&inner);
+}
+
+bool cs_electorate_has(const cs_electorate_t *e, const char *museum) {
+  for (uint32_t i = 0; i < e->count; i++)
+    if (strcmp(e->museums[i], museum) == 0) return true;
+  return false;
+}
+
+int cs_resolution_decode(cs_span_t value, cs_resolution_t *out) {
+  cs_mp_reader_t outer = cs_mp_reader(value), r;
+  cs_span_t inner, outcome;
+  uint32_t n;
+  int err = cs_mp_read_bin(&outer, &inner);
+  if (err) return err;
+  r = cs_mp_reader(inner);
+  if ((err = cs_mp_read_array(&r, &n))) return err;
+  if (n != 4) return CS_EFORMAT;
+  if ((err = cs_mp_read_str(&r, &outcome))) return err;
+  if (!cs_status_in(cs_outcomes, outcome)) return CS_EFORMAT;
+  out->adopted = outcome.len == 7 && memcmp(outcome.ptr, "adopted", 7) == 0;
+  if ((err = cs_mp_read_uint(&r, &out->yes)) || (err = cs_mp_read_uint(&r, &out->no)) ||
+      (err = cs_mp_read_uint(&r, &out->abstain)))
+    return err;
+  return cs_mp_done(&r) && cs_mp_done(&outer) ? CS_OK : CS_EFORMAT;
+}
+
+void cs_resolution_write(cs_buf_t *b, const cs_resolution_t *res) {
+  cs_buf_t inner;
+  cs_buf_init(&inner, 128);
+  cs_mp_write_array(&inner, 4);
+  cs_mp_write_cstr(&inner, res->adopted ? "adopted" : "rejected");
+  cs_mp_write_uint(&inner, res->yes);
+  cs_mp_write_uint(&inner, res->no);
+  cs_mp_write_uint(&inner, res->abstain);
+  cs_mp_write_bin(b, inner.data, inner.len);
+  cs_buf_free(&inner);
+}
+
+bool cs_quorum_met(const char *rule, uint32_t electorate, uint64_t yes) {
+  if (strcmp(rule, "two-thirds") == 0) return 3 * yes >= 2 * (uint64_t)electorate;
+  return 2 * yes > electorate;
+}
+
+int cs_resolution_check(const cs_resolution_t *r, const char *rule, const cs_electorate_t *e,
+                        const cs_counted_t *ballots, uint32_t count, char *why, size_t why_len) {
+  uint64_t tally[3] = {0, 0, 0};
+  for (uint32_t i = 0; i < count; i++) {
+    if (!cs_electorate_has(e, ballots[i].museum)) {
+      snprintf(why, why_len, "it counts a ballot of %s, which is not in the motion's electorate", ballots[i].museum);
+      return CS_EAUTH;
+    }
+    for (uint32_t j = 0; j < i; j++)
+      if (strcmp(ballots[i].museum, ballots[j].museum) == 0) {
+        snprintf(why, why_len, "it counts two ballots of %s", ballots[i].museum);
+        return CS_EAUTH;
+      }
+    if (ballots[i].choice < 3) tally[ballots[i].choice]++;
+  }
+  if (tally[0] != r->yes || tally[1] != r->no || tally[2] != r->abstain) {
+    snprintf(why, why_len, "it claims %llu yes, %llu no, %llu abstain but its ballots say %llu, %llu, %llu",
+             (unsigned long long)r->yes, (unsigned long long)r->no, (unsigned long long)r->abstain,
+             (unsigned long long)tally[0], (unsigned long long)tally[1], (unsigned long long)tally[2]);
+    return CS_EAUTH;
+  }
+  if (r->adopted != cs_quorum_met(rule, e->count, tally[0])) {
+    snprintf(why, why_len, "it says %s, but %llu yes of %u museums %s the %s rule", r->adopted ? "adopted" : "rejected",
+             (unsigned long long)tally[0], e->count, r->adopted ? "does not meet" : "meets", rule);
+    return CS_EAUTH;
+  }
+  return CS_OK;
+}
+
+/* Audit bundles ----------------------------------------------------------- */
+
+/* One member op of the bundle, for the replay. */
+typedef struct cs__mop_s {
+  const cs_change_t *change;
+  uint32_t index;
+  uint8_t key[CS_KEY_LEN];
+  cs_member_entry_t entry;
+  bool founder;
+} cs__mop_t;
+
+static int cs__mop_order(const void *pa, const void *pb) {
+  const cs__mop_t *a = pa, *b = pb;
+  if (a->change->lamport != b->change->lamport) return a->change->lamport < b->change->lamport ? -1 : 1;
+  int c = memcmp(a->change->id, b->change->id, CS_ID_LEN);
+  if (c) return c;
+  return a->index < b->index ? -1 : a->index > b->index;
+}
+
+typedef struct cs__table_s {
+  cs_member_t *rows;
+  uint32_t count, cap;
+} cs__table_t;
+
+static cs_member_t *cs__find(cs__table_t *t, const uint8_t key[CS_KEY_LEN], bool create) {
+  for (uint32_t i = 0; i < t->count; i++)
+    if (memcmp(t->rows[i].key, key, CS_KEY_LEN) == 0) return &t->rows[i];
+  if (!create) return NULL;
+  if (t->count == t->cap) {
+    uint32_t cap = t->cap ? t->cap * 2 : 16;
+    cs_member_t *grown = realloc(t->rows, cap * sizeof(*grown));
+    if (!grown) return NULL;
+    t->rows = grown;
+    t->cap = cap;
+  }
+  cs_member_t *m = &t->rows[t->count++];
+  memcpy(m->key, key, CS_KEY_LEN);
+  m->count = 0;
+  return m;
+}
+
+/* The same rules as the store's replay (store/ingest.c): the founder is an
+ * admin; only an admin at its seq changes roles; an admin is demoted or
+ * removed only through a decision, which an audit bundle does not carry. */
+static int cs__replay(cs__mop_t *ops, uint32_t n, cs__table_t *t, char *why, size_t why_len) {
+  qsort(ops, n, sizeof(*ops), cs__mop_order);
+  for (uint32_t at = 0; at < n;) {
+    uint32_t end = at;
+    while (end < n && ops[end].change == ops[at].change) end++;
+    if (!ops[at].founder) {
+      cs_member_t *author = cs__find(t, ops[at].change->author, false);
+      if (!author || cs_member_role_at(author, ops[at].change->seq) != CS_ROLE_ADMIN) {
+        char hex[65];
+        cs_hex32(ops[at].change->id, hex);
+        snprintf(why, why_len, "member change %.12s is by a key that was not an admin", hex);
+        return CS_EAUTH;
+      }
+    }
+    for (uint32_t i = at; i < end; i++) {
+      cs_member_t *target = cs__find(t, ops[i].key, true);
+      if (!target) return CS_ENOMEM;
+      int err = cs_member_insert(target, &ops[i].entry);
+      if (err) return err;
+    }
+    at = end;
+  }
+  return CS_OK;
+}
+
+static cs_role_t cs__role(cs__table_t *t, const cs_change_t *c, char *museum, size_t museum_len) {
+  cs_member_t *m = cs__find(t, c->author, false);
+  const cs_member_entry_t *latest = m ? cs_member_latest(m) : NULL;
+  if (museum) snprintf(museum, museum_len, "%s", latest ? latest->museum : "an unknown key");
+  return m ? cs_member_role_at(m, c->seq) : CS_ROLE_NONE;
+}
+
+static bool cs__voter(cs_role_t role) { return role == CS_ROLE_ADMIN || role == CS_ROLE_MEMBER; }
+
+/* Reads a str or status value into out. */
+static void cs__text(cs_span_t value, char *out, size_t out_len) {
+  if (!cs_value_str(value.ptr, value.len, out, out_len)) out[0] = '\0';
+}
+
+typedef struct cs__vote_s {
+  const cs_change_t *change;
+  uint8_t object[CS_ID_LEN];
+  bool has_parent;
+  uint8_t parent[CS_ID_LEN];
+  uint32_t choice;
+  bool has_choice;
+} cs__vote_t;
+
+int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t *rep) {
+  memset(rep, 0, sizeof(*rep));
+  cs_change_t *cs = calloc(count ? count : 1, sizeof(*cs));
+  cs__mop_t *mops = calloc((size_t)count * 8 + 1, sizeof(*mops));
+  cs__vote_t *votes = calloc((size_t)count + 1, sizeof(*votes));
+  cs_op_t *op = malloc(sizeof(*op));
+  cs__table_t table = {0};
+  uint32_t mop_count = 0, vote_count = 0;
+  const cs_change_t *motion = NULL, *resolution = NULL, *genesis = NULL;
+  int err = cs && mops && votes && op ? CS_OK : CS_ENOMEM;
+  char hex[65];
+
+  /* 1. Every change is intact: id, payload hash, signature. */
+  for (uint32_t i = 0; i < count && !err; i++) {
+    if ((err = cs_change_parse_verified(changes[i], &cs[i]))) {
+      snprintf(rep->why, sizeof(rep->why), "change %u of the bundle is altered or damaged: %s", i + 1,
+               cs_strerror(err));
+      err = CS_EHASH;
+    } else if (!cs[i].has_club) {
+      genesis = &cs[i];
+    }
+  }
+  if (!err && !genesis) {
+    snprintf(rep->why, sizeof(rep->why), "the club's genesis is missing, so its membership cannot be checked");
+    err = CS_ENOTFOUND;
+  }
+  if (!err) memcpy(rep->club, genesis->id, CS_ID_LEN);
+  for (uint32_t i = 0; i < count && !err; i++)
+    if (cs[i].has_club && memcmp(cs[i].club, rep->club, CS_ID_LEN) != 0) {
+      snprintf(rep->why, sizeof(rep->why), "change %u belongs to another club", i + 1);
+      err = CS_ECLUB;
+    }
+
+  /* 2. Collect member ops, the motion, votes and the resolution. */
+  for (uint32_t i = 0; i < count && !err; i++) {
+    cs_op_iter_t it;
+    if ((err = cs_op_iter_init(&it, cs[i].payload_bytes))) break;
+    uint64_t created[64] = {0};
+    for (uint32_t index = 0; !err; index++) {
+      int rc = cs_op_iter_next(&it, op);
+      if (rc == CS_ENOTFOUND) break;
+      if ((err = rc)) break;
+      uint8_t op_id[CS_ID_LEN], obj[CS_ID_LEN];
+      cs_op_id(cs[i].id, index, op_id);
+      if (op->type == CS_OP_CREATE && index < 64) created[index] = op->obj_type;
+      if (op->obj_local) cs_op_id(cs[i].id, op->obj_index, obj);
+      else memcpy(obj, op->obj, CS_ID_LEN);
+      if (op->type == CS_OP_GENESIS || op->type == CS_OP_MEMBER) {
+        if (mop_count == count * 8) {
+          err = CS_ETOOBIG;
+          break;
+        }
+        cs__mop_t *m = &mops[mop_count++];
+        m->change = &cs[i];
+        m->index = index;
+        m->founder = op->type == CS_OP_GENESIS;
+        memcpy(m->key, m->founder ? cs[i].author : op->key, CS_KEY_LEN);
+        cs_span_t museum = m->founder ? op->value : op->name;
+        snprintf(m->entry.museum, sizeof(m->entry.museum), "%.*s", (int)museum.len, (const char *)museum.ptr);
+        m->entry.role = m->founder ? CS_ROLE_ADMIN : (cs_role_t)op->role;
+        m->entry.cutoff = m->founder ? 0 : op->cutoff;
+        m->entry.lamport = cs[i].lamport;
+        memcpy(m->entry.change, cs[i].id, CS_ID_LEN);
+        m->entry.op_index = index;
+        if (m->founder) snprintf(rep->club_name, sizeof(rep->club_name), "%.*s", (int)op->name.len,
+                                 (const char *)op->name.ptr);
+        continue;
+      }
+      if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_MOTION) {
+        motion = &cs[i];
+        memcpy(rep->motion, op_id, CS_ID_LEN);
+      } else if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_VOTE) {
+        cs__vote_t *v = &votes[vote_count++];
+        v->change = &cs[i];
+        memcpy(v->object, op_id, CS_ID_LEN);
+        v->has_parent = true;
+        memcpy(v->parent, op->parent, CS_ID_LEN);
+        if (op->obj_local) cs_op_id(cs[i].id, op->obj_index, v->parent);
+      } else if (op->type == CS_OP_SET && op->obj_local && created[op->obj_index] == CS_OBJ_MOTION) {
+        if (op->field == CS_F_MOTION_TEXT) cs__text(op->value, rep->text, sizeof(rep->text));
+        if (op->field == CS_F_MOTION_EFFECT) cs__text(op->value, rep->effect, sizeof(rep->effect));
+        if (op->field == CS_F_MOTION_QUORUM) cs__text(op->value, rep->quorum, sizeof(rep->quorum));
+        if (op->field == CS_F_MOTION_ELECTORATE && cs_electorate_decode(op->value, &rep->electorate) != CS_OK) {
+          snprintf(rep->why, sizeof(rep->why), "the motion's electorate is malformed");
+          err = CS_EFORMAT;
+        }
+      } else if (op->type == CS_OP_SET && op->field == CS_F_MOTION_RESOLUTION) {
+        resolution = &cs[i];
+        if (cs_resolution_decode(op->value, &rep->resolution) != CS_OK) {
+          snprintf(rep->why, sizeof(rep->why), "the resolution is malformed");
+          err = CS_EFORMAT;
+        }
+      } else if (op->type == CS_OP_SET && op->field == CS_F_VOTE_CHOICE) {
+        /* A vote's choice: on a vote created here or in another change. */
+        cs__vote_t *v = NULL;
+        for (uint32_t k = 0; k < vote_count; k++)
+          if (memcmp(votes[k].object, obj, CS_ID_LEN) == 0 && votes[k].change == &cs[i]) v = &votes[k];
+        if (!v) {
+          v = &votes[vote_count++];
+          v->change = &cs[i];
+          memcpy(v->object, obj, CS_ID_LEN);
+        }
+        char choice[16];
+        cs__text(op->value, choice, sizeof(choice));
+        for (uint32_t k = 0; cs_vote_choices[k]; k++)
+          if (strcmp(choice, cs_vote_choices[k]) == 0) v->choice = k, v->has_choice = true;
+      }
+    }
+  }
+  if (!err && !motion) {
+    snprintf(rep->why, sizeof(rep->why), "the bundle holds no motion");
+    err = CS_ENOTFOUND;
+  }
+
+  /* 3. Membership, replayed from the genesis. */
+  if (!err) {
+    rep->members = mop_count;
+    err = cs__replay(mops, mop_count, &table, rep->why, sizeof(rep->why));
+  }
+  if (!err && !cs__voter(cs__role(&table, motion, rep->proposer, sizeof(rep->proposer)))) {
+    snprintf(rep->why, sizeof(rep->why), "the motion's author (%s) was not a voting member", rep->proposer);
+    err = CS_EAUTH;
+  }
+  if (!err && (!rep->quorum[0] || rep->electorate.count == 0)) {
+    snprintf(rep->why, sizeof(rep->why), "the motion has no quorum rule or electorate");
+    err = CS_EFORMAT;
+  }
+
+  /* 4. Ballots: each by a voting member of the electorate, on this motion. */
+  for (uint32_t i = 0; i < vote_count && !err; i++) {
+    cs__vote_t *v = &votes[i];
+    if (!v->has_parent) {
+      /* An overwrite: the vote object was created by another change here. */
+      for (uint32_t k = 0; k < vote_count; k++)
+        if (votes[k].has_parent && memcmp(votes[k].object, v->object, CS_ID_LEN) == 0) {
+          v->has_parent = true;
+          memcpy(v->parent, votes[k].parent, CS_ID_LEN);
+        }
+    }
+    if (!v->has_parent || memcmp(v->parent, rep->motion, CS_ID_LEN) != 0 || !v->has_choice) continue;
+    cs_audit_vote_t *out = &rep->votes[rep->vote_count];
+    cs_role_t role = cs__role(&table, v->change, out->museum, sizeof(out->museum));
+    cs_hex32(v->change->id, hex);
+    if (!cs__voter(role)) {
+      snprintf(rep->why, sizeof(rep->why), "ballot %.12s is by %s, which was not a voting member when it voted", hex,
+               out->museum);
+      err = CS_EAUTH;
+      break;
+    }
+    if (rep->vote_count == sizeof(rep->votes) / sizeof(rep->votes[0])) break;
+    memcpy(out->key, v->change->author, CS_KEY_LEN);
+    memcpy(out->change, v->change->id, CS_ID_LEN);
+    out->choice = v->choice;
+    rep->vote_count++;
+  }
+
+  /* 5. The resolution: by an admin; its deps are exactly the counted ballots. */
+  if (!err && resolution) {
+    rep->resolved = true;
+    if (cs__role(&table, resolution, rep->resolver, sizeof(rep->resolver)) != CS_ROLE_ADMIN) {
+      snprintf(rep->why, sizeof(rep->why), "the resolution's author (%s) was not an admin", rep->resolver);
+      err = CS_EAUTH;
+    }
+    cs_counted_t *counted = calloc(CS_CHANGE_DEPS_MAX, sizeof(*counted));
+    uint32_t counted_n = 0;
+    if (!err && !counted) err = CS_ENOMEM;
+    for (uint32_t d = 0; d < resolution->dep_count && !err; d++) {
+      cs_audit_vote_t *found = NULL;
+      for (uint32_t k = 0; k < rep->vote_count; k++)
+        if (memcmp(rep->votes[k].change, resolution->deps[d], CS_ID_LEN) == 0) found = &rep->votes[k];
+      if (!found) {
+        cs_hex32(resolution->deps[d], hex);
+        snprintf(rep->why, sizeof(rep->why), "ballot %.12s, counted by the resolution, is missing from the bundle",
+                 hex);
+        err = CS_ENOTFOUND;
+        break;
+      }
+      found->counted = true;
+      snprintf(counted[counted_n].museum, sizeof(counted[counted_n].museum), "%s", found->museum);
+      counted[counted_n++].choice = found->choice;
+    }
+    if (!err) err = cs_resolution_check(&rep->resolution, rep->quorum, &rep->electorate, counted, counted_n, rep->why,
+                                        sizeof(rep->why));
+    free(counted);
+  }
+  free(table.rows);
+  free(cs);
+  free(mops);
+  free(votes);
+  free(op);
+  return err;
+}

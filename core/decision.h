@@ -1,0 +1,89 @@
+#ifndef CS_CORE_DECISION_H
+#define CS_CORE_DECISION_H
+
+/* Motions, ballots and resolutions: the rules that make a decision
+ * checkable by anyone, offline, from signed data alone (docs/governance.md).
+ *
+ * A motion names its electorate (the voting museums when it was proposed)
+ * and its quorum rule. A resolution is a signed change whose deps are
+ * exactly the ballots it counts, at most one per museum of the electorate;
+ * it is valid only if those ballots are valid and its counts and outcome
+ * follow from them. Late ballots cannot change it. */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/change.h"
+#include "core/members.h"
+#include "core/mp.h"
+
+#define CS_ELECTORATE_MAX CS_CHANGE_DEPS_MAX /* a resolution counts at most one ballot per dep */
+
+typedef struct cs_electorate_s {
+  uint32_t count;
+  char museums[CS_ELECTORATE_MAX][CS_NAME_MAX + 1]; /* sorted, distinct */
+} cs_electorate_t;
+
+int cs_electorate_decode(cs_span_t value, cs_electorate_t *out) CS_MUST_USE;
+/* Sorts and de-duplicates, then writes the bin value. */
+void cs_electorate_write(cs_buf_t *b, cs_electorate_t *e);
+bool cs_electorate_has(const cs_electorate_t *e, const char *museum);
+
+typedef struct cs_resolution_s {
+  bool adopted;
+  uint64_t yes, no, abstain;
+} cs_resolution_t;
+
+int cs_resolution_decode(cs_span_t value, cs_resolution_t *out) CS_MUST_USE;
+void cs_resolution_write(cs_buf_t *b, const cs_resolution_t *r);
+
+/* Whether `yes` votes carry a motion under a rule ("majority": more than half
+ * of the electorate; "two-thirds": at least two thirds of it). */
+bool cs_quorum_met(const char *rule, uint32_t electorate, uint64_t yes);
+
+/* One ballot a resolution counts. */
+typedef struct cs_counted_s {
+  char museum[CS_NAME_MAX + 1];
+  uint32_t choice; /* index in cs_vote_choices: 0 yes, 1 no, 2 abstain */
+} cs_counted_t;
+
+/* Checks a resolution against the ballots its deps name: distinct museums,
+ * all in the electorate, counts equal, outcome as the quorum rule says.
+ * Returns CS_OK, or CS_EAUTH with a sentence in why. */
+int cs_resolution_check(const cs_resolution_t *r, const char *rule, const cs_electorate_t *e,
+                        const cs_counted_t *ballots, uint32_t count, char *why, size_t why_len) CS_MUST_USE;
+
+/* An audit bundle's verdict (clubsync verify). */
+typedef struct cs_audit_vote_s {
+  char museum[CS_NAME_MAX + 1];
+  uint8_t key[CS_KEY_LEN];
+  uint32_t choice;
+  bool counted;
+  uint8_t change[CS_ID_LEN];
+} cs_audit_vote_t;
+
+typedef struct cs_audit_report_s {
+  uint8_t club[CS_ID_LEN];
+  char club_name[CS_NAME_MAX + 1];
+  uint8_t motion[CS_ID_LEN];
+  char text[CS_TEXT_MAX + 1];
+  char effect[CS_TEXT_MAX + 1];
+  char quorum[16];
+  char proposer[CS_NAME_MAX + 1];
+  cs_electorate_t electorate;
+  cs_audit_vote_t votes[4 * CS_ELECTORATE_MAX];
+  uint32_t vote_count;
+  bool resolved;
+  cs_resolution_t resolution;
+  char resolver[CS_NAME_MAX + 1];
+  uint32_t members; /* member ops replayed */
+  char why[256];   /* the first problem found, when the result is not CS_OK */
+} cs_audit_report_t;
+
+/* Verifies an audit bundle's changes (any order): every id, hash and
+ * signature; the membership replayed from the genesis; the motion, its
+ * ballots and its resolution authorised by that membership; the counts.
+ * Returns CS_OK, or an error with report->why naming the first problem. */
+int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t *report) CS_MUST_USE;
+
+#endif
