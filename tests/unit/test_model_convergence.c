@@ -440,15 +440,15 @@ int main(void) {
     }
   }
   cs_txn_t counts_txn;
-  cs_store_counts_t counts = {0};
+  cs_store_counts_t totals = {0};
   if (cs_store_begin(replica[0], false, &counts_txn) == CS_OK) {
-    CHECK_EQ_INT(cs_store_counts(&counts_txn, club, &counts), CS_OK);
+    CHECK_EQ_INT(cs_store_counts(&counts_txn, club, &totals), CS_OK);
     cs_store_abort(&counts_txn);
   }
   printf("%u changes, %u requests, %u with concurrent values, %llu invalidated (by removals)\n", all.count,
-         reqs->count, conflicted, (unsigned long long)counts.invalid);
+         reqs->count, conflicted, (unsigned long long)totals.invalid);
   CHECK(conflicted > 0);
-  CHECK(counts.invalid > 0); /* late removals retracted some writes */
+  CHECK(totals.invalid > 0); /* late removals retracted some writes */
 
   /* 200 delivery orders, each with about 5% duplicates, into fresh stores.
    * Changes for a club a node has not joined are refused (ECLUB), so every
