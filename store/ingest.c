@@ -152,23 +152,115 @@ static cs_member_t *cs__table_find(cs__table_t *t, const uint8_t key[CS_KEY_LEN]
   return m;
 }
 
+/* Who wrote each member change replayed so far, to tell a removal made by
+ * the very admin an op removes (the mutual-removal rule). */
+typedef struct cs__authors_s {
+  uint8_t (*changes)[CS_ID_LEN];
+  uint8_t (*keys)[CS_KEY_LEN];
+  uint32_t count, cap;
+} cs__authors_t;
+
+static const uint8_t *cs__author_of(const cs__authors_t *a, const uint8_t change[CS_ID_LEN]) {
+  for (uint32_t i = 0; i < a->count; i++)
+    if (memcmp(a->changes[i], change, CS_ID_LEN) == 0) return a->keys[i];
+  return NULL;
+}
+
+static int cs__authors_add(cs__authors_t *a, const uint8_t change[CS_ID_LEN], const uint8_t key[CS_KEY_LEN]) {
+  if (a->count == a->cap) {
+    uint32_t cap = a->cap ? a->cap * 2 : 64;
+    uint8_t(*changes)[CS_ID_LEN] = realloc(a->changes, cap * CS_ID_LEN);
+    if (changes) a->changes = changes;
+    uint8_t(*keys)[CS_KEY_LEN] = realloc(a->keys, cap * CS_KEY_LEN);
+    if (keys) a->keys = keys;
+    if (!changes || !keys) return CS_ENOMEM;
+    a->cap = cap;
+  }
+  memcpy(a->changes[a->count], change, CS_ID_LEN);
+  memcpy(a->keys[a->count++], key, CS_KEY_LEN);
+  return CS_OK;
+}
+
+/* Whether a removal of admin `target` in member change `id` cites an adopted
+ * decision: its deps hold the motion (effect "remove-admin <target hex>")
+ * and a valid resolution of that motion saying adopted. */
+static bool cs__removal_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const uint8_t target[CS_KEY_LEN]) {
+  char want[16 + 64 + 1], hex[65];
+  cs_hex32(target, hex);
+  snprintf(want, sizeof(want), "remove-admin %s", hex);
+  cs_change_t *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
+  cs_op_t *op = malloc(sizeof(*op));
+  uint8_t motions[CS_CHANGE_DEPS_MAX][CS_ID_LEN], adopted[CS_CHANGE_DEPS_MAX][CS_ID_LEN];
+  uint32_t motion_count = 0, adopted_count = 0;
+  cs_span_t bytes;
+  bool ok = false;
+  if (!c || !d || !op || cs_store_change_get(txn, id, &bytes) != CS_OK || cs_change_decode(bytes, c) != CS_OK) goto done;
+  for (uint32_t i = 0; i < c->dep_count; i++) {
+    cs_op_iter_t it;
+    if (cs_store_change_get(txn, c->deps[i], &bytes) != CS_OK || cs_change_decode(bytes, d) != CS_OK ||
+        cs_store_change_status(txn, c->deps[i]) != CS_OK || cs_op_iter_init(&it, d->payload_bytes) != CS_OK)
+      continue;
+    uint64_t created[64] = {0};
+    for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK; index++) {
+      if (op->type == CS_OP_CREATE && index < 64) created[index] = op->obj_type;
+      if (op->type != CS_OP_SET) continue;
+      char text[sizeof(want) + 1] = "";
+      if (op->obj_local && created[op->obj_index] == CS_OBJ_MOTION && op->field == CS_F_MOTION_EFFECT &&
+          cs_value_str(op->value.ptr, op->value.len, text, sizeof(text)) && strcmp(text, want) == 0)
+        cs_op_id(d->id, op->obj_index, motions[motion_count++]);
+      cs_resolution_t res;
+      if (!op->obj_local && op->field == CS_F_MOTION_RESOLUTION && cs_resolution_decode(op->value, &res) == CS_OK &&
+          res.adopted)
+        memcpy(adopted[adopted_count++], op->obj, CS_ID_LEN);
+      if (motion_count == CS_CHANGE_DEPS_MAX || adopted_count == CS_CHANGE_DEPS_MAX) break;
+    }
+  }
+  for (uint32_t i = 0; i < motion_count && !ok; i++)
+    for (uint32_t j = 0; j < adopted_count && !ok; j++) ok = memcmp(motions[i], adopted[j], CS_ID_LEN) == 0;
+done:
+  free(c);
+  free(d);
+  free(op);
+  return ok;
+}
+
+/* The author's role at seq, leaving out the demotions and removals of it
+ * written by `excluded`. */
+static cs_role_t cs__role_without(const cs_member_t *m, uint64_t seq, const cs__authors_t *authors,
+                                  const uint8_t excluded[CS_KEY_LEN]) {
+  cs_role_t role = CS_ROLE_NONE;
+  for (uint32_t i = 0; i < m->count; i++) {
+    const uint8_t *by = cs__author_of(authors, m->entries[i].change);
+    if (by && memcmp(by, excluded, CS_KEY_LEN) == 0 && m->entries[i].role != CS_ROLE_ADMIN) continue;
+    if (m->entries[i].cutoff < seq) role = m->entries[i].role;
+  }
+  return role;
+}
+
 /* Applies the member ops of one change to the table if its author may make
  * them all; returns the change's validity. */
-static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__table_t *t, const cs__mop_t *ops,
-                             uint32_t n) {
+static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__table_t *t, cs__authors_t *authors,
+                             const cs__mop_t *ops, uint32_t n) {
   if (n == 0) return CS_OK;
   bool founder = ops[0].founder;
   if (!founder) {
     uint64_t frozen = cs__frozen_from(txn, club, ops[0].author);
     if (frozen && ops[0].seq >= frozen) return CS_EFORK;
     cs_member_t *author = cs__table_find(t, ops[0].author, false);
-    if (!author || cs_member_role_at(author, ops[0].seq) != CS_ROLE_ADMIN) return CS_EAUTH;
+    if (!author) return CS_EAUTH;
+    bool admin = cs_member_role_at(author, ops[0].seq) == CS_ROLE_ADMIN;
     for (uint32_t i = 0; i < n; i++) {
       /* Demoting or removing an admin needs an adopted decision. */
       cs_member_t *target = cs__table_find(t, ops[i].key, false);
       const cs_member_entry_t *latest = target ? cs_member_latest(target) : NULL;
-      if (latest && latest->role == CS_ROLE_ADMIN && ops[i].entry.role != CS_ROLE_ADMIN) return CS_EAUTH;
+      bool demotes = latest && latest->role == CS_ROLE_ADMIN && ops[i].entry.role != CS_ROLE_ADMIN;
+      if (demotes && !cs__removal_adopted(txn, ops[i].change, ops[i].key)) return CS_EAUTH;
+      /* Two admins removing each other concurrently are both removed: a
+       * removal written by the admin this op removes does not stop it. */
+      if (!admin && demotes && cs__role_without(author, ops[0].seq, authors, ops[i].key) == CS_ROLE_ADMIN)
+        admin = true;
     }
+    if (!admin) return CS_EAUTH;
   }
   for (uint32_t i = 0; i < n; i++) {
     cs_member_t *target = cs__table_find(t, ops[i].key, true);
@@ -176,12 +268,13 @@ static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__t
     int err = cs_member_insert(target, &ops[i].entry);
     if (err) return err;
   }
-  return CS_OK;
+  return cs__authors_add(authors, ops[0].change, ops[0].author);
 }
 
 int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current,
                        bool *changed_retroactively) {
   cs__table_t table = {0};
+  cs__authors_t authors = {NULL, NULL, 0, 0};
   cs__mop_t group[CS_CHANGE_OPS_MAX];
   uint32_t group_n = 0;
   cs_member_t *old = malloc(sizeof(*old));
@@ -200,7 +293,7 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
     cs__mop_t m;
     if (!end && (err = cs__mop_decode(k, v, &m))) goto done;
     if (group_n > 0 && (end || memcmp(m.change, group[0].change, CS_ID_LEN) != 0)) {
-      int validity = cs__replay_change(txn, club, &table, group, group_n);
+      int validity = cs__replay_change(txn, club, &table, &authors, group, group_n);
       if (validity == CS_ENOMEM || validity == CS_ETOOBIG) validity = CS_ETOOBIG;
       if ((err = cs__set_status(txn, group[0].change, validity))) goto done;
       group_n = 0;
@@ -239,6 +332,8 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
 done:
   if (cur) mdb_cursor_close(cur);
   free(table.rows);
+  free(authors.changes);
+  free(authors.keys);
   free(old);
   return err;
 }
