@@ -1,14 +1,18 @@
 /* Random club activity, built the way the CLI builds it (tools/cmd_request.c,
  * tools/cmd_club.c): file a request, edit its fields (overwriting every live
  * value, or not, which makes a conflict), change its status, tag and untag
- * it, comment, edit or delete one's comments, and, for admins, add members,
- * change roles and remove keys (strong remove with a cutoff). A node only
+ * it, co-sign it, comment, edit or delete one's comments, vote in campaigns
+ * (sometimes over budget), propose and vote on motions, and, for admins,
+ * open campaigns, add members, change roles and remove keys (strong remove
+ * with a cutoff). A node only
  * does what its own replica says its role allows, as a person at the
  * keyboard would; the store refuses anything else. */
 #include "tools/sim/sim_int.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/decision.h"
 
 #define SIM_PICK_MAX 4096
 
@@ -17,6 +21,8 @@ static const char *const titles[] = {"Export Joconde", "Constat d'état", "Réco
 static const char *const modules[] = {"inventaire", "récolement", "mouvements", "constat d'état", "prêts",
                                       "exposition", "multimédia", "export"};
 static const char *const tags[] = {"urgent", "réglementaire", "ergonomie", "export", "pop"};
+
+static const char *const cs_vote_choices_sim[] = {"yes", "no", "abstain"};
 
 #define PICK(w, array) (array)[sim_rng_below(&(w)->rng, (uint32_t)(sizeof(array) / sizeof((array)[0])))]
 
@@ -34,7 +40,7 @@ static int pick_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *
   if (p->creator && (memcmp(obj->creator, p->creator, CS_KEY_LEN) != 0 || obj->deleted)) return 0;
   p->seen++;
   if (sim_rng_below(&p->w->rng, p->seen) == 0) memcpy(p->id, id, CS_ID_LEN);
-  return p->seen >= SIM_PICK_MAX;
+  return p->seen >= SIM_PICK_MAX ? CS_STOP : 0;
 }
 
 static bool pick(sim_world_t *w, int node, uint64_t type, const uint8_t *creator, uint8_t id[CS_ID_LEN]) {
@@ -202,6 +208,141 @@ static void comment_change(sim_world_t *w, int node, cs_buf_t *p) {
   }
 }
 
+/* Co-signing: a museum supports a request, or withdraws the supports it sees. */
+static void request_support(sim_world_t *w, int node, cs_buf_t *p) {
+  uint8_t req[CS_ID_LEN], element[CS_KEY_LEN + 2] = {0xc4, CS_KEY_LEN};
+  if (!pick(w, node, CS_OBJ_REQUEST, NULL, req)) return;
+  memcpy(element + 2, w->node[node].pk, CS_KEY_LEN);
+  cs_span_t mine = {element, sizeof(element)};
+  cs_mp_write_array(p, 1);
+  if (sim_rng_below(&w->rng, 3)) {
+    cs_op_write_add_raw(p, cs_ref_id(req), CS_F_REQ_SUPPORTERS, mine);
+    author(w, node, p, "support");
+    return;
+  }
+  cs_txn_t txn;
+  cs_object_t obj;
+  uint8_t adds[CS_PREDS_MAX][CS_ID_LEN];
+  uint32_t n = 0;
+  if (cs_store_begin(w->node[node].store, false, &txn) != CS_OK) return;
+  if (cs_store_object_get(&txn, w->club, req, &obj) == CS_OK) {
+    for (uint32_t i = 0; i < obj.entry_count && n < CS_PREDS_MAX; i++)
+      if (obj.entries[i].field == CS_F_REQ_SUPPORTERS && obj.entries[i].value_len == sizeof(element) &&
+          memcmp(obj.entries[i].value, element, sizeof(element)) == 0)
+        memcpy(adds[n++], obj.entries[i].op, CS_ID_LEN);
+    cs_object_free(&obj);
+  }
+  cs_store_abort(&txn);
+  cs_op_write_remove_raw(p, cs_ref_id(req), CS_F_REQ_SUPPORTERS, mine, n, (const uint8_t(*)[CS_ID_LEN])adds);
+  author(w, node, p, "unsupport");
+}
+
+/* Admins open campaigns (100 points each); voting members replace their
+ * key's whole allocation, now and then over budget (refused by the store). */
+static void campaign_open(sim_world_t *w, int node, cs_buf_t *p) {
+  uint8_t points[9] = {0xcd, 0, 100};
+  cs_mp_write_array(p, 4);
+  cs_op_write_create(p, CS_OBJ_CAMPAIGN, NULL);
+  cs_op_write_set_str(p, cs_ref_local(0), CS_F_CAMPAIGN_NAME, "Campagne", 0, NULL);
+  cs_op_write_set_raw(p, cs_ref_local(0), CS_F_CAMPAIGN_POINTS, (cs_span_t){points, 3}, 0, NULL);
+  cs_op_write_set_str(p, cs_ref_local(0), CS_F_CAMPAIGN_PHASE, "vote", 0, NULL);
+  author(w, node, p, "campaign-open");
+}
+
+typedef struct own_ctx_s {
+  const uint8_t *parent, *creator;
+  uint8_t id[CS_ID_LEN];
+  bool found;
+} own_ctx_t;
+
+static int own_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
+  own_ctx_t *o = vctx;
+  if (!obj->has_parent || memcmp(obj->parent, o->parent, CS_ID_LEN) != 0 ||
+      memcmp(obj->creator, o->creator, CS_KEY_LEN) != 0)
+    return 0;
+  memcpy(o->id, id, CS_ID_LEN);
+  o->found = true;
+  return CS_STOP;
+}
+
+/* Writes `value` in this key's own child object of `parent` (a ballot or a
+ * vote), creating it the first time. */
+static void own_child_write(sim_world_t *w, int node, cs_buf_t *p, uint64_t type, const uint8_t parent[CS_ID_LEN],
+                            uint64_t field, cs_span_t value, const char *what) {
+  own_ctx_t own = {parent, w->node[node].pk, {0}, false};
+  cs_txn_t txn;
+  if (cs_store_begin(w->node[node].store, false, &txn) != CS_OK) return;
+  int err = cs_store_objects(&txn, w->club, type, own_each, &own);
+  cs_store_abort(&txn);
+  if (err) return;
+  if (own.found) {
+    uint8_t preds[CS_PREDS_MAX][CS_ID_LEN];
+    uint32_t n = preds_of(w, node, own.id, field, preds);
+    cs_mp_write_array(p, 1);
+    cs_op_write_set_raw(p, cs_ref_id(own.id), field, value, n, (const uint8_t(*)[CS_ID_LEN])preds);
+  } else {
+    cs_ref_t ref = cs_ref_id(parent);
+    cs_mp_write_array(p, 2);
+    cs_op_write_create(p, type, &ref);
+    cs_op_write_set_raw(p, cs_ref_local(0), field, value, 0, NULL);
+  }
+  author(w, node, p, what);
+}
+
+static void campaign_vote(sim_world_t *w, int node, cs_buf_t *p) {
+  uint8_t campaign[CS_ID_LEN];
+  if (!pick(w, node, CS_OBJ_CAMPAIGN, NULL, campaign)) return;
+  cs_allocation_t *a = calloc(1, sizeof(*a));
+  if (!a) return;
+  uint32_t want = 1 + sim_rng_below(&w->rng, 3);
+  for (uint32_t i = 0; i < want; i++) {
+    uint8_t req[CS_ID_LEN];
+    bool dup = false;
+    if (!pick(w, node, CS_OBJ_REQUEST, NULL, req)) break;
+    for (uint32_t j = 0; j < a->count; j++) dup |= memcmp(a->requests[j], req, CS_ID_LEN) == 0;
+    if (dup) continue;
+    memcpy(a->requests[a->count], req, CS_ID_LEN);
+    a->points[a->count] = 1 + sim_rng_below(&w->rng, sim_rng_below(&w->rng, 10) ? 40 : 120);
+    a->total += a->points[a->count++];
+  }
+  cs_buf_t value;
+  cs_buf_init(&value, CS_TEXT_MAX);
+  cs_allocation_write(&value, a);
+  free(a);
+  own_child_write(w, node, p, CS_OBJ_BALLOT, campaign, CS_F_BALLOT_ALLOCATION, cs_buf_span(&value), "ballot");
+  cs_buf_free(&value);
+}
+
+/* Motions: proposed with the electorate this replica knows, voted on. */
+static void motion_propose(sim_world_t *w, int node, cs_buf_t *p) {
+  cs_electorate_t *e = calloc(1, sizeof(*e));
+  if (!e) return;
+  for (int i = 0; i < w->n && e->count < CS_ELECTORATE_MAX; i++)
+    snprintf(e->museums[e->count++], sizeof(e->museums[0]), "%s", w->node[i].museum);
+  cs_buf_t value;
+  cs_buf_init(&value, CS_TEXT_MAX);
+  cs_electorate_write(&value, e);
+  free(e);
+  cs_mp_write_array(p, 4);
+  cs_op_write_create(p, CS_OBJ_MOTION, NULL);
+  cs_op_write_set_str(p, cs_ref_local(0), CS_F_MOTION_TEXT, "Motion", 0, NULL);
+  cs_op_write_set_str(p, cs_ref_local(0), CS_F_MOTION_QUORUM, sim_rng_below(&w->rng, 2) ? "majority" : "two-thirds",
+                      0, NULL);
+  cs_op_write_set_raw(p, cs_ref_local(0), CS_F_MOTION_ELECTORATE, cs_buf_span(&value), 0, NULL);
+  cs_buf_free(&value);
+  author(w, node, p, "motion");
+}
+
+static void motion_vote(sim_world_t *w, int node, cs_buf_t *p) {
+  uint8_t motion[CS_ID_LEN];
+  if (!pick(w, node, CS_OBJ_MOTION, NULL, motion)) return;
+  cs_buf_t value;
+  cs_buf_init(&value, 16);
+  cs_mp_write_cstr(&value, PICK(w, cs_vote_choices_sim));
+  own_child_write(w, node, p, CS_OBJ_VOTE, motion, CS_F_VOTE_CHOICE, cs_buf_span(&value), "motion-vote");
+  cs_buf_free(&value);
+}
+
 /* Admins: grant, change or remove a role. Demoting an admin needs an
  * adopted decision, which the store refuses; it is tried now and then. */
 static void member_change(sim_world_t *w, int node, cs_buf_t *p, cs_member_t *m) {
@@ -299,7 +440,12 @@ void sim_activity(sim_world_t *w, int node) {
   else if (writer && r < 38) request_add(w, node, &p);
   else if (writer && r < 56) request_edit(w, node, &p);
   else if (writer && r < 64) request_status(w, node, &p);
-  else if (writer && r < 74) request_tag(w, node, &p);
+  else if (writer && r < 70) request_tag(w, node, &p);
+  else if (writer && r < 74) request_support(w, node, &p);
+  else if (role == CS_ROLE_ADMIN && r < 75) campaign_open(w, node, &p);
+  else if (writer && r < 79) campaign_vote(w, node, &p);
+  else if (writer && r < 80) motion_propose(w, node, &p);
+  else if (writer && r < 83) motion_vote(w, node, &p);
   else if (r < 90) comment_add(w, node, &p);
   else comment_change(w, node, &p);
   cs_buf_free(&p);
