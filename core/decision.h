@@ -77,7 +77,7 @@ typedef struct cs_audit_report_s {
   cs_resolution_t resolution;
   char resolver[CS_NAME_MAX + 1];
   uint32_t members; /* member ops replayed */
-  char why[256];   /* the first problem found, when the result is not CS_OK */
+  char why[512];   /* the first problem found, when the result is not CS_OK */
 } cs_audit_report_t;
 
 /* Verifies an audit bundle's changes (any order): every id, hash and
