@@ -138,38 +138,17 @@ static int cs__mop_order(const void *pa, const void *pb) {
   return a->index < b->index ? -1 : a->index > b->index;
 }
 
-typedef struct cs__table_s {
-  cs_member_t *rows;
-  uint32_t count, cap;
-} cs__table_t;
-
-static cs_member_t *cs__find(cs__table_t *t, const uint8_t key[CS_KEY_LEN], bool create) {
-  for (uint32_t i = 0; i < t->count; i++)
-    if (memcmp(t->rows[i].key, key, CS_KEY_LEN) == 0) return &t->rows[i];
-  if (!create) return NULL;
-  if (t->count == t->cap) {
-    uint32_t cap = t->cap ? t->cap * 2 : 16;
-    cs_member_t *grown = realloc(t->rows, cap * sizeof(*grown));
-    if (!grown) return NULL;
-    t->rows = grown;
-    t->cap = cap;
-  }
-  cs_member_t *m = &t->rows[t->count++];
-  memcpy(m->key, key, CS_KEY_LEN);
-  m->count = 0;
-  return m;
-}
 
 /* The same rules as the store's replay (store/ingest.c): the founder is an
  * admin; only an admin at its seq changes roles; an admin is demoted or
  * removed only through a decision, which an audit bundle does not carry. */
-static int cs__replay(cs__mop_t *ops, uint32_t n, cs__table_t *t, char *why, size_t why_len) {
+static int cs__replay(cs__mop_t *ops, uint32_t n, cs_member_table_t *t, char *why, size_t why_len) {
   qsort(ops, n, sizeof(*ops), cs__mop_order);
   for (uint32_t at = 0; at < n;) {
     uint32_t end = at;
     while (end < n && ops[end].change == ops[at].change) end++;
     if (!ops[at].founder) {
-      cs_member_t *author = cs__find(t, ops[at].change->author, false);
+      cs_member_t *author = cs_member_table_find(t, ops[at].change->author, false);
       if (!author || cs_member_role_at(author, ops[at].change->seq) != CS_ROLE_ADMIN) {
         char hex[65];
         cs_hex32(ops[at].change->id, hex);
@@ -178,7 +157,7 @@ static int cs__replay(cs__mop_t *ops, uint32_t n, cs__table_t *t, char *why, siz
       }
     }
     for (uint32_t i = at; i < end; i++) {
-      cs_member_t *target = cs__find(t, ops[i].key, true);
+      cs_member_t *target = cs_member_table_find(t, ops[i].key, true);
       if (!target) return CS_ENOMEM;
       int err = cs_member_insert(target, &ops[i].entry);
       if (err) return err;
@@ -188,8 +167,8 @@ static int cs__replay(cs__mop_t *ops, uint32_t n, cs__table_t *t, char *why, siz
   return CS_OK;
 }
 
-static cs_role_t cs__role(cs__table_t *t, const cs_change_t *c, char *museum, size_t museum_len) {
-  cs_member_t *m = cs__find(t, c->author, false);
+static cs_role_t cs__role(cs_member_table_t *t, const cs_change_t *c, char *museum, size_t museum_len) {
+  cs_member_t *m = cs_member_table_find(t, c->author, false);
   const cs_member_entry_t *latest = m ? cs_member_latest(m) : NULL;
   if (museum) snprintf(museum, museum_len, "%s", latest ? latest->museum : "an unknown key");
   return m ? cs_member_role_at(m, c->seq) : CS_ROLE_NONE;
@@ -217,7 +196,7 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
   cs__mop_t *mops = calloc((size_t)count * 8 + 1, sizeof(*mops));
   cs__vote_t *votes = calloc((size_t)count + 1, sizeof(*votes));
   cs_op_t *op = malloc(sizeof(*op));
-  cs__table_t table = {0};
+  cs_member_table_t table = {NULL, 0, 0};
   uint32_t mop_count = 0, vote_count = 0;
   const cs_change_t *motion = NULL, *resolution = NULL, *genesis = NULL;
   int err = cs && mops && votes && op ? CS_OK : CS_ENOMEM;
@@ -396,7 +375,7 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
                                         sizeof(rep->why));
     free(counted);
   }
-  free(table.rows);
+  cs_member_table_free(&table);
   free(cs);
   free(mops);
   free(votes);

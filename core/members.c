@@ -9,6 +9,7 @@
  */
 #include "core/members.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static int cs__entry_order(const cs_member_entry_t *a, const cs_member_entry_t *b) {
@@ -99,4 +100,27 @@ int cs_member_decode(cs_span_t bytes, const uint8_t key[CS_KEY_LEN], cs_member_t
     m->count++;
   }
   return cs_mp_done(&r) ? CS_OK : CS_EFORMAT;
+}
+
+cs_member_t *cs_member_table_find(cs_member_table_t *t, const uint8_t key[CS_KEY_LEN], bool create) {
+  for (uint32_t i = 0; i < t->count; i++)
+    if (memcmp(t->rows[i].key, key, CS_KEY_LEN) == 0) return &t->rows[i];
+  if (!create) return NULL;
+  if (t->count == t->cap) {
+    uint32_t cap = t->cap ? t->cap * 2 : 16;
+    cs_member_t *grown = realloc(t->rows, cap * sizeof(*grown));
+    if (!grown) return NULL;
+    t->rows = grown;
+    t->cap = cap;
+  }
+  cs_member_t *m = &t->rows[t->count++];
+  memcpy(m->key, key, CS_KEY_LEN);
+  m->count = 0;
+  return m;
+}
+
+void cs_member_table_free(cs_member_table_t *t) {
+  free(t->rows);
+  t->rows = NULL;
+  t->count = t->cap = 0;
 }

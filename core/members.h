@@ -41,6 +41,17 @@ int cs_member_insert(cs_member_t *m, const cs_member_entry_t *e) CS_MUST_USE;
 /* True when the role differs for any seq in 1..max_seq between a and b. */
 bool cs_member_roles_differ(const cs_member_t *a, const cs_member_t *b, uint64_t max_seq);
 
+/* A table of members being rebuilt by a replay (store/ingest.c, and
+ * core/decision.c for audit bundles). */
+typedef struct cs_member_table_s {
+  cs_member_t *rows;
+  uint32_t count, cap;
+} cs_member_table_t;
+
+/* The row of a key, created empty when asked; NULL when absent or out of memory. */
+cs_member_t *cs_member_table_find(cs_member_table_t *t, const uint8_t key[CS_KEY_LEN], bool create);
+void cs_member_table_free(cs_member_table_t *t);
+
 int cs_member_encode(const cs_member_t *m, cs_buf_t *out) CS_MUST_USE;
 int cs_member_decode(cs_span_t bytes, const uint8_t key[CS_KEY_LEN], cs_member_t *m) CS_MUST_USE;
 

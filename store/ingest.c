@@ -130,27 +130,6 @@ static int cs__mop_decode(MDB_val k, MDB_val v, cs__mop_t *m) {
 }
 
 /* An in-memory member table used during replay. */
-typedef struct cs__table_s {
-  cs_member_t *rows;
-  uint32_t count, cap;
-} cs__table_t;
-
-static cs_member_t *cs__table_find(cs__table_t *t, const uint8_t key[CS_KEY_LEN], bool create) {
-  for (uint32_t i = 0; i < t->count; i++)
-    if (memcmp(t->rows[i].key, key, CS_KEY_LEN) == 0) return &t->rows[i];
-  if (!create) return NULL;
-  if (t->count == t->cap) {
-    uint32_t cap = t->cap ? t->cap * 2 : 16;
-    cs_member_t *grown = realloc(t->rows, cap * sizeof(*grown));
-    if (!grown) return NULL;
-    t->rows = grown;
-    t->cap = cap;
-  }
-  cs_member_t *m = &t->rows[t->count++];
-  memcpy(m->key, key, CS_KEY_LEN);
-  m->count = 0;
-  return m;
-}
 
 /* Who wrote each member change replayed so far, to tell a removal made by
  * the very admin an op removes (the mutual-removal rule). */
@@ -239,19 +218,19 @@ static cs_role_t cs__role_without(const cs_member_t *m, uint64_t seq, const cs__
 
 /* Applies the member ops of one change to the table if its author may make
  * them all; returns the change's validity. */
-static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__table_t *t, cs__authors_t *authors,
+static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_member_table_t *t, cs__authors_t *authors,
                              const cs__mop_t *ops, uint32_t n) {
   if (n == 0) return CS_OK;
   bool founder = ops[0].founder;
   if (!founder) {
     uint64_t frozen = cs__frozen_from(txn, club, ops[0].author);
     if (frozen && ops[0].seq >= frozen) return CS_EFORK;
-    cs_member_t *author = cs__table_find(t, ops[0].author, false);
+    cs_member_t *author = cs_member_table_find(t, ops[0].author, false);
     if (!author) return CS_EAUTH;
     bool admin = cs_member_role_at(author, ops[0].seq) == CS_ROLE_ADMIN;
     for (uint32_t i = 0; i < n; i++) {
       /* Demoting or removing an admin needs an adopted decision. */
-      cs_member_t *target = cs__table_find(t, ops[i].key, false);
+      cs_member_t *target = cs_member_table_find(t, ops[i].key, false);
       const cs_member_entry_t *latest = target ? cs_member_latest(target) : NULL;
       bool demotes = latest && latest->role == CS_ROLE_ADMIN && ops[i].entry.role != CS_ROLE_ADMIN;
       if (demotes && !cs__removal_adopted(txn, ops[i].change, ops[i].key)) return CS_EAUTH;
@@ -263,7 +242,7 @@ static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__t
     if (!admin) return CS_EAUTH;
   }
   for (uint32_t i = 0; i < n; i++) {
-    cs_member_t *target = cs__table_find(t, ops[i].key, true);
+    cs_member_t *target = cs_member_table_find(t, ops[i].key, true);
     if (!target) return CS_ENOMEM;
     int err = cs_member_insert(target, &ops[i].entry);
     if (err) return err;
@@ -273,7 +252,7 @@ static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__t
 
 int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current,
                        bool *changed_retroactively) {
-  cs__table_t table = {0};
+  cs_member_table_t table = {NULL, 0, 0};
   cs__authors_t authors = {NULL, NULL, 0, 0};
   cs__mop_t group[CS_CHANGE_OPS_MAX];
   uint32_t group_n = 0;
@@ -331,7 +310,7 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
   cs_buf_free(&b);
 done:
   if (cur) mdb_cursor_close(cur);
-  free(table.rows);
+  cs_member_table_free(&table);
   free(authors.changes);
   free(authors.keys);
   free(old);
