@@ -29,6 +29,7 @@ typedef struct bench_workload_s {
 static const bench_workload_t bench_workloads[] = {
     {"club-100k", 20, 5000, 10000},
     {"club-10k", 20, 500, 1000},
+    {"club-2k", 4, 500, 200}, /* for tests: a real club quickly (tests/integration) */
 };
 
 static double bench_now(void) {
@@ -192,14 +193,14 @@ done:
 int cmd_bench(cli_t *cli, cli_args_t *args) {
   const char *name = cli_take(args, "--workload");
   const char *keep = cli_take(args, "--keep");
-  int code = cli_no_more(cli, args, "bench [--workload club-100k|club-10k] [--json] [--keep DIR]");
+  int code = cli_no_more(cli, args, "bench [--workload club-100k|club-10k|club-2k] [--json] [--keep DIR]");
   if (code) return code;
   const bench_workload_t *w = &bench_workloads[0];
   if (name) {
     w = NULL;
     for (size_t i = 0; i < sizeof(bench_workloads) / sizeof(bench_workloads[0]); i++)
       if (strcmp(name, bench_workloads[i].name) == 0) w = &bench_workloads[i];
-    if (!w) return cli_fail(CLI_USAGE, "unknown workload '%s'; use club-100k or club-10k", name);
+    if (!w) return cli_fail(CLI_USAGE, "unknown workload '%s'; use club-100k, club-10k or club-2k", name);
   }
   char dir[4096];
   if (keep) {

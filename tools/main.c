@@ -51,7 +51,7 @@ static const char cli_usage[] =
     "                                              run the node and keep syncing (default listen 0.0.0.0:7450)\n"
     "sync      IP:PORT                             sync once with a peer; exit 0 when both hold the same changes\n"
     "peer      add IP:PORT | list                  peers that serve keeps syncing with\n"
-    "bench     [--workload club-100k|club-10k] [--keep DIR]   the performance benchmark\n"
+    "bench     [--workload club-100k|club-10k|club-2k] [--keep DIR]   the performance benchmark\n"
     "\n"
     "home: --home DIR, else $CLUBSYNC_HOME, else ~/.clubsync\n"
     "ids may be given as any unique prefix of at least 6 hex characters.\n"
