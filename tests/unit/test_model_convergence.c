@@ -140,12 +140,12 @@ static int act(int a) {
   }
   int kind = (int)pick(K_KINDS);
   if (!have_req || pick(8) == 0) kind = K_REQUEST;
+  cs_object_t obj;
+  cs_object_init(&obj);
   /* A key its own replica sees as removed or observer stops writing; its
    * changes written before it learnt of it are what removal invalidates. */
   cs_role_t role = role_of(s, a);
   if (role != CS_ROLE_ADMIN && role != CS_ROLE_MEMBER) goto none;
-  cs_object_t obj;
-  cs_object_init(&obj);
   switch (kind) {
   case K_REQUEST:
     cs_mp_write_array(&p, 4);
