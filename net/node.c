@@ -97,6 +97,8 @@ struct cs_node_s {
   uv_signal_t sigint, sigterm;
   uv_timer_t poll;
   conn_t *conns[CS_NODE_CONNECTIONS_MAX];
+  uint64_t refused_connections; /* since the last log line about them */
+  uint64_t refused_logged_at;   /* loop time of that line, ms */
   int conn_count;
   peer_slot_t peers[CS_NODE_PEERS_MAX];
   uint64_t last_txnid;
@@ -682,7 +684,15 @@ static void on_connection(uv_stream_t *server, int status) {
   if (!c) {
     uv_tcp_t *reject = malloc(sizeof(*reject));
     if (reject && uv_tcp_init(&node->loop, reject) == 0 && uv_accept(server, (uv_stream_t *)reject) == 0) {
-      node_log(node, CS_LOG_WARN, "too many connections (%d); refused one", CS_NODE_CONNECTIONS_MAX);
+      /* A flood would flood the log too: one line per second at most. */
+      node->refused_connections++;
+      uint64_t now = uv_now(&node->loop);
+      if (now - node->refused_logged_at >= 1000 || node->refused_logged_at == 0) {
+        node_log(node, CS_LOG_WARN, "too many connections (%d open); refused %llu since the last report",
+                 CS_NODE_CONNECTIONS_MAX, (unsigned long long)node->refused_connections);
+        node->refused_connections = 0;
+        node->refused_logged_at = now;
+      }
       uv_close((uv_handle_t *)reject, (uv_close_cb)free);
     } else {
       free(reject);
