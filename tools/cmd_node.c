@@ -142,10 +142,28 @@ int cmd_status(cli_t *cli, cli_args_t *args) {
     json_decref(ctx.clubs);
     return cli_fail_err(err ? err : ctx.err, "cannot read the store");
   }
+  /* A running `serve` records its connections and last sync in
+   * serve.status: "last_sync WHEN" and "peer KEY ADDRESS in|out live|syncing". */
+  char status_path[4200], line[512];
+  cli_path(cli, "serve.status", status_path, sizeof(status_path));
+  FILE *f = fopen(status_path, "r");
+  json_t *peers = json_array(), *last_sync = json_null();
+  while (f && fgets(line, sizeof(line), f)) {
+    line[strcspn(line, "\n")] = '\0';
+    char key[65], address[300], direction[8], state[16];
+    if (strncmp(line, "last_sync ", 10) == 0) {
+      json_decref(last_sync);
+      last_sync = json_string(line + 10);
+    } else if (sscanf(line, "peer %64s %299s %7s %15s", key, address, direction, state) == 4) {
+      json_array_append_new(peers, json_pack("{s:s s:s s:s s:s}", "key", key, "address", address, "direction",
+                                             direction, "state", state));
+    }
+  }
+  if (f) fclose(f);
   char hex[65];
   cs_hex32(cli->secret_key + 32, hex);
-  json_t *doc = json_pack("{s:s s:s s:s s:O s:o}", "key", hex, "museum", cli->museum, "home", cli->home, "clubs",
-                          ctx.clubs, "peers", json_array());
+  json_t *doc = json_pack("{s:s s:s s:s s:O s:o s:o}", "key", hex, "museum", cli->museum, "home", cli->home, "clubs",
+                          ctx.clubs, "peers", peers, "last_sync", last_sync);
   json_decref(ctx.clubs);
   if (cli->json) return cli_print_json(doc);
   printf("node:   %s (%s)\nhome:   %s\n", cli->museum, hex, cli->home);
@@ -159,25 +177,22 @@ int cmd_status(cli_t *cli, cli_args_t *args) {
            json_integer_value(json_object_get(c, "pending")), json_integer_value(json_object_get(c, "objects")),
            (int)json_integer_value(json_object_get(c, "members")));
     size_t j;
-    json_t *f;
-    json_array_foreach(json_object_get(c, "forks"), j, f) {
+    json_t *fork;
+    json_array_foreach(json_object_get(c, "forks"), j, fork) {
       printf("        FORK: key %s signed two changes at seq %lld; it is frozen from there (see clubsync audit)\n",
-             json_string_value(json_object_get(f, "author")), json_integer_value(json_object_get(f, "seq")));
+             json_string_value(json_object_get(fork, "author")), json_integer_value(json_object_get(fork, "seq")));
     }
   }
   if (json_array_size(ctx.clubs) == 0) printf("clubs:  none yet (clubsync club create NAME, or import a bundle)\n");
-  /* A running `serve` records its connections and last sync here. */
-  char status_path[4200], line[512];
-  cli_path(cli, "serve.status", status_path, sizeof(status_path));
-  FILE *f = fopen(status_path, "r");
-  int peers = 0;
-  while (f && fgets(line, sizeof(line), f)) {
-    line[strcspn(line, "\n")] = '\0';
-    if (strncmp(line, "last_sync ", 10) == 0) printf("sync:   serve is running; last sync %s\n", line + 10);
-    else if (strncmp(line, "peer ", 5) == 0 && ++peers) printf("peer:   %s\n", line + 5);
+  if (json_is_string(last_sync)) printf("sync:   serve is running; last sync %s\n", json_string_value(last_sync));
+  json_t *p;
+  json_array_foreach(peers, i, p) {
+    printf("peer:   %s  %s (%s, %s)\n", json_string_value(json_object_get(p, "key")),
+           json_string_value(json_object_get(p, "address")),
+           strcmp(json_string_value(json_object_get(p, "direction")), "in") == 0 ? "connected to us" : "we connected",
+           json_string_value(json_object_get(p, "state")));
   }
-  if (f) fclose(f);
-  if (!peers) printf("peers:  none connected\n");
+  if (json_array_size(peers) == 0) printf("peers:  none connected\n");
   json_decref(doc);
   return CLI_OK;
 }

@@ -29,4 +29,10 @@ stop_node c
 serve_node c --peer "127.0.0.1:$(port_of b)"
 wait_equal_digests 40 a b c && ok || fail "b did not catch up after restart"
 cs --home "$WORK/b" status | grep -q "serve is running" && ok || fail "status shows the running serve"
+# b is connected to a (it dialed) and to c (c dialed it): status lists both.
+peers=$(cs --home "$WORK/b" status --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(sorted(p["direction"] for p in d["peers"]), d["last_sync"] is not None)')
+expect_eq "status --json lists b's peers" "$peers" "['in', 'out'] True"
 finish
