@@ -64,6 +64,7 @@ typedef struct conn_s {
   cs_sync_t sync;
   bool sync_started;
   bool caught_up_logged;
+  uint64_t progress_at; /* loop time of the last progress line, ms */
   bool check_sent;
   size_t queued;
   uint64_t pushed_upto;
@@ -647,6 +648,18 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
   conn_after_messages(c);
   if (!c->closing && c->sync.changes_received != received_before)
     conn_note_from_peer(c, before, node_arrival_last(c->node));
+  /* A long initial sync says how far it got, every few seconds. */
+  uint64_t now = uv_now(&c->node->loop);
+  if (!c->closing && !cs_sync_caught_up(&c->sync) && c->sync.changes_received > 0 &&
+      now - c->progress_at >= CS_NODE_PROGRESS_MS) {
+    if (c->progress_at) {
+      char who[17];
+      key_short(c->peer_key, who);
+      node_log(c->node, CS_LOG_INFO, "syncing with %s: %llu changes received so far", who,
+               (unsigned long long)c->sync.changes_received);
+    }
+    c->progress_at = now;
+  }
 }
 
 static void on_handshake_timeout(uv_timer_t *t) {

@@ -171,7 +171,8 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
       .peers = peers,
       .peer_count = peer_count,
       .once = once,
-      .log_level = once && !level_name ? CS_LOG_WARN : level,
+      /* `sync` at a terminal shows progress (info); in scripts, warnings only. */
+      .log_level = once && !level_name ? (isatty(2) ? CS_LOG_INFO : CS_LOG_WARN) : level,
       .status_path = once ? NULL : status_path,
       .port_path = once ? NULL : port_path,
       .on_commit = cli_memory_sample,
