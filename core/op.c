@@ -20,6 +20,7 @@
 
 #include "core/decision.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -257,6 +258,24 @@ bool cs_model_may(cs_role_t role, cs_op_type_t op, uint64_t obj_type, uint64_t f
   default:
     return false;
   }
+}
+
+const char *cs_model_governed(uint64_t obj_type, uint64_t field, cs_span_t value) {
+  cs_mp_reader_t r = cs_mp_reader(value);
+  cs_span_t text;
+  if (cs_mp_read_str(&r, &text)) return NULL;
+  bool approved = text.len == 8 && memcmp(text.ptr, "approved", 8) == 0;
+  if (obj_type == CS_OBJ_MEETING && field == CS_F_MEETING_STATUS && approved) return "approve";
+  if (obj_type == CS_OBJ_DOCUMENT && field == CS_F_DOC_STATUS && approved) return "approve";
+  if (obj_type == CS_OBJ_CAMPAIGN && field == CS_F_CAMPAIGN_PHASE && text.len == 4 && memcmp(text.ptr, "sent", 4) == 0)
+    return "send";
+  return NULL;
+}
+
+void cs_governed_effect(char out[CS_GOVERNED_EFFECT_MAX + 1], const char *verb, const uint8_t id[CS_ID_LEN]) {
+  char hex[65];
+  cs_hex32(id, hex);
+  snprintf(out, CS_GOVERNED_EFFECT_MAX + 1, "%s %s", verb, hex);
 }
 
 bool cs_model_parent_ok(uint64_t obj_type, bool has_parent, uint64_t parent_type) {

@@ -138,6 +138,14 @@ const cs_field_spec_t *cs_model_field(uint64_t obj_type, uint64_t field);
  * store's. */
 int cs_model_check_value(const cs_field_spec_t *spec, cs_role_t role, cs_span_t value) CS_MUST_USE;
 
+/* Governed values: a status that takes effect only through an adopted
+ * decision. Returns the effect's verb ("approve", "send") when writing
+ * `value` in this field is governed, else NULL. */
+const char *cs_model_governed(uint64_t obj_type, uint64_t field, cs_span_t value);
+/* A motion's effect text for a governed change: "<verb> <64 hex>". */
+#define CS_GOVERNED_EFFECT_MAX 96
+void cs_governed_effect(char out[CS_GOVERNED_EFFECT_MAX + 1], const char *verb, const uint8_t id[CS_ID_LEN]);
+
 /* An allocation's entries, decoded (CS_VALUE_ALLOCATION). */
 typedef struct cs_allocation_s {
   uint32_t count;

@@ -160,13 +160,11 @@ static int cs__authors_add(cs__authors_t *a, const uint8_t change[CS_ID_LEN], co
   return CS_OK;
 }
 
-/* Whether a removal of admin `target` in member change `id` cites an adopted
- * decision: its deps hold the motion (effect "remove-admin <target hex>")
- * and a valid resolution of that motion saying adopted. */
-static bool cs__removal_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const uint8_t target[CS_KEY_LEN]) {
-  char want[16 + 64 + 1], hex[65];
-  cs_hex32(target, hex);
-  snprintf(want, sizeof(want), "remove-admin %s", hex);
+/* Whether change `id` carries out an adopted decision: its deps hold the
+ * motion whose effect is exactly `want` ("remove-admin <key hex>",
+ * "approve <object hex>" ...) and a valid resolution of that motion saying
+ * adopted. Deps are applied before the change, on every node. */
+static bool cs__decision_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const char *want) {
   cs_change_t *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
   cs_op_t *op = malloc(sizeof(*op));
   uint8_t motions[CS_CHANGE_DEPS_MAX][CS_ID_LEN], adopted[CS_CHANGE_DEPS_MAX][CS_ID_LEN];
@@ -183,7 +181,7 @@ static bool cs__removal_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], cons
     for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK; index++) {
       if (op->type == CS_OP_CREATE && index < 64) created[index] = op->obj_type;
       if (op->type != CS_OP_SET) continue;
-      char text[sizeof(want) + 1] = "";
+      char text[CS_GOVERNED_EFFECT_MAX + 2] = "";
       if (op->obj_local && created[op->obj_index] == CS_OBJ_MOTION && op->field == CS_F_MOTION_EFFECT &&
           cs_value_str(op->value.ptr, op->value.len, text, sizeof(text)) && strcmp(text, want) == 0)
         cs_op_id(d->id, op->obj_index, motions[motion_count++]);
@@ -233,7 +231,9 @@ static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_me
       cs_member_t *target = cs_member_table_find(t, ops[i].key, false);
       const cs_member_entry_t *latest = target ? cs_member_latest(target) : NULL;
       bool demotes = latest && latest->role == CS_ROLE_ADMIN && ops[i].entry.role != CS_ROLE_ADMIN;
-      if (demotes && !cs__removal_adopted(txn, ops[i].change, ops[i].key)) return CS_EAUTH;
+      char want[CS_GOVERNED_EFFECT_MAX + 1];
+      cs_governed_effect(want, "remove-admin", ops[i].key);
+      if (demotes && !cs__decision_adopted(txn, ops[i].change, want)) return CS_EAUTH;
       /* Two admins removing each other concurrently are both removed: a
        * removal written by the admin this op removes does not stop it. */
       if (!admin && demotes && cs__role_without(author, ops[0].seq, authors, ops[i].key) == CS_ROLE_ADMIN)
@@ -528,6 +528,14 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
       if (spec->write_once && !op->obj_local) { err = CS_EAUTH; break; }
       if ((err = cs_model_check_value(spec, role, op->value))) break;
       if ((err = cs__check_in_state(txn, club, cache, c, op->obj, obj, spec, op->value))) break;
+      /* Approving minutes or a document, or sending a campaign's results to
+       * the vendor, carries out an adopted decision (docs/governance.md). */
+      const char *verb = cs_model_governed(obj->type, op->field, op->value);
+      if (verb) {
+        char want[CS_GOVERNED_EFFECT_MAX + 1];
+        cs_governed_effect(want, verb, op->obj);
+        if (!cs__decision_adopted(txn, c->id, want)) { err = CS_EAUTH; break; }
+      }
       if (op->type == CS_OP_SET)
         err = cs_object_set(obj, op->field, c->lamport, c->author, op_id, op->value, op->ref_count,
                             (const uint8_t(*)[CS_ID_LEN])op->refs);

@@ -1,6 +1,8 @@
 /* Shared helpers of the clubsync command. */
 #include "tools/cli.h"
 
+#include "core/decision.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -339,7 +341,12 @@ int cli_begin_write(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN], unsigned
 
 int cli_commit(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, uint8_t change_id[CS_ID_LEN],
                const char *what) {
-  int err = payload->failed ? CS_ETOOBIG : cli_author(cli, club, cs_buf_span(payload), change_id);
+  return cli_commit_deps(cli, club, payload, NULL, 0, change_id, what);
+}
+
+int cli_commit_deps(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, const uint8_t (*deps)[CS_ID_LEN],
+                    uint32_t dep_count, uint8_t change_id[CS_ID_LEN], const char *what) {
+  int err = payload->failed ? CS_ETOOBIG : cli_author_deps(cli, club, cs_buf_span(payload), deps, dep_count, change_id);
   cs_buf_free(payload);
   if (err == CS_ETOOBIG) return cli_fail(CLI_USAGE, "%s: the text is too long (a change holds at most 64 KiB)", what);
   return err ? cli_fail_err(err, what) : CLI_OK;
@@ -392,3 +399,67 @@ void cli_unmap_file(cli_mapped_t *m) {
   if (m->addr && m->len) munmap(m->addr, m->len);
 }
 
+
+/* Finds the change that created a motion and one that resolved it as
+ * adopted: an admin's removal depends on both (docs/governance.md). */
+typedef struct cli__decision_ctx_s {
+  const uint8_t *motion;
+  uint8_t motion_change[CS_ID_LEN];
+  uint8_t resolution_change[CS_ID_LEN];
+  bool has_motion, has_resolution;
+} cli__decision_ctx_t;
+
+static int cli__decision_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
+  cli__decision_ctx_t *ctx = vctx;
+  cs_change_t *c = malloc(sizeof(*c));
+  cs_op_t *op = malloc(sizeof(*op));
+  cs_op_iter_t it;
+  if (c && op && cs_change_decode(bytes, c) == CS_OK && cs_op_iter_init(&it, c->payload_bytes) == CS_OK) {
+    for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK; index++) {
+      uint8_t op_id[CS_ID_LEN];
+      cs_op_id(id, index, op_id);
+      cs_resolution_t res;
+      if (op->type == CS_OP_CREATE && memcmp(op_id, ctx->motion, CS_ID_LEN) == 0) {
+        memcpy(ctx->motion_change, id, CS_ID_LEN);
+        ctx->has_motion = true;
+      }
+      if (op->type == CS_OP_SET && !op->obj_local && memcmp(op->obj, ctx->motion, CS_ID_LEN) == 0 &&
+          op->field == CS_F_MOTION_RESOLUTION && cs_resolution_decode(op->value, &res) == CS_OK && res.adopted) {
+        memcpy(ctx->resolution_change, id, CS_ID_LEN);
+        ctx->has_resolution = true;
+      }
+    }
+  }
+  free(c);
+  free(op);
+  return 0;
+}
+
+int cli_decision_deps(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *motion_arg,
+                      const char *verb, const uint8_t id[CS_ID_LEN], uint8_t deps[2][CS_ID_LEN]) {
+  char want[CS_GOVERNED_EFFECT_MAX + 1];
+  cs_governed_effect(want, verb, id);
+  cli__decision_ctx_t ctx;
+  memset(&ctx, 0, sizeof(ctx));
+  uint8_t motion[CS_ID_LEN];
+  int code;
+  if (motion_arg) {
+    cs_object_t obj;
+    char effect[CS_TEXT_MAX + 1];
+    if ((code = cli_object(cli, txn, club, motion_arg, CS_OBJ_MOTION, motion, &obj))) return code;
+    cli_field_text(&obj, CS_F_MOTION_EFFECT, effect, sizeof(effect));
+    cs_object_free(&obj);
+    ctx.motion = motion;
+    if (strcmp(effect, want) != 0)
+      return cli_fail(CLI_DENIED, "motion %s does not decide this: its effect must be \"%s\"", motion_arg, want);
+    int err = cs_store_changes(txn, club, cli__decision_each, &ctx);
+    if (err) return cli_fail_err(err, "cannot read the decision");
+  }
+  if (!ctx.has_motion || !ctx.has_resolution)
+    return cli_fail(CLI_DENIED, "this needs a decision adopted by the club: propose 'motion propose TEXT --effect "
+                                "\"%s\"', have it voted and resolved, then give it with --motion ID",
+                    want);
+  memcpy(deps[0], ctx.motion_change, CS_ID_LEN);
+  memcpy(deps[1], ctx.resolution_change, CS_ID_LEN);
+  return CLI_OK;
+}

@@ -89,6 +89,9 @@ int cli_begin_write(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN], unsigned
  * error (naming `what`) on failure. */
 int cli_commit(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, uint8_t change_id[CS_ID_LEN],
                const char *what);
+/* The same with chosen deps (NULL: this node's heads). */
+int cli_commit_deps(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, const uint8_t (*deps)[CS_ID_LEN],
+                    uint32_t dep_count, uint8_t change_id[CS_ID_LEN], const char *what);
 
 /* Writes a register op that overwrites every live value of the field, which
  * is how a person resolves a conflict. */
@@ -96,6 +99,12 @@ void cli_write_overwrite(cs_buf_t *payload, const cs_object_t *obj, const uint8_
                          cs_span_t value);
 void cli_write_overwrite_str(cs_buf_t *payload, const cs_object_t *obj, const uint8_t id[CS_ID_LEN],
                              uint64_t field, const char *value);
+
+/* The changes a governed action must depend on: the motion `motion_arg`
+ * (whose effect must be "<verb> <id hex>") and an adopted resolution of it.
+ * Prints what to do and returns the exit code when there is none. */
+int cli_decision_deps(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *motion_arg,
+                      const char *verb, const uint8_t id[CS_ID_LEN], uint8_t deps[2][CS_ID_LEN]);
 
 /* What an object type is called in messages ("request", "campaign" ...). */
 const char *cli_type_name(uint64_t type);

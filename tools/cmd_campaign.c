@@ -9,7 +9,7 @@
 
 static const char campaign_usage[] =
     "campaign open NAME --points N | list | vote CAMPAIGN REQ=POINTS... | results CAMPAIGN | close CAMPAIGN | "
-    "phase CAMPAIGN submission|review|vote";
+    "phase CAMPAIGN submission|review|vote|sent [--motion M]";
 
 /* Tallying -------------------------------------------------------------- */
 
@@ -399,6 +399,7 @@ static int campaign_results(cli_t *cli, cli_args_t *args) {
 }
 
 static int campaign_set_phase(cli_t *cli, cli_args_t *args, bool close) {
+  const char *motion_arg = close ? NULL : cli_take(args, "--motion");
   const char *campaign_arg = cli_next(args);
   const char *phase = close ? "closed" : cli_next(args);
   int code = cli_no_more(cli, args, campaign_usage);
@@ -413,6 +414,14 @@ static int campaign_set_phase(cli_t *cli, cli_args_t *args, bool close) {
   if ((code = cli_begin_write(cli, &txn, club, 1u << CS_ROLE_ADMIN, "run campaigns"))) return code;
   if ((code = cli_object(cli, &txn, club, campaign_arg, CS_OBJ_CAMPAIGN, campaign, &obj))) {
     cs_store_abort(&txn);
+    return code;
+  }
+  /* Sending the results to the vendor carries out an adopted decision. */
+  uint8_t deps[2][CS_ID_LEN];
+  bool governed = strcmp(phase, "sent") == 0;
+  if (governed && (code = cli_decision_deps(cli, &txn, club, motion_arg, "send", campaign, deps))) {
+    cs_store_abort(&txn);
+    cs_object_free(&obj);
     return code;
   }
   cs_buf_t payload, results;
@@ -443,7 +452,9 @@ static int campaign_set_phase(cli_t *cli, cli_args_t *args, bool close) {
   cs_buf_free(&results);
   cs_object_free(&obj);
   uint8_t change_id[CS_ID_LEN];
-  if ((code = cli_commit(cli, club, &payload, change_id, "cannot change the campaign"))) return code;
+  if ((code = cli_commit_deps(cli, club, &payload, governed ? (const uint8_t(*)[CS_ID_LEN])deps : NULL,
+                              governed ? 2 : 0, change_id, "cannot change the campaign")))
+    return code;
   char hex[65];
   cs_hex32(change_id, hex);
   if (close) printf("Closed the campaign; its results (%u requests) are frozen in change:\n%s\n", rows, hex);

@@ -6,7 +6,6 @@
 
 #include <sodium.h>
 
-#include "core/decision.h"
 #include "tools/cli.h"
 
 static int club_create(cli_t *cli, cli_args_t *args) {
@@ -92,41 +91,6 @@ int cmd_club(cli_t *cli, cli_args_t *args) {
  * the op carries a cutoff, the key's highest seq this node has seen: the new
  * role applies to what the key writes after it, on every node, whenever the
  * op arrives (a strong remove: docs/governance.md). */
-/* Finds the change that created a motion and one that resolved it as
- * adopted: an admin's removal depends on both (docs/governance.md). */
-typedef struct decision_ctx_s {
-  const uint8_t *motion;
-  uint8_t motion_change[CS_ID_LEN];
-  uint8_t resolution_change[CS_ID_LEN];
-  bool has_motion, has_resolution;
-} decision_ctx_t;
-
-static int decision_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
-  decision_ctx_t *ctx = vctx;
-  cs_change_t *c = malloc(sizeof(*c));
-  cs_op_t *op = malloc(sizeof(*op));
-  cs_op_iter_t it;
-  if (c && op && cs_change_decode(bytes, c) == CS_OK && cs_op_iter_init(&it, c->payload_bytes) == CS_OK) {
-    for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK; index++) {
-      uint8_t op_id[CS_ID_LEN];
-      cs_op_id(id, index, op_id);
-      cs_resolution_t res;
-      if (op->type == CS_OP_CREATE && memcmp(op_id, ctx->motion, CS_ID_LEN) == 0) {
-        memcpy(ctx->motion_change, id, CS_ID_LEN);
-        ctx->has_motion = true;
-      }
-      if (op->type == CS_OP_SET && !op->obj_local && memcmp(op->obj, ctx->motion, CS_ID_LEN) == 0 &&
-          op->field == CS_F_MOTION_RESOLUTION && cs_resolution_decode(op->value, &res) == CS_OK && res.adopted) {
-        memcpy(ctx->resolution_change, id, CS_ID_LEN);
-        ctx->has_resolution = true;
-      }
-    }
-  }
-  free(c);
-  free(op);
-  return 0;
-}
-
 static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
   const char *motion_arg = remove ? cli_take(args, "--motion") : NULL;
   const char *museum_arg = remove ? NULL : cli_take(args, "--museum");
@@ -160,37 +124,19 @@ static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
   bool known = latest && latest->role != CS_ROLE_NONE;
   free(m);
   uint64_t cutoff = cs_store_author_seq(&txn, club, key, NULL);
-  decision_ctx_t decision;
-  memset(&decision, 0, sizeof(decision));
-  uint8_t motion[CS_ID_LEN];
-  if (demotes_admin && motion_arg) {
-    cs_object_t obj;
-    char effect[CS_TEXT_MAX + 1], want[80];
-    snprintf(want, sizeof(want), "remove-admin %s", key_hex);
-    if ((code = cli_object(cli, &txn, club, motion_arg, CS_OBJ_MOTION, motion, &obj))) {
-      cs_store_abort(&txn);
-      return code;
-    }
-    cli_field_text(&obj, CS_F_MOTION_EFFECT, effect, sizeof(effect));
-    cs_object_free(&obj);
-    decision.motion = motion;
-    if (strcmp(effect, want) == 0) (void)cs_store_changes(&txn, club, decision_each, &decision);
+  uint8_t deps[2][CS_ID_LEN];
+  if (demotes_admin && (code = cli_decision_deps(cli, &txn, club, motion_arg, "remove-admin", key, deps))) {
+    cs_store_abort(&txn);
+    return code;
   }
   cs_store_abort(&txn);
   if (remove && !known) return cli_fail(CLI_NOTFOUND, "%s is not a member of this club", key_hex);
-  if (demotes_admin && (!decision.has_motion || !decision.has_resolution))
-    return cli_fail(CLI_DENIED, "removing or demoting an admin needs a decision adopted by the club: propose "
-                                "'motion propose TEXT --effect \"remove-admin %s\"', have it voted and resolved, then "
-                                "run 'member remove %s --motion ID'",
-                    key_hex, key_hex);
 
   cs_buf_t payload;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
   cs_mp_write_array(&payload, 1);
   cs_op_write_member(&payload, key, museum, role, cutoff);
-  uint8_t id[CS_ID_LEN], deps[2][CS_ID_LEN];
-  memcpy(deps[0], decision.motion_change, CS_ID_LEN);
-  memcpy(deps[1], decision.resolution_change, CS_ID_LEN);
+  uint8_t id[CS_ID_LEN];
   /* An admin's removal depends on the decision it carries out. */
   int err = demotes_admin ? cli_author_deps(cli, club, cs_buf_span(&payload), (const uint8_t(*)[CS_ID_LEN])deps, 2, id)
                           : cli_author(cli, club, cs_buf_span(&payload), id);

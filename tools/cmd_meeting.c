@@ -7,11 +7,11 @@
 
 static const char meeting_usage[] =
     "meeting add --title T --date YYYY-MM-DD [--place P] [--agenda REQ]... | list | show ID | "
-    "status ID planned|convened|held|minutes-review|approved | attend ID | agenda ID REQ | action ID TEXT | "
+    "status ID planned|convened|held|minutes-review|approved [--motion M] | attend ID | agenda ID REQ | action ID TEXT | "
     "minutes ID DOC";
 static const char doc_usage[] =
     "doc add --title T [--body B] [--version V] | list | show ID | edit ID [--title T] [--body B] [--version V] | "
-    "status ID draft|reviewed|approved|obsolete";
+    "status ID draft|reviewed|approved|obsolete [--motion M]";
 
 /* Shared by both: prints an object's fields from the schema. */
 static json_t *object_json(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t id[CS_ID_LEN],
@@ -136,14 +136,25 @@ static int objects_show(cli_t *cli, cli_args_t *args, uint64_t type, const char 
 
 /* One writing step on an existing object: a register overwrite, or a set
  * add of a raw element. */
+/* A governed value (an approval) also needs --motion: the change then
+ * depends on the adopted decision it carries out. */
 static int object_write(cli_t *cli, const char *arg, uint64_t type, uint64_t field, const char *text,
-                        cs_span_t element, const char *done) {
+                        cs_span_t element, const char *motion_arg, const char *done) {
   cs_txn_t txn;
-  uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
+  uint8_t club[CS_ID_LEN], id[CS_ID_LEN], deps[2][CS_ID_LEN];
   cs_object_t obj;
   int code = cli_begin_write(cli, &txn, club, CLI_ROLES_CLUB, "change meetings or documents");
   if (code) return code;
   code = cli_object(cli, &txn, club, arg, type, id, &obj);
+  const char *verb = NULL;
+  if (!code && text) {
+    cs_buf_t v;
+    cs_buf_init(&v, CS_TEXT_MAX + 16);
+    cs_mp_write_cstr(&v, text);
+    verb = cs_model_governed(type, field, cs_buf_span(&v));
+    cs_buf_free(&v);
+  }
+  if (!code && verb && (code = cli_decision_deps(cli, &txn, club, motion_arg, verb, id, deps))) cs_object_free(&obj);
   cs_store_abort(&txn);
   if (code) return code;
   cs_buf_t payload;
@@ -154,7 +165,9 @@ static int object_write(cli_t *cli, const char *arg, uint64_t type, uint64_t fie
   else cli_write_overwrite(&payload, &obj, id, field, element);
   cs_object_free(&obj);
   uint8_t change_id[CS_ID_LEN];
-  if ((code = cli_commit(cli, club, &payload, change_id, "cannot record the change"))) return code;
+  if ((code = cli_commit_deps(cli, club, &payload, verb ? (const uint8_t(*)[CS_ID_LEN])deps : NULL, verb ? 2 : 0,
+                              change_id, "cannot record the change")))
+    return code;
   char hex[65];
   cs_hex32(id, hex);
   printf("%s\n%s\n", done, hex);
@@ -229,6 +242,7 @@ int cmd_meeting(cli_t *cli, cli_args_t *args) {
   if (strcmp(sub, "add") == 0) return meeting_add(cli, args);
   if (strcmp(sub, "list") == 0) return objects_list(cli, args, CS_OBJ_MEETING, meeting_usage);
   if (strcmp(sub, "show") == 0) return objects_show(cli, args, CS_OBJ_MEETING, meeting_usage);
+  const char *motion_arg = cli_take(args, "--motion");
   const char *arg = cli_next(args), *value = cli_next(args);
   int code = cli_no_more(cli, args, meeting_usage);
   if (code) return code;
@@ -238,24 +252,25 @@ int cmd_meeting(cli_t *cli, cli_args_t *args) {
   if (strcmp(sub, "status") == 0) {
     if (!status_ok(cs_meeting_statuses, value))
       return cli_fail(CLI_USAGE, "a meeting's status is planned, convened, held, minutes-review or approved");
-    code = object_write(cli, arg, CS_OBJ_MEETING, CS_F_MEETING_STATUS, value, (cs_span_t){0}, "Status changed.");
+    code = object_write(cli, arg, CS_OBJ_MEETING, CS_F_MEETING_STATUS, value, (cs_span_t){0}, motion_arg,
+                        "Status changed.");
   } else if (strcmp(sub, "attend") == 0) {
     if (value) return cli_fail(CLI_USAGE, "meeting attend takes only the meeting's ID");
     if ((code = cli_identity(cli))) return code;
     cs_mp_write_bin(&element, cli->secret_key + 32, CS_KEY_LEN);
     code = object_write(cli, arg, CS_OBJ_MEETING, CS_F_MEETING_ATTENDANCE, NULL, cs_buf_span(&element),
-                        "Your museum is listed as present.");
+                        NULL, "Your museum is listed as present.");
   } else if (strcmp(sub, "agenda") == 0 || strcmp(sub, "minutes") == 0) {
     bool agenda = strcmp(sub, "agenda") == 0;
     if (!value) return cli_fail(CLI_USAGE, "usage: clubsync %s", meeting_usage);
     if (!(code = id_element(cli, value, agenda ? CS_OBJ_REQUEST : CS_OBJ_DOCUMENT, &element)))
       code = object_write(cli, arg, CS_OBJ_MEETING, agenda ? CS_F_MEETING_AGENDA : CS_F_MEETING_MINUTES, NULL,
-                          cs_buf_span(&element), agenda ? "Added to the agenda." : "Minutes linked.");
+                          cs_buf_span(&element), NULL, agenda ? "Added to the agenda." : "Minutes linked.");
   } else if (strcmp(sub, "action") == 0) {
     if (!value || !*value || strlen(value) > 2 * CS_NAME_MAX)
       return cli_fail(CLI_USAGE, "meeting action needs ID and the action's TEXT (at most 400 bytes)");
     cs_mp_write_cstr(&element, value);
-    code = object_write(cli, arg, CS_OBJ_MEETING, CS_F_MEETING_ACTIONS, NULL, cs_buf_span(&element),
+    code = object_write(cli, arg, CS_OBJ_MEETING, CS_F_MEETING_ACTIONS, NULL, cs_buf_span(&element), NULL,
                         "Action item added.");
   } else {
     code = cli_fail(CLI_USAGE, "unknown meeting command '%s'; usage: clubsync %s", sub, meeting_usage);
@@ -319,12 +334,14 @@ int cmd_doc(cli_t *cli, cli_args_t *args) {
   if (strcmp(sub, "list") == 0) return objects_list(cli, args, CS_OBJ_DOCUMENT, doc_usage);
   if (strcmp(sub, "show") == 0) return objects_show(cli, args, CS_OBJ_DOCUMENT, doc_usage);
   if (strcmp(sub, "status") == 0) {
+    const char *motion_arg = cli_take(args, "--motion");
     const char *arg = cli_next(args), *status = cli_next(args);
     int code = cli_no_more(cli, args, doc_usage);
     if (code) return code;
     if (!arg || !status_ok(cs_document_statuses, status))
       return cli_fail(CLI_USAGE, "doc status needs ID and one of draft, reviewed, approved, obsolete");
-    return object_write(cli, arg, CS_OBJ_DOCUMENT, CS_F_DOC_STATUS, status, (cs_span_t){0}, "Status changed.");
+    return object_write(cli, arg, CS_OBJ_DOCUMENT, CS_F_DOC_STATUS, status, (cs_span_t){0}, motion_arg,
+                        "Status changed.");
   }
   return cli_fail(CLI_USAGE, "unknown doc command '%s'; usage: clubsync %s", sub, doc_usage);
 }

@@ -45,6 +45,20 @@ cs --home "$WORK/empty" verify "$WORK/audit.bundle" --json >"$WORK/verify.json"
 expect_eq "counted ballots" "$(json 'sorted((v["museum"], v["choice"]) for v in d["votes"] if v["counted"])' <"$WORK/verify.json")" \
   "[('Musée a', 'yes'), ('Musée b', 'yes'), ('Musée c', 'yes'), ('Musée d', 'abstain'), ('Musée e', 'no')]"
 
+# Governed effects: approving the charter takes an adopted motion.
+D=$(cs --home "$WORK/a" doc add --title "Charte du club" --body "Article 1 ..." | tail -1)
+expect_code "no approval without a decision" 3 cs --home "$WORK/a" doc status "$D" approved
+grep -q "approve $D" "$WORK/last.err" && ok || fail "says which motion is needed: $(cat "$WORK/last.err")"
+expect_code "a motion that decides something else does not do" 3 cs --home "$WORK/a" doc status "$D" approved --motion "$M"
+A=$(cs --home "$WORK/a" motion propose "Approuver la charte" --effect "approve $D" | tail -1)
+share a b c
+for n in a b c; do cs --home "$WORK/$n" motion vote "$A" yes >/dev/null; done
+for n in b c; do share "$n" a; done
+cs --home "$WORK/a" motion resolve "$A" >/dev/null
+expect_code "approval with the adopted motion" 0 cs --home "$WORK/a" doc status "$D" approved --motion "$A"
+share a d
+expect_eq "the approval holds on another node" "$(cs --home "$WORK/d" doc show "$D" --json | json 'd["status"]')" approved
+
 # A flipped byte anywhere is caught: the header and trailer byte by byte,
 # and 300 positions spread over the records (CS_FLIP_ALL=1 tries every byte).
 result=$(python3 - "$CLUBSYNC" "$WORK/audit.bundle" "$WORK/flipped.bundle" "$WORK/empty" <<'PY'
