@@ -194,7 +194,8 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
   memset(rep, 0, sizeof(*rep));
   cs_change_t *cs = calloc(count ? count : 1, sizeof(*cs));
   cs__mop_t *mops = calloc((size_t)count * 8 + 1, sizeof(*mops));
-  cs__vote_t *votes = calloc((size_t)count + 1, sizeof(*votes));
+  size_t votes_cap = (size_t)count * 8 + 1; /* a hostile change may hold many vote ops */
+  cs__vote_t *votes = calloc(votes_cap, sizeof(*votes));
   cs_op_t *op = malloc(sizeof(*op));
   cs_member_table_t table = {NULL, 0, 0};
   uint32_t mop_count = 0, vote_count = 0;
@@ -262,6 +263,10 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
         motion = &cs[i];
         memcpy(rep->motion, op_id, CS_ID_LEN);
       } else if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_VOTE) {
+        if (vote_count == votes_cap) {
+          err = CS_ETOOBIG;
+          break;
+        }
         cs__vote_t *v = &votes[vote_count++];
         v->change = &cs[i];
         memcpy(v->object, op_id, CS_ID_LEN);
@@ -287,6 +292,10 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
         cs__vote_t *v = NULL;
         for (uint32_t k = 0; k < vote_count; k++)
           if (memcmp(votes[k].object, obj, CS_ID_LEN) == 0 && votes[k].change == &cs[i]) v = &votes[k];
+        if (!v && vote_count == votes_cap) {
+          err = CS_ETOOBIG;
+          break;
+        }
         if (!v) {
           v = &votes[vote_count++];
           v->change = &cs[i];
