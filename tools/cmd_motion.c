@@ -534,7 +534,8 @@ int cmd_verify(cli_t *cli, cli_args_t *args) {
   cli_unmap_file(&m);
   if (err) {
     code = err == CS_ENOMEM ? cli_fail(CLI_ERROR, "out of memory")
-                            : cli_fail(CLI_INVALID, "the decision does not verify: %s", rep->why[0] ? rep->why : cs_strerror(err));
+                            : cli_fail(CLI_INVALID, "the decision does not verify: %s",
+                                       rep->why[0] ? rep->why : cs_strerror(err));
     free(rep);
     return code;
   }
