@@ -269,10 +269,62 @@ void cli_time(int64_t time_ms, char *out, size_t out_len) {
 
 int cli_print_json(json_t *doc) {
   if (!doc) return cli_fail(CLI_ERROR, "out of memory");
-  int rc = json_dumpf(doc, stdout, JSON_INDENT(2));
-  fputc('\n', stdout);
+  /* One buffer and one write: dumping straight to the stream costs a call
+   * per token, which dominates a long list. */
+  char *text = json_dumps(doc, JSON_INDENT(2));
   json_decref(doc);
-  return rc == 0 ? CLI_OK : CLI_ERROR;
+  if (!text) return cli_fail(CLI_ERROR, "out of memory");
+  size_t len = strlen(text);
+  int rc = fwrite(text, 1, len, stdout) == len && fputc('\n', stdout) != EOF ? CLI_OK : CLI_ERROR;
+  free(text);
+  return rc;
+}
+
+/* Collects a dumped element with every line indented one level more, as a
+ * whole-array dump would; JSON strings escape their newlines, so every
+ * newline the dumper emits is layout. */
+typedef struct json_item_buf_s {
+  char *text;
+  size_t len, capacity;
+} json_item_buf_t;
+
+static int json_item_append(const char *chunk, size_t size, void *vbuf) {
+  json_item_buf_t *buf = vbuf;
+  if (buf->len + 3 * size + 1 > buf->capacity) {
+    size_t capacity = 2 * (buf->len + 3 * size + 1);
+    char *grown = realloc(buf->text, capacity);
+    if (!grown) return -1;
+    buf->text = grown;
+    buf->capacity = capacity;
+  }
+  for (size_t i = 0; i < size; i++) {
+    buf->text[buf->len++] = chunk[i];
+    if (chunk[i] == '\n') {
+      buf->text[buf->len++] = ' ';
+      buf->text[buf->len++] = ' ';
+    }
+  }
+  return 0;
+}
+
+int cli_print_json_item(json_t *doc, size_t index) {
+  if (!doc) return cli_fail(CLI_ERROR, "out of memory");
+  json_item_buf_t buf = {NULL, 0, 0};
+  json_item_append(index ? ",\n" : "[\n", 2, &buf);
+  int rc = json_dump_callback(doc, json_item_append, &buf, JSON_INDENT(2));
+  json_decref(doc);
+  if (rc || !buf.text) {
+    free(buf.text);
+    return cli_fail(CLI_ERROR, "out of memory");
+  }
+  rc = fwrite(buf.text, 1, buf.len, stdout) == buf.len ? CLI_OK : CLI_ERROR;
+  free(buf.text);
+  return rc;
+}
+
+int cli_print_json_end(size_t count) {
+  fputs(count ? "\n]\n" : "[]\n", stdout);
+  return ferror(stdout) ? CLI_ERROR : CLI_OK;
 }
 
 json_t *cli_json_hex(const uint8_t bytes[32]) {

@@ -124,6 +124,11 @@ void cli_time(int64_t time_ms, char *out, size_t out_len);
 
 /* Prints a JSON document on stdout, followed by a newline, and frees it. */
 int cli_print_json(json_t *doc);
+/* Prints a long JSON array one element at a time, so that it is never held
+ * whole: item 0, 1, ... then the end; the output equals cli_print_json's.
+ * Each takes the element's reference. */
+int cli_print_json_item(json_t *doc, size_t index);
+int cli_print_json_end(size_t count);
 json_t *cli_json_hex(const uint8_t bytes[32]);
 
 /* Writes a file only its owner can read, atomically; 0 or -1 with errno. */

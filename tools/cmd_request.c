@@ -145,37 +145,92 @@ static const char *museum_cached(read_ctx_t *ctx, const uint8_t key[CS_KEY_LEN])
   return json_string_value(known);
 }
 
-/* Appends a museum to a JSON array of names unless it is there already. */
-static void add_unique(json_t *names, const char *museum) {
-  size_t i;
-  json_t *v;
-  json_array_foreach(names, i, v) if (strcmp(json_string_value(v), museum) == 0) return;
-  json_array_append_new(names, json_string(museum));
-}
-
 static uint64_t points_of(const read_ctx_t *ctx, const uint8_t id[CS_ID_LEN]) {
   for (uint32_t i = 0; i < ctx->tally.count; i++)
     if (memcmp(ctx->tally.rows[i].request, id, CS_ID_LEN) == 0) return ctx->tally.rows[i].points;
   return 0;
 }
 
-static json_t *request_json(read_ctx_t *ctx, const uint8_t id[CS_ID_LEN], const cs_object_t *obj) {
-  char title[2 * CS_NAME_MAX + 1], status[32], module[2 * CS_NAME_MAX + 1], kind[2 * CS_NAME_MAX + 1];
-  cli_field_text(obj, CS_F_REQ_TITLE, title, sizeof(title));
-  cli_field_text(obj, CS_F_REQ_STATUS, status, sizeof(status));
-  cli_field_text(obj, CS_F_REQ_MODULE, module, sizeof(module));
-  cli_field_text(obj, CS_F_REQ_KIND, kind, sizeof(kind));
-  json_t *supporters = json_array();
-  add_unique(supporters, museum_cached(ctx, obj->creator));
-  for (uint32_t i = 0; i < obj->entry_count; i++)
-    if (obj->entries[i].field == CS_F_REQ_SUPPORTERS && obj->entries[i].value_len == CS_KEY_LEN + 2)
-      add_unique(supporters, museum_cached(ctx, obj->entries[i].value + 2));
-  json_t *doc = json_pack("{s:o s:s s:s s:s s:s s:I s:o s:I}", "id", cli_json_hex(id), "title", title, "status",
-                          status, "module", module, "kind", kind, "points", (json_int_t)points_of(ctx, id),
-                          "supporters", supporters, "lamport", (json_int_t)obj->created_lamport);
+/* One request as read, in plain C: a list sorts and merges thousands of
+ * these, and builds each one's JSON only when printing it. */
+typedef struct request_row_s {
+  uint8_t id[CS_ID_LEN];
+  uint8_t merged_into[CS_ID_LEN];
+  bool merged;
+  bool shown; /* passes the list's --status and --module */
+  uint64_t lamport;
+  uint64_t points;
+  const char *title, *status, *module, *kind; /* in text */
+  char *text;
+  const char **supporters; /* museum names, owned by the read context's cache */
+  size_t supporter_count, supporter_capacity;
+} request_row_t;
+
+static void request_row_free(request_row_t *row) {
+  free(row->text);
+  free(row->supporters);
+  row->text = NULL;
+  row->supporters = NULL;
+}
+
+/* Adds a museum to a request's supporters unless it is there already. */
+static int add_supporter(request_row_t *row, const char *museum) {
+  for (size_t i = 0; i < row->supporter_count; i++)
+    if (strcmp(row->supporters[i], museum) == 0) return CS_OK;
+  if (row->supporter_count == row->supporter_capacity) {
+    size_t capacity = row->supporter_capacity ? 2 * row->supporter_capacity : 4;
+    const char **grown = realloc(row->supporters, capacity * sizeof(*grown));
+    if (!grown) return CS_ENOMEM;
+    row->supporters = grown;
+    row->supporter_capacity = capacity;
+  }
+  row->supporters[row->supporter_count++] = museum;
+  return CS_OK;
+}
+
+static int request_row(read_ctx_t *ctx, const uint8_t id[CS_ID_LEN], const cs_object_t *obj, request_row_t *row) {
+  memset(row, 0, sizeof(*row));
+  memcpy(row->id, id, CS_ID_LEN);
   const cs_entry_t *e;
-  if (cs_object_field(obj, CS_F_REQ_MERGED_INTO, &e) && e->value_len == CS_ID_LEN + 2)
-    json_object_set_new(doc, "merged_into", cli_json_hex(e->value + 2));
+  row->merged = cs_object_field(obj, CS_F_REQ_MERGED_INTO, &e) && e->value_len == CS_ID_LEN + 2;
+  if (row->merged) memcpy(row->merged_into, e->value + 2, CS_ID_LEN);
+  row->lamport = obj->created_lamport;
+  row->points = points_of(ctx, id);
+  /* The four texts go into one block, each after the last. */
+  static const uint64_t fields[4] = {CS_F_REQ_TITLE, CS_F_REQ_STATUS, CS_F_REQ_MODULE, CS_F_REQ_KIND};
+  char texts[4][2 * CS_NAME_MAX + 1];
+  size_t lengths[4], total = 0;
+  for (int i = 0; i < 4; i++) {
+    cli_field_text(obj, fields[i], texts[i], sizeof(texts[i]));
+    lengths[i] = strlen(texts[i]) + 1;
+    total += lengths[i];
+  }
+  if (!(row->text = malloc(total))) return CS_ENOMEM;
+  const char **slots[4] = {&row->title, &row->status, &row->module, &row->kind};
+  for (size_t i = 0, at = 0; i < 4; at += lengths[i], i++) {
+    memcpy(row->text + at, texts[i], lengths[i]);
+    *slots[i] = row->text + at;
+  }
+  int err = add_supporter(row, museum_cached(ctx, obj->creator));
+  for (uint32_t i = 0; !err && i < obj->entry_count; i++)
+    if (obj->entries[i].field == CS_F_REQ_SUPPORTERS && obj->entries[i].value_len == CS_KEY_LEN + 2)
+      err = add_supporter(row, museum_cached(ctx, obj->entries[i].value + 2));
+  if (err) request_row_free(row);
+  return err;
+}
+
+static json_t *request_row_json(const request_row_t *row) {
+  json_t *supporters = json_array();
+  for (size_t i = 0; i < row->supporter_count; i++) json_array_append_new(supporters, json_string(row->supporters[i]));
+  json_t *doc = json_object();
+  json_object_set_new(doc, "id", cli_json_hex(row->id));
+  json_object_set_new(doc, "title", json_string(row->title));
+  json_object_set_new(doc, "status", json_string(row->status));
+  json_object_set_new(doc, "module", json_string(row->module));
+  json_object_set_new(doc, "kind", json_string(row->kind));
+  json_object_set_new(doc, "points", json_integer((json_int_t)row->points));
+  json_object_set_new(doc, "supporters", supporters);
+  if (row->merged) json_object_set_new(doc, "merged_into", cli_json_hex(row->merged_into));
   return doc;
 }
 
@@ -183,54 +238,66 @@ typedef struct list_ctx_s {
   read_ctx_t read;
   const char *status;
   const char *module;
-  json_t *all; /* id -> request, before filtering */
+  request_row_t *rows; /* in id order, as the store hands them out */
+  size_t count, capacity;
 } list_ctx_t;
 
 static int request_list_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
   list_ctx_t *ctx = vctx;
   if (!cs_object_field(obj, CS_F_REQ_TITLE, &(const cs_entry_t *){NULL})) return 0; /* not yet titled */
-  json_t *doc = request_json(&ctx->read, id, obj);
-  json_object_set_new(ctx->all, json_string_value(json_object_get(doc, "id")), doc);
+  if (ctx->count == ctx->capacity) {
+    size_t capacity = ctx->capacity ? 2 * ctx->capacity : 1024;
+    request_row_t *rows = realloc(ctx->rows, capacity * sizeof(*rows));
+    if (!rows) return CS_ENOMEM;
+    ctx->rows = rows;
+    ctx->capacity = capacity;
+  }
+  request_row_t *row = &ctx->rows[ctx->count];
+  int err = request_row(&ctx->read, id, obj, row);
+  if (err) return err;
+  ctx->count++;
+  row->shown = (!ctx->status || strcmp(ctx->status, row->status) == 0) &&
+               (!ctx->module || strcmp(ctx->module, row->module) == 0);
   return 0;
 }
 
+static int by_id(const void *a, const void *b) {
+  return memcmp(((const request_row_t *)a)->id, ((const request_row_t *)b)->id, CS_ID_LEN);
+}
+
 static int by_recent(const void *a, const void *b) {
-  json_int_t la = json_integer_value(json_object_get(*(json_t *const *)a, "lamport"));
-  json_int_t lb = json_integer_value(json_object_get(*(json_t *const *)b, "lamport"));
-  if (la != lb) return la > lb ? -1 : 1;
-  return strcmp(json_string_value(json_object_get(*(json_t *const *)a, "id")),
-                json_string_value(json_object_get(*(json_t *const *)b, "id")));
+  const request_row_t *ra = a, *rb = b;
+  if (ra->lamport != rb->lamport) return ra->lamport > rb->lamport ? -1 : 1;
+  return by_id(a, b);
 }
 
 static int by_title(const void *a, const void *b) {
-  int c = strcmp(json_string_value(json_object_get(*(json_t *const *)a, "title")),
-                 json_string_value(json_object_get(*(json_t *const *)b, "title")));
+  int c = strcmp(((const request_row_t *)a)->title, ((const request_row_t *)b)->title);
   return c ? c : by_recent(a, b);
 }
 
 static int by_votes(const void *a, const void *b) {
-  json_int_t pa = json_integer_value(json_object_get(*(json_t *const *)a, "points"));
-  json_int_t pb = json_integer_value(json_object_get(*(json_t *const *)b, "points"));
-  if (pa != pb) return pa > pb ? -1 : 1;
-  size_t ma = json_array_size(json_object_get(*(json_t *const *)a, "supporters"));
-  size_t mb = json_array_size(json_object_get(*(json_t *const *)b, "supporters"));
-  if (ma != mb) return ma > mb ? -1 : 1;
+  const request_row_t *ra = a, *rb = b;
+  if (ra->points != rb->points) return ra->points > rb->points ? -1 : 1;
+  if (ra->supporter_count != rb->supporter_count) return ra->supporter_count > rb->supporter_count ? -1 : 1;
   return by_recent(a, b);
 }
 
-/* A merged request's co-signers count for the one it was merged into. */
-static void move_supporters(json_t *all) {
-  const char *key;
-  json_t *doc;
-  json_object_foreach(all, key, doc) {
-    json_t *into = json_object_get(doc, "merged_into");
-    json_t *target = into ? json_object_get(all, json_string_value(into)) : NULL;
-    if (!target || target == doc) continue;
-    size_t i;
-    json_t *museum;
-    json_array_foreach(json_object_get(doc, "supporters"), i, museum)
-      add_unique(json_object_get(target, "supporters"), json_string_value(museum));
+/* A merged request's co-signers count for the one it was merged into. The
+ * rows are still in id order here, so the target is found by bisection. */
+static int move_supporters(request_row_t *rows, size_t count) {
+  for (size_t i = 0; i < count; i++) {
+    if (!rows[i].merged) continue;
+    request_row_t key;
+    memcpy(key.id, rows[i].merged_into, CS_ID_LEN);
+    request_row_t *target = bsearch(&key, rows, count, sizeof(*rows), by_id);
+    if (!target || target == &rows[i]) continue;
+    for (size_t j = 0; j < rows[i].supporter_count; j++) {
+      int err = add_supporter(target, rows[i].supporters[j]);
+      if (err) return err;
+    }
   }
+  return CS_OK;
 }
 
 static int read_begin(cli_t *cli, read_ctx_t *ctx, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {
@@ -269,49 +336,39 @@ static int request_list(cli_t *cli, cli_args_t *args) {
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
   if ((code = read_begin(cli, &ctx.read, &txn, club))) return code;
-  ctx.all = json_object();
   int err = cs_store_objects(&txn, club, CS_OBJ_REQUEST, request_list_each, &ctx);
-  read_end(&ctx.read);
-  if (err) {
-    json_decref(ctx.all);
-    return cli_fail_err(err, "cannot list requests");
+  if (!err) err = move_supporters(ctx.rows, ctx.count);
+  /* Keep the shown rows only, then sort them. */
+  size_t shown = 0;
+  for (size_t i = 0; i < ctx.count; i++) {
+    if (!err && ctx.rows[i].shown) ctx.rows[shown++] = ctx.rows[i];
+    else request_row_free(&ctx.rows[i]);
   }
-  move_supporters(ctx.all);
-  /* Filter, then sort through a plain array of pointers. */
-  size_t n = 0;
-  json_t **items = malloc((json_object_size(ctx.all) + 1) * sizeof(*items));
-  if (!items) return cli_fail(CLI_ERROR, "out of memory");
-  const char *key;
-  json_t *doc;
-  json_object_foreach(ctx.all, key, doc) {
-    if (ctx.status && strcmp(ctx.status, json_string_value(json_object_get(doc, "status"))) != 0) continue;
-    if (ctx.module && strcmp(ctx.module, json_string_value(json_object_get(doc, "module"))) != 0) continue;
-    items[n++] = json_incref(doc);
-  }
-  json_decref(ctx.all);
-  qsort(items, n, sizeof(*items),
+  qsort(ctx.rows, shown, sizeof(*ctx.rows),
         !sort || strcmp(sort, "recent") == 0 ? by_recent : strcmp(sort, "title") == 0 ? by_title : by_votes);
-  json_t *list = json_array();
-  for (size_t i = 0; i < n; i++) {
-    json_object_del(items[i], "lamport");
-    json_array_append_new(list, items[i]);
+  /* Each row's JSON is built, printed and freed in turn: a list of ten
+   * thousand requests never exists as one document. */
+  for (size_t i = 0; i < shown; i++) {
+    const request_row_t *row = &ctx.rows[i];
+    if (!cli->json) {
+      char hex[65];
+      cs_hex32(row->id, hex);
+      printf("%s  %-11s %-16s %s\n", hex, row->status, row->module, row->title);
+    } else if (!code)
+      code = cli_print_json_item(request_row_json(row), i);
+    request_row_free(&ctx.rows[i]);
   }
-  free(items);
-  if (cli->json) return cli_print_json(list);
-  size_t i;
-  json_t *r;
-  json_array_foreach(list, i, r) {
-    printf("%s  %-11s %-16s %s\n", json_string_value(json_object_get(r, "id")),
-           json_string_value(json_object_get(r, "status")), json_string_value(json_object_get(r, "module")),
-           json_string_value(json_object_get(r, "title")));
-  }
-  if (n == 0) printf("No requests%s.\n", ctx.status || ctx.module ? " match" : " yet");
-  json_decref(list);
+  free(ctx.rows);
+  read_end(&ctx.read); /* after printing: the rows' museum names live in its cache */
+  if (err) return cli_fail_err(err, "cannot list requests");
+  if (cli->json) return code ? code : cli_print_json_end(shown);
+  if (shown == 0) printf("No requests%s.\n", ctx.status || ctx.module ? " match" : " yet");
   return CLI_OK;
 }
 
 typedef struct show_ctx_s {
   read_ctx_t *read;
+  request_row_t *row; /* the request shown */
   const uint8_t *request;
   json_t *comments;
   json_t *merged_from;
@@ -337,8 +394,13 @@ static int show_merged_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj,
   const cs_entry_t *e;
   if (cs_object_field(obj, CS_F_REQ_MERGED_INTO, &e) && e->value_len == CS_ID_LEN + 2 &&
       memcmp(e->value + 2, ctx->request, CS_ID_LEN) == 0) {
-    json_t *doc = request_json(ctx->read, id, obj);
-    json_array_append_new(ctx->merged_from, doc);
+    request_row_t merged;
+    int err = request_row(ctx->read, id, obj, &merged);
+    /* Co-signers of the requests merged into this one support it too. */
+    for (size_t i = 0; !err && i < merged.supporter_count; i++) err = add_supporter(ctx->row, merged.supporters[i]);
+    if (!err) json_array_append_new(ctx->merged_from, request_row_json(&merged));
+    request_row_free(&merged);
+    return err;
   }
   return 0;
 }
@@ -368,8 +430,17 @@ static int request_show(cli_t *cli, cli_args_t *args) {
     read_end(&read);
     return code;
   }
-  json_t *doc = request_json(&read, id, &obj);
-  json_object_del(doc, "lamport");
+  request_row_t row;
+  if (request_row(&read, id, &obj, &row)) {
+    read_end(&read);
+    cs_object_free(&obj);
+    return cli_fail(CLI_ERROR, "out of memory");
+  }
+  show_ctx_t ctx = {&read, &row, id, json_array(), json_array()};
+  int err = cs_store_objects(&txn, club, CS_OBJ_COMMENT, show_comment_each, &ctx);
+  if (!err) err = cs_store_objects(&txn, club, CS_OBJ_REQUEST, show_merged_each, &ctx);
+  json_t *doc = request_row_json(&row);
+  request_row_free(&row);
   static const struct {
     uint64_t field;
     const char *name;
@@ -398,17 +469,6 @@ static int request_show(cli_t *cli, cli_args_t *args) {
     json_object_set_new(conflicts, spec->name, field_values(&obj, spec->field));
   }
   json_object_set_new(doc, "conflicts", conflicts);
-  show_ctx_t ctx = {&read, id, json_array(), json_array()};
-  int err = cs_store_objects(&txn, club, CS_OBJ_COMMENT, show_comment_each, &ctx);
-  if (!err) err = cs_store_objects(&txn, club, CS_OBJ_REQUEST, show_merged_each, &ctx);
-  /* Co-signers of the requests merged into this one support it too. */
-  size_t i;
-  json_t *m, *museum;
-  json_array_foreach(ctx.merged_from, i, m) {
-    size_t j;
-    json_array_foreach(json_object_get(m, "supporters"), j, museum)
-      add_unique(json_object_get(doc, "supporters"), json_string_value(museum));
-  }
   read_end(&read);
   cs_object_free(&obj);
   json_object_set_new(doc, "comments", ctx.comments);
@@ -418,6 +478,8 @@ static int request_show(cli_t *cli, cli_args_t *args) {
     return cli_fail_err(err, "cannot read comments");
   }
   if (cli->json) return cli_print_json(doc);
+  size_t i;
+  json_t *m, *museum;
 #define DOC_STR(k) json_string_value(json_object_get(doc, k))
   printf("%s\n  id:      %s\n  status:  %s\n  module:  %s\n  kind:    %s\n  filed by %s\n", DOC_STR("title"),
          DOC_STR("id"), DOC_STR("status"), *DOC_STR("module") ? DOC_STR("module") : "-",

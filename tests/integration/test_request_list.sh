@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The request list a museum reads: co-signers (with those of merged
+# duplicates), the three sort orders, the filters, and the same answer on
+# every node after an exchange.
+source "$(dirname "$0")/lib.sh"
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+bundle_to() { # bundle_to FROM TO: full export of FROM imported into TO
+  cs --home "$WORK/$1" export "$WORK/x.bundle" >/dev/null
+  cs --home "$WORK/$2" import "$WORK/x.bundle" >/dev/null
+}
+list() { cs --home "$WORK/$1" request list --json "${@:2}"; }
+
+make_club a b c
+bundle_to a b
+bundle_to a c
+exchange() { for from in a b c; do for to in a b c; do [ $from = $to ] || bundle_to $from $to; done; done; }
+# Filed one after the other, each having seen the one before.
+R1=$(cs --home "$WORK/a" request add --title "Récolement sur tablette" --module inventaire | tail -1)
+exchange
+R2=$(cs --home "$WORK/b" request add --title "Bordereau de prêt" --module mouvements | tail -1)
+exchange
+R3=$(cs --home "$WORK/c" request add --title "Récolement avec une tablette" --module inventaire 2>/dev/null | tail -1)
+exchange
+cs --home "$WORK/b" request support "$R1" >/dev/null
+cs --home "$WORK/c" request support "$R2" >/dev/null
+cs --home "$WORK/a" request support "$R2" >/dev/null
+exchange
+
+expect_eq "newest first" "$(list a | json '[r["title"] for r in d]')" \
+  "['Récolement avec une tablette', 'Bordereau de prêt', 'Récolement sur tablette']"
+expect_eq "by title" "$(list a --sort title | json '[r["title"] for r in d]')" \
+  "['Bordereau de prêt', 'Récolement avec une tablette', 'Récolement sur tablette']"
+expect_eq "by support, without a campaign" "$(list a --sort votes | json '[r["title"] for r in d]')" \
+  "['Bordereau de prêt', 'Récolement sur tablette', 'Récolement avec une tablette']"
+expect_eq "co-signers of R2" "$(list a | json 'sorted([r["supporters"] for r in d if r["id"] == "'"$R2"'"][0])')" \
+  "['Musée a', 'Musée b', 'Musée c']"
+
+# C's duplicate is merged into A's request: C now co-signs A's request.
+cs --home "$WORK/a" request merge "$R3" --into "$R1" >/dev/null
+exchange
+for n in a b c; do
+  expect_eq "the duplicate points at the original at $n" \
+    "$(list $n | json '[r.get("merged_into") for r in d if r["id"] == "'"$R3"'"][0]')" "$R1"
+  expect_eq "the original's co-signers at $n" \
+    "$(list $n | json 'sorted([r["supporters"] for r in d if r["id"] == "'"$R1"'"][0])')" \
+    "['Musée a', 'Musée b', 'Musée c']"
+  expect_eq "request show agrees at $n" \
+    "$(cs --home "$WORK/$n" request show "$R1" --json | json '[sorted(d["supporters"]), [m["id"] for m in d["merged_from"]]]')" \
+    "[['Musée a', 'Musée b', 'Musée c'], ['$R3']]"
+done
+expect_eq "the same list on every node" "$(list b | md5sum)" "$(list a | md5sum)"
+expect_eq "and at c" "$(list c | md5sum)" "$(list a | md5sum)"
+
+expect_eq "filter by module" "$(list a --module inventaire | json 'sorted(r["title"] for r in d)')" \
+  "['Récolement avec une tablette', 'Récolement sur tablette']"
+expect_eq "filter by status" "$(list a --status merged | json '[r["id"] for r in d]')" "['$R3']"
+expect_eq "a filter that matches nothing" "$(list a --module photothèque)" "[]"
+expect_eq "the same, for people" "$(cs --home "$WORK/a" request list --module photothèque)" "No requests match."
+expect_eq "the text list has a line per request" "$(cs --home "$WORK/a" request list | wc -l)" 3
+expect_code "an unknown sort" 2 cs --home "$WORK/a" request list --sort size
+expect_code "an unknown status" 2 cs --home "$WORK/a" request list --status nouveau
+finish
