@@ -317,6 +317,24 @@ static bool node_accepts(cs_node_t *node, const uint8_t key[32]) {
 
 /* Sync ------------------------------------------------------------------- */
 
+static void conn_note_from_peer(conn_t *c, uint64_t lo, uint64_t hi) {
+  if (hi <= lo) return;
+  if (c->from_count > 0 && c->from_peer[c->from_count - 1].hi == lo) {
+    c->from_peer[c->from_count - 1].hi = hi;
+    return;
+  }
+  if (c->from_count == CS__FROM_PEER_MAX) {
+    memmove(&c->from_peer[0], &c->from_peer[1], (CS__FROM_PEER_MAX - 1) * sizeof(c->from_peer[0]));
+    c->from_count--;
+  }
+  c->from_peer[c->from_count].lo = lo;
+  c->from_peer[c->from_count].hi = hi;
+  c->from_count++;
+}
+
+/* The batch just committed came from this connection's peer. */
+static void conn_on_stored(void *ctx, uint64_t after, uint64_t upto) { conn_note_from_peer(ctx, after, upto); }
+
 static uint64_t node_arrival_last(cs_node_t *node) {
   cs_txn_t txn;
   uint64_t last = 0;
@@ -347,6 +365,7 @@ static void conn_start_sync(conn_t *c) {
   c->phase = PHASE_SYNC;
   c->pushed_upto = node_arrival_last(c->node);
   cs_store_sync_init(&c->x, c->node->cfg->store, c->node->cfg->club, conn_send_message, c, &c->io);
+  c->x.stored = conn_on_stored;
   cs_sync_init(&c->sync, c->node->cfg->club, &c->io);
   c->sync_started = true;
   node_log(c->node, CS_LOG_INFO, "connected to %s (%s, %s)", who, c->address, c->outbound ? "outgoing" : "incoming");
@@ -361,20 +380,6 @@ static bool conn_from_peer(const conn_t *c, uint64_t arrival) {
   return false;
 }
 
-static void conn_note_from_peer(conn_t *c, uint64_t lo, uint64_t hi) {
-  if (hi <= lo) return;
-  if (c->from_count > 0 && c->from_peer[c->from_count - 1].hi == lo) {
-    c->from_peer[c->from_count - 1].hi = hi;
-    return;
-  }
-  if (c->from_count == CS__FROM_PEER_MAX) {
-    memmove(&c->from_peer[0], &c->from_peer[1], (CS__FROM_PEER_MAX - 1) * sizeof(c->from_peer[0]));
-    c->from_count--;
-  }
-  c->from_peer[c->from_count].lo = lo;
-  c->from_peer[c->from_count].hi = hi;
-  c->from_count++;
-}
 
 typedef struct push_ctx_s {
   conn_t *conn;
@@ -627,8 +632,6 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   c->bytes_received += (size_t)nread;
-  uint64_t before = node_arrival_last(c->node);
-  uint64_t received_before = c->sync.changes_received;
   int err = conn_boxes(c);
   if (err) {
     char who[17];
@@ -646,8 +649,6 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     c->sent_since_read = false;
   }
   conn_after_messages(c);
-  if (!c->closing && c->sync.changes_received != received_before)
-    conn_note_from_peer(c, before, node_arrival_last(c->node));
   /* A long initial sync says how far it got, every few seconds. */
   uint64_t now = uv_now(&c->node->loop);
   if (!c->closing && !cs_sync_caught_up(&c->sync) && c->sync.changes_received > 0 &&

@@ -169,6 +169,7 @@ static int cs__io_ingest(void *ctx, const cs_span_t *changes, size_t count) {
     if (!x->write_open) {
       if ((err = cs_store_begin(x->store, true, &x->write))) break;
       x->write_open = true;
+      x->write_base = cs_store_arrival_last(&x->write);
     }
     cs_ingest_result_t res;
     if ((err = cs_store_ingest_checked(&x->write, changes[i], verified, &res))) {
@@ -217,7 +218,10 @@ int cs_store_sync_flush(cs_store_sync_t *x) {
   if (!x->write_open) return CS_OK;
   x->write_open = false;
   x->in_batch = 0;
-  return cs_store_commit(&x->write);
+  uint64_t upto = cs_store_arrival_last(&x->write);
+  int err = cs_store_commit(&x->write);
+  if (!err && x->stored && upto > x->write_base) x->stored(x->send_ctx, x->write_base, upto);
+  return err;
 }
 
 void cs_store_sync_abort(cs_store_sync_t *x) {

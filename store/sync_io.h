@@ -16,12 +16,18 @@ typedef struct cs_store_sync_s {
   cs_txn_t write;
   bool write_open;
   uint32_t in_batch;
+  uint64_t write_base; /* the store's last arrival when the batch began */
   /* Outcomes since the start, for logs and status. */
   uint64_t added, duplicates, pending, rejected, forks;
   int last_reject_reason;
   /* Where the transport's send goes. */
   int (*send)(void *send_ctx, cs_span_t message);
   void *send_ctx;
+  /* Optional: told after each commit which arrival numbers, (after, upto],
+   * that batch stored, so the transport never pushes them back to the peer
+   * they came from. A batch is one write transaction, so no other writer's
+   * changes fall in the range. */
+  void (*stored)(void *send_ctx, uint64_t after, uint64_t upto);
 } cs_store_sync_t;
 
 /* Fills io so that a cs_sync_t reads and writes this store. */

@@ -35,4 +35,15 @@ import json, sys
 d = json.load(sys.stdin)
 print(sorted(p["direction"] for p in d["peers"]), d["last_sync"] is not None)')
 expect_eq "status --json lists b's peers" "$peers" "['in', 'out'] True"
+
+# C goes offline, A writes one request; C's one-shot sync with B brings it,
+# and C does not send it back to B, from which it just came.
+stop_node c
+cs --home "$WORK/a" request add --title "Une seule nouvelle" >/dev/null
+wait_equal_digests 30 a b && ok || fail "a's new request did not reach b"
+expect_eq "c receives one change and echoes none" \
+  "$(cs --home "$WORK/c" sync "127.0.0.1:$(port_of b)" --json | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print(d["changes_received"], d["changes_sent"])')" "1 0"
 finish
