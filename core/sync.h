@@ -20,7 +20,7 @@
 
 #define CS_SYNC_VERSION 1
 #define CS_SYNC_MESSAGE_MAX (1024u * 1024u)     /* checked before allocating */
-#define CS_SYNC_BATCH_BYTES (64u * 1024u)       /* one CHANGES message */
+#define CS_SYNC_BATCH_BYTES (256u * 1024u)      /* one CHANGES message */
 #define CS_SYNC_VECTOR_MAX 20000u               /* authors in one vector */
 #define CS_SYNC_PREFIX_LEN 8                    /* author and id prefixes in vectors */
 

@@ -412,16 +412,27 @@ static void conn_push_new(conn_t *c) {
   if (err) conn_close(c, cs_strerror(err));
 }
 
+/* Commits what this connection received; false when it had to close. */
+static bool conn_commit(conn_t *c) {
+  bool had_batch = c->x.write_open;
+  int err = cs_store_sync_flush(&c->x);
+  if (err) {
+    node_log(c->node, CS_LOG_ERROR, "cannot store changes from %s: %s", c->address, cs_strerror(err));
+    conn_close(c, NULL);
+    return false;
+  }
+  if (had_batch && c->node->cfg->on_commit) c->node->cfg->on_commit();
+  return true;
+}
+
 static void conn_after_messages(conn_t *c) {
   cs_node_t *node = c->node;
   if (c->closing) return;
-  int err = cs_store_sync_flush(&c->x);
-  if (err) {
-    node_log(node, CS_LOG_ERROR, "cannot store changes from %s: %s", c->address, cs_strerror(err));
-    conn_close(c, NULL);
-    return;
-  }
-  if (node->cfg->on_commit) node->cfg->on_commit();
+  /* While the peer is still streaming its backlog, the batch stays open
+   * across reads and commits when full (or at the next poll tick): one
+   * commit, and its fsyncs, per 512 changes rather than per message. */
+  if (c->sync.done_received && !conn_commit(c)) return;
+  int err;
   if (c->x.rejected) {
     node_log(node, CS_LOG_WARN, "%s sent %llu invalid changes (last: %s); they were refused", c->address,
              (unsigned long long)c->x.rejected, cs_strerror(c->x.last_reject_reason));
@@ -807,6 +818,10 @@ static void peer_schedule(cs_node_t *node, int slot) {
 
 static void on_poll(uv_timer_t *t) {
   cs_node_t *node = t->data;
+  /* A batch left open by a slow stream commits within one tick, so other
+   * writers (the CLI) never wait long for LMDB's write lock. */
+  for (int i = 0; i < node->conn_count; i++)
+    if (!node->conns[i]->closing && node->conns[i]->phase == PHASE_SYNC) conn_commit(node->conns[i]);
   /* A change written by the CLI while we run shows as a new LMDB txn id. */
   uint64_t txnid = cs_store_last_txnid(node->cfg->store);
   if (txnid == node->last_txnid) return;

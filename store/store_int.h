@@ -9,6 +9,9 @@
 
 struct cs_store_s {
   MDB_env *env;
+  /* The sync batch holding this process's write transaction, if any: one
+   * thread cannot open a second, so another batch commits it first. */
+  struct cs_store_sync_s *open_batch;
   MDB_dbi meta;
   MDB_dbi changes;      /* id -> arrival number (u64) */
   MDB_dbi status;       /* id -> reason (u8) for stored changes kept out of the state */

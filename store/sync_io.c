@@ -163,13 +163,18 @@ static int cs__io_changes_from(void *ctx, uint64_t from,
 static int cs__io_ingest(void *ctx, const cs_span_t *changes, size_t count) {
   cs_store_sync_t *x = ctx;
   cs_verifier_t *verifier = count > 1 ? cs_verifier_start(changes, count) : NULL;
-  int err = CS_OK;
+  /* A full batch commits here, once the helper is verifying this message:
+   * the commit's writes and fsync overlap with verification. */
+  int err = x->in_batch >= CS_STORE_SYNC_BATCH ? cs_store_sync_flush(x) : CS_OK;
   for (size_t i = 0; i < count && !err; i++) {
     bool verified = verifier ? cs_verifier_wait(verifier, i) : false;
     if (!x->write_open) {
+      cs_store_sync_t *other = x->store->open_batch;
+      if (other && other != x) other->deferred_err = cs_store_sync_flush(other);
       if ((err = cs_store_begin(x->store, true, &x->write))) break;
       x->write_open = true;
       x->write_base = cs_store_arrival_last(&x->write);
+      x->store->open_batch = x;
     }
     cs_ingest_result_t res;
     if ((err = cs_store_ingest_checked(&x->write, changes[i], verified, &res))) {
@@ -188,7 +193,7 @@ static int cs__io_ingest(void *ctx, const cs_span_t *changes, size_t count) {
       x->last_reject_reason = res.reason;
       break;
     }
-    if (++x->in_batch >= CS_STORE_SYNC_BATCH) err = cs_store_sync_flush(x);
+    x->in_batch++;
   }
   cs_verifier_stop(verifier);
   return err;
@@ -215,9 +220,14 @@ void cs_store_sync_init(cs_store_sync_t *x, cs_store_t *store, const uint8_t clu
 }
 
 int cs_store_sync_flush(cs_store_sync_t *x) {
-  if (!x->write_open) return CS_OK;
+  if (!x->write_open) {
+    int deferred = x->deferred_err;
+    x->deferred_err = CS_OK;
+    return deferred;
+  }
   x->write_open = false;
   x->in_batch = 0;
+  if (x->store->open_batch == x) x->store->open_batch = NULL;
   uint64_t upto = cs_store_arrival_last(&x->write);
   int err = cs_store_commit(&x->write);
   if (!err && x->stored && upto > x->write_base) x->stored(x->send_ctx, x->write_base, upto);
@@ -225,6 +235,7 @@ int cs_store_sync_flush(cs_store_sync_t *x) {
 }
 
 void cs_store_sync_abort(cs_store_sync_t *x) {
+  if (x->store && x->store->open_batch == x) x->store->open_batch = NULL;
   if (x->write_open) cs_store_abort(&x->write);
   x->write_open = false;
   x->in_batch = 0;

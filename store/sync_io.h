@@ -17,6 +17,7 @@ typedef struct cs_store_sync_s {
   bool write_open;
   uint32_t in_batch;
   uint64_t write_base; /* the store's last arrival when the batch began */
+  int deferred_err;    /* a commit that another batch forced, and that failed */
   /* Outcomes since the start, for logs and status. */
   uint64_t added, duplicates, pending, rejected, forks;
   int last_reject_reason;
@@ -34,7 +35,9 @@ typedef struct cs_store_sync_s {
 void cs_store_sync_init(cs_store_sync_t *x, cs_store_t *store, const uint8_t club[CS_ID_LEN],
                         int (*send)(void *send_ctx, cs_span_t message), void *send_ctx, cs_sync_io_t *io);
 /* Commits the open batch: received changes are acknowledged (durable) only
- * after this returns CS_OK. */
+ * after this returns CS_OK. A batch may stay open across several incoming
+ * messages (fewer commits, so fewer fsyncs); it is committed when full, when
+ * the caller flushes, or when another batch on the same store opens. */
 int cs_store_sync_flush(cs_store_sync_t *x) CS_MUST_USE;
 /* Abandons the open batch (on a store error or a crash in the simulator). */
 void cs_store_sync_abort(cs_store_sync_t *x);
