@@ -238,6 +238,7 @@ typedef struct cs__pump_s {
   size_t sent_bytes;
   int err;
   bool stopped;
+  cs_change_t *scratch; /* one decode buffer for the whole pump, not one per change */
 } cs__pump_t;
 
 static int cs__flush_batch(cs__pump_t *p, bool last) {
@@ -261,11 +262,7 @@ static int cs__flush_batch(cs__pump_t *p, bool last) {
 static int cs__pump_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *ctx) {
   cs__pump_t *p = ctx;
   cs_sync_t *s = p->s;
-  cs_change_t *c = malloc(sizeof(*c));
-  if (!c) {
-    p->err = CS_ENOMEM;
-    return 1;
-  }
+  cs_change_t *c = p->scratch;
   int err = cs_change_decode(bytes, c);
   uint64_t lamport = c->lamport;
   bool skip = err != CS_OK;
@@ -273,7 +270,6 @@ static int cs__pump_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *ctx
   if (!skip && s->resume_have_id && lamport == s->resume_lamport && memcmp(id, s->resume_id, CS_ID_LEN) <= 0)
     skip = true;
   bool lacks = !skip && c->seq > cs__peer_seq(s, c->author);
-  free(c);
   if (skip) return 0;
   if (lacks) {
     cs_mp_write_bin(&p->batch, bytes.ptr, bytes.len);
@@ -295,9 +291,11 @@ int cs_sync_pump(cs_sync_t *s, size_t max_bytes, bool *more) {
   *more = false;
   if (!s->sending) return CS_OK;
   cs__pump_t p = {.s = s, .budget = max_bytes};
+  if (!(p.scratch = malloc(sizeof(*p.scratch)))) return CS_ENOMEM;
   cs_buf_init(&p.batch, CS_SYNC_MESSAGE_MAX);
   int err = CS_OK;
   if (s->resume_lamport != UINT64_MAX) err = s->io.changes_from(s->io.ctx, s->resume_lamport, cs__pump_each, &p);
+  free(p.scratch);
   /* The callback's non-zero return only stops the walk; its own error, if
    * any, is in p.err. */
   if (p.stopped || p.err) err = p.err;
