@@ -37,6 +37,12 @@ static cs_tally_row_t *cs__row(cs_tally_t *t, uint32_t *cap, const uint8_t reque
   return row;
 }
 
+void cs_merge_final(const uint8_t request[CS_ID_LEN], cs_merge_fn merged, void *ctx, uint8_t out[CS_ID_LEN]) {
+  uint8_t next[CS_ID_LEN];
+  memmove(out, request, CS_ID_LEN);
+  for (int hop = 0; merged && hop < CS__MERGE_HOPS && merged(out, next, ctx); hop++) memcpy(out, next, CS_ID_LEN);
+}
+
 int cs_tally(const cs_ballot_in_t *ballots, uint32_t count, cs_merge_fn merged, void *ctx, cs_tally_t *out) {
   memset(out, 0, sizeof(*out));
   uint32_t cap = 0;
@@ -53,10 +59,8 @@ int cs_tally(const cs_ballot_in_t *ballots, uint32_t count, cs_merge_fn merged, 
     out->voters++;
     uint32_t touched = 0;
     for (uint32_t k = 0; k < a->count && !err; k++) {
-      uint8_t target[CS_ID_LEN], next[CS_ID_LEN];
-      memcpy(target, a->requests[k], CS_ID_LEN);
-      for (int hop = 0; merged && hop < CS__MERGE_HOPS && merged(target, next, ctx); hop++)
-        memcpy(target, next, CS_ID_LEN);
+      uint8_t target[CS_ID_LEN];
+      cs_merge_final(a->requests[k], merged, ctx, target);
       cs_tally_row_t *row = cs__row(out, &cap, target);
       if (!row) {
         err = CS_ENOMEM;

@@ -38,6 +38,11 @@ typedef struct cs_tally_s {
  * to `into` and returns true, or returns false for a request that stands. */
 typedef bool (*cs_merge_fn)(const uint8_t request[CS_ID_LEN], uint8_t into[CS_ID_LEN], void *ctx);
 
+/* The request a merged one finally counts for: follows merge links at most
+ * 16 times, so a cycle written by two museums at once cannot loop; writes
+ * `request` itself to `out` when it stands. */
+void cs_merge_final(const uint8_t request[CS_ID_LEN], cs_merge_fn merged, void *ctx, uint8_t out[CS_ID_LEN]);
+
 int cs_tally(const cs_ballot_in_t *ballots, uint32_t count, cs_merge_fn merged, void *ctx, cs_tally_t *out) CS_MUST_USE;
 void cs_tally_free(cs_tally_t *t);
 

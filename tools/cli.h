@@ -164,6 +164,12 @@ int cli_campaign_tally(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8
                        struct cs_tally_s *out, bool *frozen);
 /* The campaign created last, or CS_ENOTFOUND. */
 int cli_latest_campaign(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint8_t out[CS_ID_LEN]);
+/* A cs_merge_fn over the store: where a merged request points. */
+typedef struct cli_merge_ctx_s {
+  cs_txn_t *txn;
+  const uint8_t *club;
+} cli_merge_ctx_t;
+bool cli_merged_into(const uint8_t request[CS_ID_LEN], uint8_t into[CS_ID_LEN], void *ctx);
 
 /* Command families. */
 int cmd_init(cli_t *cli, cli_args_t *args);

@@ -53,13 +53,8 @@ static int ballots_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, voi
   return 0;
 }
 
-typedef struct merge_ctx_s {
-  cs_txn_t *txn;
-  const uint8_t *club;
-} merge_ctx_t;
-
-static bool merged_into(const uint8_t request[CS_ID_LEN], uint8_t into[CS_ID_LEN], void *vctx) {
-  merge_ctx_t *ctx = vctx;
+bool cli_merged_into(const uint8_t request[CS_ID_LEN], uint8_t into[CS_ID_LEN], void *vctx) {
+  cli_merge_ctx_t *ctx = vctx;
   cs_object_t obj;
   const cs_entry_t *e;
   if (cs_store_object_get(ctx->txn, ctx->club, request, &obj) != CS_OK) return false;
@@ -91,8 +86,8 @@ int cli_campaign_tally(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8
   ballots_ctx_t ctx = {txn, club, campaign, NULL, 0, 0, CS_OK};
   err = cs_store_objects(txn, club, CS_OBJ_BALLOT, ballots_each, &ctx);
   if (!err) err = ctx.err;
-  merge_ctx_t merge = {txn, club};
-  if (!err) err = cs_tally(ctx.items, ctx.count, merged_into, &merge, out);
+  cli_merge_ctx_t merge = {txn, club};
+  if (!err) err = cs_tally(ctx.items, ctx.count, cli_merged_into, &merge, out);
   for (uint32_t i = 0; i < ctx.count; i++) {
     free((void *)ctx.items[i].museum);
     free((void *)ctx.items[i].allocation.ptr);

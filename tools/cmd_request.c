@@ -283,14 +283,35 @@ static int by_votes(const void *a, const void *b) {
   return by_recent(a, b);
 }
 
-/* A merged request's co-signers count for the one it was merged into. The
- * rows are still in id order here, so the target is found by bisection. */
+typedef struct rows_s {
+  request_row_t *rows; /* in id order */
+  size_t count;
+} rows_t;
+
+static request_row_t *row_find(const rows_t *rows, const uint8_t id[CS_ID_LEN]) {
+  request_row_t key;
+  memcpy(key.id, id, CS_ID_LEN);
+  return bsearch(&key, rows->rows, rows->count, sizeof(key), by_id);
+}
+
+/* A cs_merge_fn over the listed rows. */
+static bool row_merged_into(const uint8_t request[CS_ID_LEN], uint8_t into[CS_ID_LEN], void *ctx) {
+  const request_row_t *row = row_find(ctx, request);
+  if (!row || !row->merged) return false;
+  memcpy(into, row->merged_into, CS_ID_LEN);
+  return true;
+}
+
+/* A merged request's co-signers count for the one it was finally merged
+ * into, following links as the campaign tally does. The rows are still in
+ * id order here, so targets are found by bisection. */
 static int move_supporters(request_row_t *rows, size_t count) {
+  rows_t all = {rows, count};
   for (size_t i = 0; i < count; i++) {
     if (!rows[i].merged) continue;
-    request_row_t key;
-    memcpy(key.id, rows[i].merged_into, CS_ID_LEN);
-    request_row_t *target = bsearch(&key, rows, count, sizeof(*rows), by_id);
+    uint8_t final[CS_ID_LEN];
+    cs_merge_final(rows[i].id, row_merged_into, &all, final);
+    request_row_t *target = row_find(&all, final);
     if (!target || target == &rows[i]) continue;
     for (size_t j = 0; j < rows[i].supporter_count; j++) {
       int err = add_supporter(target, rows[i].supporters[j]);
@@ -392,8 +413,11 @@ static int show_comment_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj
 static int show_merged_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
   show_ctx_t *ctx = vctx;
   const cs_entry_t *e;
-  if (cs_object_field(obj, CS_F_REQ_MERGED_INTO, &e) && e->value_len == CS_ID_LEN + 2 &&
-      memcmp(e->value + 2, ctx->request, CS_ID_LEN) == 0) {
+  uint8_t final[CS_ID_LEN];
+  cli_merge_ctx_t merge = {ctx->read->txn, ctx->read->club};
+  if (memcmp(id, ctx->request, CS_ID_LEN) == 0 || !cs_object_field(obj, CS_F_REQ_MERGED_INTO, &e)) return 0;
+  cs_merge_final(id, cli_merged_into, &merge, final);
+  if (memcmp(final, ctx->request, CS_ID_LEN) == 0) {
     request_row_t merged;
     int err = request_row(ctx->read, id, obj, &merged);
     /* Co-signers of the requests merged into this one support it too. */

@@ -51,12 +51,32 @@ done
 expect_eq "the same list on every node" "$(list b | md5sum)" "$(list a | md5sum)"
 expect_eq "and at c" "$(list c | md5sum)" "$(list a | md5sum)"
 
+# A chain: Z merged into Y, then Y into X. Z's and Y's co-signers count for
+# X, as their campaign points do.
+X=$(cs --home "$WORK/a" request add --title "Photothèque : import par lots" --module images | tail -1)
+exchange
+Y=$(cs --home "$WORK/b" request add --title "Import de photos en masse" --module images 2>/dev/null | tail -1)
+exchange
+Z=$(cs --home "$WORK/c" request add --title "Importer beaucoup d'images" --module images 2>/dev/null | tail -1)
+exchange
+cs --home "$WORK/a" request merge "$Z" --into "$Y" >/dev/null
+cs --home "$WORK/a" request merge "$Y" --into "$X" >/dev/null
+exchange
+for n in a c; do
+  expect_eq "co-signers through the chain at $n" \
+    "$(list $n | json 'sorted([r["supporters"] for r in d if r["id"] == "'"$X"'"][0])')" "['Musée a', 'Musée b', 'Musée c']"
+  expect_eq "request show lists both duplicates at $n" \
+    "$(cs --home "$WORK/$n" request show "$X" --json | json '[sorted(d["supporters"]), sorted(m["id"] for m in d["merged_from"])]')" \
+    "[['Musée a', 'Musée b', 'Musée c'], $(python3 -c "import sys; print(sorted(sys.argv[1:]))" "$Y" "$Z")]"
+done
+
 expect_eq "filter by module" "$(list a --module inventaire | json 'sorted(r["title"] for r in d)')" \
   "['Récolement avec une tablette', 'Récolement sur tablette']"
-expect_eq "filter by status" "$(list a --status merged | json '[r["id"] for r in d]')" "['$R3']"
+expect_eq "filter by status" "$(list a --status merged | json 'sorted(r["id"] for r in d)')" \
+  "$(python3 -c "import sys; print(sorted(sys.argv[1:]))" "$R3" "$Y" "$Z")"
 expect_eq "a filter that matches nothing" "$(list a --module photothèque)" "[]"
 expect_eq "the same, for people" "$(cs --home "$WORK/a" request list --module photothèque)" "No requests match."
-expect_eq "the text list has a line per request" "$(cs --home "$WORK/a" request list | wc -l)" 3
+expect_eq "the text list has a line per request" "$(cs --home "$WORK/a" request list | wc -l)" 6
 expect_code "an unknown sort" 2 cs --home "$WORK/a" request list --sort size
 expect_code "an unknown status" 2 cs --home "$WORK/a" request list --status nouveau
 finish
