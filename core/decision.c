@@ -119,51 +119,132 @@ int cs_resolution_check(const cs_resolution_t *r, const char *rule, const cs_ele
   return CS_OK;
 }
 
-/* Audit bundles ----------------------------------------------------------- */
+/* Governed effects --------------------------------------------------------- */
 
-/* One member op of the bundle, for the replay. */
-typedef struct cs__mop_s {
-  const cs_change_t *change;
-  uint32_t index;
-  uint8_t key[CS_KEY_LEN];
-  cs_member_entry_t entry;
-  bool founder;
-} cs__mop_t;
-
-static int cs__mop_order(const void *pa, const void *pb) {
-  const cs__mop_t *a = pa, *b = pb;
-  if (a->change->lamport != b->change->lamport) return a->change->lamport < b->change->lamport ? -1 : 1;
-  int c = memcmp(a->change->id, b->change->id, CS_ID_LEN);
-  if (c) return c;
-  return a->index < b->index ? -1 : a->index > b->index;
+void cs_decision_scan_add(cs_decision_scan_t *scan, const cs_change_t *dep, const char *effect, bool proposer,
+                          bool resolver) {
+  cs_op_iter_t it;
+  cs_op_t *op = malloc(sizeof(*op));
+  if (!op || cs_op_iter_init(&it, dep->payload_bytes) != CS_OK) {
+    free(op);
+    return;
+  }
+  uint64_t created[64] = {0};
+  for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK; index++) {
+    if (op->type == CS_OP_CREATE && index < 64) created[index] = op->obj_type;
+    if (op->type != CS_OP_SET) continue;
+    if (scan->motion_count == CS_CHANGE_DEPS_MAX || scan->adopted_count == CS_CHANGE_DEPS_MAX) break;
+    char text[CS_GOVERNED_EFFECT_MAX + 2] = "";
+    if (proposer && op->obj_local && op->obj_index < 64 && created[op->obj_index] == CS_OBJ_MOTION &&
+        op->field == CS_F_MOTION_EFFECT && cs_value_str(op->value.ptr, op->value.len, text, sizeof(text)) &&
+        strcmp(text, effect) == 0)
+      cs_op_id(dep->id, op->obj_index, scan->motions[scan->motion_count++]);
+    cs_resolution_t res;
+    if (resolver && !op->obj_local && op->field == CS_F_MOTION_RESOLUTION && cs_resolution_decode(op->value, &res) == CS_OK &&
+        res.adopted)
+      memcpy(scan->adopted[scan->adopted_count++], op->obj, CS_ID_LEN);
+  }
+  free(op);
 }
 
+bool cs_decision_scan_adopted(const cs_decision_scan_t *scan) {
+  for (uint32_t i = 0; i < scan->motion_count; i++)
+    for (uint32_t j = 0; j < scan->adopted_count; j++)
+      if (memcmp(scan->motions[i], scan->adopted[j], CS_ID_LEN) == 0) return true;
+  return false;
+}
 
-/* The same rules as the store's replay (store/ingest.c): the founder is an
- * admin; only an admin at its seq changes roles; an admin is demoted or
- * removed only through a decision, which an audit bundle does not carry. */
-static int cs__replay(cs__mop_t *ops, uint32_t n, cs_member_table_t *t, char *why, size_t why_len) {
+/* Audit bundles ----------------------------------------------------------- */
+
+static int cs__mop_order(const void *pa, const void *pb) {
+  const cs_member_entry_t *a = &((const cs_member_op_t *)pa)->entry, *b = &((const cs_member_op_t *)pb)->entry;
+  if (a->lamport != b->lamport) return a->lamport < b->lamport ? -1 : 1;
+  int c = memcmp(a->change, b->change, CS_ID_LEN);
+  if (c) return c;
+  return a->op_index < b->op_index ? -1 : a->op_index > b->op_index;
+}
+
+/* The bundle's side of the membership rules (core/members.h). */
+typedef struct cs__bundle_rules_s {
+  const cs_change_t *changes;
+  uint32_t count;
+  const cs_member_table_t *table; /* the replay's, as far as it got */
+  uint32_t decisions_elsewhere;
+} cs__bundle_rules_t;
+
+static const cs_change_t *cs__bundle_find(const cs__bundle_rules_t *b, const uint8_t id[CS_ID_LEN]) {
+  for (uint32_t i = 0; i < b->count; i++)
+    if (memcmp(b->changes[i].id, id, CS_ID_LEN) == 0) return &b->changes[i];
+  return NULL;
+}
+
+/* A key is frozen from the lowest seq at which the bundle holds two
+ * different changes of it. */
+static uint64_t cs__bundle_frozen_from(void *ctx, const uint8_t author[CS_KEY_LEN]) {
+  const cs__bundle_rules_t *b = ctx;
+  uint64_t frozen = 0;
+  for (uint32_t i = 0; i < b->count; i++) {
+    const cs_change_t *x = &b->changes[i];
+    if (memcmp(x->author, author, CS_KEY_LEN) != 0 || (frozen && x->seq >= frozen)) continue;
+    for (uint32_t j = i + 1; j < b->count; j++)
+      if (b->changes[j].seq == x->seq && memcmp(b->changes[j].author, author, CS_KEY_LEN) == 0 &&
+          memcmp(b->changes[j].id, x->id, CS_ID_LEN) != 0) {
+        frozen = x->seq;
+        break;
+      }
+  }
+  return frozen;
+}
+
+/* An admin's removal is checked against its motion and resolution when the
+ * bundle holds them (the audited motion may be that very decision). When a
+ * dep is outside the bundle, the removal is taken as the club took it and
+ * counted, so that `verify` says so. */
+static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LEN], const char *effect) {
+  cs__bundle_rules_t *b = ctx;
+  const cs_change_t *c = cs__bundle_find(b, change);
+  cs_decision_scan_t *scan = calloc(1, sizeof(*scan));
+  if (!c || !scan) {
+    free(scan);
+    return false;
+  }
+  bool missing = false;
+  for (uint32_t i = 0; i < c->dep_count; i++) {
+    const cs_change_t *d = cs__bundle_find(b, c->deps[i]);
+    if (!d) {
+      missing = true;
+      continue;
+    }
+    cs_member_t *m = cs_member_table_find((cs_member_table_t *)b->table, d->author, false);
+    cs_role_t role = m ? cs_member_role_at(m, d->seq) : CS_ROLE_NONE;
+    cs_decision_scan_add(scan, d, effect, role == CS_ROLE_ADMIN || role == CS_ROLE_MEMBER, role == CS_ROLE_ADMIN);
+  }
+  bool adopted = cs_decision_scan_adopted(scan);
+  free(scan);
+  if (!adopted && missing) {
+    b->decisions_elsewhere++;
+    return true;
+  }
+  return adopted;
+}
+
+/* The club's membership, replayed from the genesis by the same rules as a
+ * node's (core/members.c). A member change the rules keep out is counted,
+ * not fatal: a node keeps it out too. */
+static int cs__replay(cs_member_op_t *ops, uint32_t n, cs__bundle_rules_t *b, cs_member_replay_t *replay,
+                      cs_audit_report_t *rep) {
   qsort(ops, n, sizeof(*ops), cs__mop_order);
+  const cs_member_rules_t rules = {cs__bundle_frozen_from, cs__bundle_decision_adopted, b};
+  b->table = &replay->table;
   for (uint32_t at = 0; at < n;) {
     uint32_t end = at;
-    while (end < n && ops[end].change == ops[at].change) end++;
-    if (!ops[at].founder) {
-      cs_member_t *author = cs_member_table_find(t, ops[at].change->author, false);
-      if (!author || cs_member_role_at(author, ops[at].change->seq) != CS_ROLE_ADMIN) {
-        char hex[65];
-        cs_hex32(ops[at].change->id, hex);
-        snprintf(why, why_len, "member change %.12s is by a key that was not an admin", hex);
-        return CS_EAUTH;
-      }
-    }
-    for (uint32_t i = at; i < end; i++) {
-      cs_member_t *target = cs_member_table_find(t, ops[i].key, true);
-      if (!target) return CS_ENOMEM;
-      int err = cs_member_insert(target, &ops[i].entry);
-      if (err) return err;
-    }
+    while (end < n && memcmp(ops[end].entry.change, ops[at].entry.change, CS_ID_LEN) == 0) end++;
+    int validity = cs_member_replay_change(replay, &ops[at], end - at, &rules);
+    if (validity == CS_ENOMEM || validity == CS_ETOOBIG) return validity;
+    if (validity != CS_OK) rep->members_kept_out++;
     at = end;
   }
+  rep->decisions_elsewhere = b->decisions_elsewhere;
   return CS_OK;
 }
 
@@ -193,11 +274,13 @@ typedef struct cs__vote_s {
 int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t *rep) {
   memset(rep, 0, sizeof(*rep));
   cs_change_t *cs = calloc(count ? count : 1, sizeof(*cs));
-  cs__mop_t *mops = calloc((size_t)count * 8 + 1, sizeof(*mops));
+  cs_member_op_t *mops = calloc((size_t)count * 8 + 1, sizeof(*mops));
   size_t votes_cap = (size_t)count * 8 + 1; /* a hostile change may hold many vote ops */
   cs__vote_t *votes = calloc(votes_cap, sizeof(*votes));
   cs_op_t *op = malloc(sizeof(*op));
-  cs_member_table_t table = {NULL, 0, 0};
+  cs_member_replay_t replay;
+  memset(&replay, 0, sizeof(replay));
+  cs_member_table_t *table = &replay.table;
   uint32_t mop_count = 0, vote_count = 0;
   const cs_change_t *motion = NULL, *resolution = NULL, *genesis = NULL;
   int err = cs && mops && votes && op ? CS_OK : CS_ENOMEM;
@@ -243,9 +326,9 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
           err = CS_ETOOBIG;
           break;
         }
-        cs__mop_t *m = &mops[mop_count++];
-        m->change = &cs[i];
-        m->index = index;
+        cs_member_op_t *m = &mops[mop_count++];
+        memcpy(m->author, cs[i].author, CS_KEY_LEN);
+        m->seq = cs[i].seq;
         m->founder = op->type == CS_OP_GENESIS;
         memcpy(m->key, m->founder ? cs[i].author : op->key, CS_KEY_LEN);
         cs_span_t museum = m->founder ? op->value : op->name;
@@ -316,9 +399,10 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
   /* 3. Membership, replayed from the genesis. */
   if (!err) {
     rep->members = mop_count;
-    err = cs__replay(mops, mop_count, &table, rep->why, sizeof(rep->why));
+    cs__bundle_rules_t rules = {cs, count, NULL, 0};
+    err = cs__replay(mops, mop_count, &rules, &replay, rep);
   }
-  if (!err && !cs__voter(cs__role(&table, motion, rep->proposer, sizeof(rep->proposer)))) {
+  if (!err && !cs__voter(cs__role(table, motion, rep->proposer, sizeof(rep->proposer)))) {
     snprintf(rep->why, sizeof(rep->why), "the motion's author (%s) was not a voting member", rep->proposer);
     err = CS_EAUTH;
   }
@@ -340,7 +424,7 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
     }
     if (!v->has_parent || memcmp(v->parent, rep->motion, CS_ID_LEN) != 0 || !v->has_choice) continue;
     cs_audit_vote_t *out = &rep->votes[rep->vote_count];
-    cs_role_t role = cs__role(&table, v->change, out->museum, sizeof(out->museum));
+    cs_role_t role = cs__role(table, v->change, out->museum, sizeof(out->museum));
     cs_hex32(v->change->id, hex);
     if (!cs__voter(role)) {
       snprintf(rep->why, sizeof(rep->why), "ballot %.12s is by %s, which was not a voting member when it voted", hex,
@@ -358,7 +442,7 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
   /* 5. The resolution: by an admin; its deps are exactly the counted ballots. */
   if (!err && resolution) {
     rep->resolved = true;
-    if (cs__role(&table, resolution, rep->resolver, sizeof(rep->resolver)) != CS_ROLE_ADMIN) {
+    if (cs__role(table, resolution, rep->resolver, sizeof(rep->resolver)) != CS_ROLE_ADMIN) {
       snprintf(rep->why, sizeof(rep->why), "the resolution's author (%s) was not an admin", rep->resolver);
       err = CS_EAUTH;
     }
@@ -384,7 +468,7 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
                                         sizeof(rep->why));
     free(counted);
   }
-  cs_member_table_free(&table);
+  cs_member_replay_free(&replay);
   free(cs);
   free(mops);
   free(votes);

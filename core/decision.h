@@ -37,6 +37,23 @@ typedef struct cs_resolution_s {
 int cs_resolution_decode(cs_span_t value, cs_resolution_t *out) CS_MUST_USE;
 void cs_resolution_write(cs_buf_t *b, const cs_resolution_t *r);
 
+/* Whether a change carries out an adopted decision: fed the change's deps
+ * one by one (each a valid change), it tells whether they hold the motion
+ * whose effect is exactly `effect` ("remove-admin <key hex>", "approve
+ * <object hex>" ...) and a resolution of that motion saying adopted. Used
+ * by the store and by the audit bundle check alike. */
+typedef struct cs_decision_scan_s {
+  uint8_t motions[CS_CHANGE_DEPS_MAX][CS_ID_LEN];
+  uint8_t adopted[CS_CHANGE_DEPS_MAX][CS_ID_LEN];
+  uint32_t motion_count, adopted_count;
+} cs_decision_scan_t;
+
+/* `proposer` and `resolver`: whether the dep's author may propose a motion
+ * (a voting member) and resolve one (an admin) at that change. */
+void cs_decision_scan_add(cs_decision_scan_t *scan, const cs_change_t *dep, const char *effect, bool proposer,
+                          bool resolver);
+bool cs_decision_scan_adopted(const cs_decision_scan_t *scan);
+
 /* Whether `yes` votes carry a motion under a rule ("majority": more than half
  * of the electorate; "two-thirds": at least two thirds of it). */
 bool cs_quorum_met(const char *rule, uint32_t electorate, uint64_t yes);
@@ -76,7 +93,9 @@ typedef struct cs_audit_report_s {
   bool resolved;
   cs_resolution_t resolution;
   char resolver[CS_NAME_MAX + 1];
-  uint32_t members; /* member ops replayed */
+  uint32_t members;            /* member ops replayed */
+  uint32_t members_kept_out;   /* member changes the club's rules keep out, as a node does */
+  uint32_t decisions_elsewhere; /* admin removals whose decision is outside the bundle, taken as the club took them */
   char why[512];   /* the first problem found, when the result is not CS_OK */
 } cs_audit_report_t;
 

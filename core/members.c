@@ -124,3 +124,79 @@ void cs_member_table_free(cs_member_table_t *t) {
   t->rows = NULL;
   t->count = t->cap = 0;
 }
+
+/* Replay ------------------------------------------------------------------- */
+
+static const uint8_t *cs__written_by(const cs_member_replay_t *r, const uint8_t change[CS_ID_LEN]) {
+  for (uint32_t i = 0; i < r->count; i++)
+    if (memcmp(r->changes[i], change, CS_ID_LEN) == 0) return r->authors[i];
+  return NULL;
+}
+
+static int cs__written_add(cs_member_replay_t *r, const uint8_t change[CS_ID_LEN], const uint8_t key[CS_KEY_LEN]) {
+  if (r->count == r->cap) {
+    uint32_t cap = r->cap ? r->cap * 2 : 64;
+    uint8_t(*changes)[CS_ID_LEN] = realloc(r->changes, cap * CS_ID_LEN);
+    if (changes) r->changes = changes;
+    uint8_t(*authors)[CS_KEY_LEN] = realloc(r->authors, cap * CS_KEY_LEN);
+    if (authors) r->authors = authors;
+    if (!changes || !authors) return CS_ENOMEM;
+    r->cap = cap;
+  }
+  memcpy(r->changes[r->count], change, CS_ID_LEN);
+  memcpy(r->authors[r->count++], key, CS_KEY_LEN);
+  return CS_OK;
+}
+
+/* The key's role at seq, leaving out the demotions and removals of it
+ * written by `excluded`. */
+static cs_role_t cs__role_without(const cs_member_replay_t *r, const cs_member_t *m, uint64_t seq,
+                                  const uint8_t excluded[CS_KEY_LEN]) {
+  cs_role_t role = CS_ROLE_NONE;
+  for (uint32_t i = 0; i < m->count; i++) {
+    const uint8_t *by = cs__written_by(r, m->entries[i].change);
+    if (by && memcmp(by, excluded, CS_KEY_LEN) == 0 && m->entries[i].role != CS_ROLE_ADMIN) continue;
+    if (m->entries[i].cutoff < seq) role = m->entries[i].role;
+  }
+  return role;
+}
+
+int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n,
+                            const cs_member_rules_t *rules) {
+  if (n == 0) return CS_OK;
+  if (!ops[0].founder) {
+    uint64_t frozen = rules->frozen_from ? rules->frozen_from(rules->ctx, ops[0].author) : 0;
+    if (frozen && ops[0].seq >= frozen) return CS_EFORK;
+    cs_member_t *author = cs_member_table_find(&r->table, ops[0].author, false);
+    if (!author) return CS_EAUTH;
+    bool admin = cs_member_role_at(author, ops[0].seq) == CS_ROLE_ADMIN;
+    for (uint32_t i = 0; i < n; i++) {
+      /* Demoting or removing an admin needs an adopted decision. */
+      cs_member_t *target = cs_member_table_find(&r->table, ops[i].key, false);
+      const cs_member_entry_t *latest = target ? cs_member_latest(target) : NULL;
+      bool demotes = latest && latest->role == CS_ROLE_ADMIN && ops[i].entry.role != CS_ROLE_ADMIN;
+      char want[CS_GOVERNED_EFFECT_MAX + 1];
+      cs_governed_effect(want, "remove-admin", ops[i].key);
+      if (demotes && !(rules->decision_adopted && rules->decision_adopted(rules->ctx, ops[i].entry.change, want)))
+        return CS_EAUTH;
+      /* Two admins removing each other concurrently are both removed: a
+       * removal written by the admin this op removes does not stop it. */
+      if (!admin && demotes && cs__role_without(r, author, ops[0].seq, ops[i].key) == CS_ROLE_ADMIN) admin = true;
+    }
+    if (!admin) return CS_EAUTH;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    cs_member_t *target = cs_member_table_find(&r->table, ops[i].key, true);
+    if (!target) return CS_ENOMEM;
+    int err = cs_member_insert(target, &ops[i].entry);
+    if (err) return err;
+  }
+  return cs__written_add(r, ops[0].entry.change, ops[0].author);
+}
+
+void cs_member_replay_free(cs_member_replay_t *r) {
+  cs_member_table_free(&r->table);
+  free(r->changes);
+  free(r->authors);
+  memset(r, 0, sizeof(*r));
+}

@@ -52,6 +52,47 @@ typedef struct cs_member_table_s {
 cs_member_t *cs_member_table_find(cs_member_table_t *t, const uint8_t key[CS_KEY_LEN], bool create);
 void cs_member_table_free(cs_member_table_t *t);
 
+/* The membership replay, shared by the store (store/ingest.c) and the audit
+ * bundle check (core/decision.c), so that both apply the same rules
+ * (docs/governance.md): replay each change's member ops, the changes in
+ * (lamport, id) order, through cs_member_replay_change. */
+
+/* One member op as the replay sees it. */
+typedef struct cs_member_op_s {
+  uint8_t author[CS_KEY_LEN]; /* who wrote the change */
+  uint64_t seq;               /* the change's seq in its author's chain */
+  uint8_t key[CS_KEY_LEN];    /* the key the op is about */
+  cs_member_entry_t entry;    /* role, cutoff, museum; the change's lamport, id and op index */
+  bool founder;               /* the genesis */
+} cs_member_op_t;
+
+/* What the replay asks of the world around it. */
+typedef struct cs_member_rules_s {
+  /* The seq from which a key is frozen by a fork, or 0. */
+  uint64_t (*frozen_from)(void *ctx, const uint8_t author[CS_KEY_LEN]);
+  /* Whether change `change` carries out an adopted decision with exactly
+   * this effect (its deps hold the motion and its adopted resolution). */
+  bool (*decision_adopted)(void *ctx, const uint8_t change[CS_ID_LEN], const char *effect);
+  void *ctx;
+} cs_member_rules_t;
+
+typedef struct cs_member_replay_s {
+  cs_member_table_t table;
+  /* Who wrote each member change applied so far, for the mutual-removal
+   * rule. */
+  uint8_t (*changes)[CS_ID_LEN];
+  uint8_t (*authors)[CS_KEY_LEN];
+  uint32_t count, cap;
+} cs_member_replay_t;
+
+/* Applies the ops of one change (ops[0..n-1], all of the same change) if its
+ * author may make them all. Returns CS_OK when applied; CS_EAUTH or CS_EFORK
+ * when the change is kept out of the membership (stored, flagged); CS_ENOMEM
+ * or CS_ETOOBIG when the replay itself cannot go on. */
+int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n,
+                            const cs_member_rules_t *rules) CS_MUST_USE;
+void cs_member_replay_free(cs_member_replay_t *r);
+
 int cs_member_encode(const cs_member_t *m, cs_buf_t *out) CS_MUST_USE;
 int cs_member_decode(cs_span_t bytes, const uint8_t key[CS_KEY_LEN], cs_member_t *m) CS_MUST_USE;
 

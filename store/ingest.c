@@ -92,25 +92,14 @@ static int cs__memberop_put(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const 
   return err;
 }
 
-typedef struct cs__mop_s {
-  uint8_t change[CS_ID_LEN];
-  uint64_t lamport;
-  uint32_t index;
-  uint8_t author[CS_KEY_LEN];
-  uint64_t seq;
-  cs_member_entry_t entry;
-  uint8_t key[CS_KEY_LEN];
-  bool founder;
-} cs__mop_t;
-
-static int cs__mop_decode(MDB_val k, MDB_val v, cs__mop_t *m) {
+static int cs__mop_decode(MDB_val k, MDB_val v, cs_member_op_t *m) {
   if (k.mv_size != CS__K3 + 4) return CS_ESTORE;
   const uint8_t *kp = k.mv_data;
   memset(m, 0, sizeof(*m));
-  m->lamport = cs__get_be64(kp + CS_ID_LEN);
-  memcpy(m->change, kp + CS_ID_LEN + 8, CS_ID_LEN);
-  m->index = (uint32_t)kp[CS__K3] << 24 | (uint32_t)kp[CS__K3 + 1] << 16 | (uint32_t)kp[CS__K3 + 2] << 8 |
-             kp[CS__K3 + 3];
+  m->entry.lamport = cs__get_be64(kp + CS_ID_LEN);
+  memcpy(m->entry.change, kp + CS_ID_LEN + 8, CS_ID_LEN);
+  m->entry.op_index = (uint32_t)kp[CS__K3] << 24 | (uint32_t)kp[CS__K3 + 1] << 16 | (uint32_t)kp[CS__K3 + 2] << 8 |
+                      kp[CS__K3 + 3];
   cs_mp_reader_t r = cs_mp_reader(cs__span(v));
   uint32_t n;
   uint64_t role;
@@ -123,40 +112,6 @@ static int cs__mop_decode(MDB_val k, MDB_val v, cs__mop_t *m) {
   memcpy(m->entry.museum, museum.ptr, museum.len);
   m->entry.museum[museum.len] = '\0';
   m->entry.role = (cs_role_t)role;
-  m->entry.lamport = m->lamport;
-  memcpy(m->entry.change, m->change, CS_ID_LEN);
-  m->entry.op_index = m->index;
-  return CS_OK;
-}
-
-/* An in-memory member table used during replay. */
-
-/* Who wrote each member change replayed so far, to tell a removal made by
- * the very admin an op removes (the mutual-removal rule). */
-typedef struct cs__authors_s {
-  uint8_t (*changes)[CS_ID_LEN];
-  uint8_t (*keys)[CS_KEY_LEN];
-  uint32_t count, cap;
-} cs__authors_t;
-
-static const uint8_t *cs__author_of(const cs__authors_t *a, const uint8_t change[CS_ID_LEN]) {
-  for (uint32_t i = 0; i < a->count; i++)
-    if (memcmp(a->changes[i], change, CS_ID_LEN) == 0) return a->keys[i];
-  return NULL;
-}
-
-static int cs__authors_add(cs__authors_t *a, const uint8_t change[CS_ID_LEN], const uint8_t key[CS_KEY_LEN]) {
-  if (a->count == a->cap) {
-    uint32_t cap = a->cap ? a->cap * 2 : 64;
-    uint8_t(*changes)[CS_ID_LEN] = realloc(a->changes, cap * CS_ID_LEN);
-    if (changes) a->changes = changes;
-    uint8_t(*keys)[CS_KEY_LEN] = realloc(a->keys, cap * CS_KEY_LEN);
-    if (keys) a->keys = keys;
-    if (!changes || !keys) return CS_ENOMEM;
-    a->cap = cap;
-  }
-  memcpy(a->changes[a->count], change, CS_ID_LEN);
-  memcpy(a->keys[a->count++], key, CS_KEY_LEN);
   return CS_OK;
 }
 
@@ -166,95 +121,46 @@ static int cs__authors_add(cs__authors_t *a, const uint8_t change[CS_ID_LEN], co
  * adopted. Deps are applied before the change, on every node. */
 static bool cs__decision_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const char *want) {
   cs_change_t *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
-  cs_op_t *op = malloc(sizeof(*op));
-  uint8_t motions[CS_CHANGE_DEPS_MAX][CS_ID_LEN], adopted[CS_CHANGE_DEPS_MAX][CS_ID_LEN];
-  uint32_t motion_count = 0, adopted_count = 0;
+  cs_decision_scan_t *scan = calloc(1, sizeof(*scan));
   cs_span_t bytes;
   bool ok = false;
-  if (!c || !d || !op || cs_store_change_get(txn, id, &bytes) != CS_OK || cs_change_decode(bytes, c) != CS_OK) goto done;
-  for (uint32_t i = 0; i < c->dep_count; i++) {
-    cs_op_iter_t it;
-    if (cs_store_change_get(txn, c->deps[i], &bytes) != CS_OK || cs_change_decode(bytes, d) != CS_OK ||
-        cs_store_change_status(txn, c->deps[i]) != CS_OK || cs_op_iter_init(&it, d->payload_bytes) != CS_OK)
-      continue;
-    uint64_t created[64] = {0};
-    for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK; index++) {
-      if (op->type == CS_OP_CREATE && index < 64) created[index] = op->obj_type;
-      if (op->type != CS_OP_SET) continue;
-      char text[CS_GOVERNED_EFFECT_MAX + 2] = "";
-      if (op->obj_local && created[op->obj_index] == CS_OBJ_MOTION && op->field == CS_F_MOTION_EFFECT &&
-          cs_value_str(op->value.ptr, op->value.len, text, sizeof(text)) && strcmp(text, want) == 0)
-        cs_op_id(d->id, op->obj_index, motions[motion_count++]);
-      cs_resolution_t res;
-      if (!op->obj_local && op->field == CS_F_MOTION_RESOLUTION && cs_resolution_decode(op->value, &res) == CS_OK &&
-          res.adopted)
-        memcpy(adopted[adopted_count++], op->obj, CS_ID_LEN);
-      if (motion_count == CS_CHANGE_DEPS_MAX || adopted_count == CS_CHANGE_DEPS_MAX) break;
-    }
+  if (c && d && scan && cs_store_change_get(txn, id, &bytes) == CS_OK && cs_change_decode(bytes, c) == CS_OK) {
+    for (uint32_t i = 0; i < c->dep_count; i++)
+      if (cs_store_change_get(txn, c->deps[i], &bytes) == CS_OK && cs_change_decode(bytes, d) == CS_OK &&
+          cs_store_change_status(txn, c->deps[i]) == CS_OK)
+        cs_decision_scan_add(scan, d, want, true, true); /* a stored valid change was authorised */
+    ok = cs_decision_scan_adopted(scan);
   }
-  for (uint32_t i = 0; i < motion_count && !ok; i++)
-    for (uint32_t j = 0; j < adopted_count && !ok; j++) ok = memcmp(motions[i], adopted[j], CS_ID_LEN) == 0;
-done:
   free(c);
   free(d);
-  free(op);
+  free(scan);
   return ok;
 }
 
-/* The author's role at seq, leaving out the demotions and removals of it
- * written by `excluded`. */
-static cs_role_t cs__role_without(const cs_member_t *m, uint64_t seq, const cs__authors_t *authors,
-                                  const uint8_t excluded[CS_KEY_LEN]) {
-  cs_role_t role = CS_ROLE_NONE;
-  for (uint32_t i = 0; i < m->count; i++) {
-    const uint8_t *by = cs__author_of(authors, m->entries[i].change);
-    if (by && memcmp(by, excluded, CS_KEY_LEN) == 0 && m->entries[i].role != CS_ROLE_ADMIN) continue;
-    if (m->entries[i].cutoff < seq) role = m->entries[i].role;
-  }
-  return role;
+/* The store's side of the membership rules (core/members.h). */
+typedef struct cs__rules_ctx_s {
+  cs_txn_t *txn;
+  const uint8_t *club;
+} cs__rules_ctx_t;
+
+static uint64_t cs__rules_frozen_from(void *vctx, const uint8_t author[CS_KEY_LEN]) {
+  cs__rules_ctx_t *ctx = vctx;
+  return cs__frozen_from(ctx->txn, ctx->club, author);
 }
 
-/* Applies the member ops of one change to the table if its author may make
- * them all; returns the change's validity. */
-static int cs__replay_change(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_member_table_t *t, cs__authors_t *authors,
-                             const cs__mop_t *ops, uint32_t n) {
-  if (n == 0) return CS_OK;
-  bool founder = ops[0].founder;
-  if (!founder) {
-    uint64_t frozen = cs__frozen_from(txn, club, ops[0].author);
-    if (frozen && ops[0].seq >= frozen) return CS_EFORK;
-    cs_member_t *author = cs_member_table_find(t, ops[0].author, false);
-    if (!author) return CS_EAUTH;
-    bool admin = cs_member_role_at(author, ops[0].seq) == CS_ROLE_ADMIN;
-    for (uint32_t i = 0; i < n; i++) {
-      /* Demoting or removing an admin needs an adopted decision. */
-      cs_member_t *target = cs_member_table_find(t, ops[i].key, false);
-      const cs_member_entry_t *latest = target ? cs_member_latest(target) : NULL;
-      bool demotes = latest && latest->role == CS_ROLE_ADMIN && ops[i].entry.role != CS_ROLE_ADMIN;
-      char want[CS_GOVERNED_EFFECT_MAX + 1];
-      cs_governed_effect(want, "remove-admin", ops[i].key);
-      if (demotes && !cs__decision_adopted(txn, ops[i].change, want)) return CS_EAUTH;
-      /* Two admins removing each other concurrently are both removed: a
-       * removal written by the admin this op removes does not stop it. */
-      if (!admin && demotes && cs__role_without(author, ops[0].seq, authors, ops[i].key) == CS_ROLE_ADMIN)
-        admin = true;
-    }
-    if (!admin) return CS_EAUTH;
-  }
-  for (uint32_t i = 0; i < n; i++) {
-    cs_member_t *target = cs_member_table_find(t, ops[i].key, true);
-    if (!target) return CS_ENOMEM;
-    int err = cs_member_insert(target, &ops[i].entry);
-    if (err) return err;
-  }
-  return cs__authors_add(authors, ops[0].change, ops[0].author);
+static bool cs__rules_decision_adopted(void *vctx, const uint8_t change[CS_ID_LEN], const char *effect) {
+  cs__rules_ctx_t *ctx = vctx;
+  return cs__decision_adopted(ctx->txn, change, effect);
 }
 
 int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current,
                        bool *changed_retroactively) {
-  cs_member_table_t table = {NULL, 0, 0};
-  cs__authors_t authors = {NULL, NULL, 0, 0};
-  cs__mop_t group[CS_CHANGE_OPS_MAX];
+  cs_member_replay_t replay;
+  memset(&replay, 0, sizeof(replay));
+  cs_member_table_t *table = &replay.table;
+  cs__rules_ctx_t rules_ctx = {txn, club};
+  const cs_member_rules_t rules = {cs__rules_frozen_from, cs__rules_decision_adopted, &rules_ctx};
+  cs_member_op_t group[CS_CHANGE_OPS_MAX];
   uint32_t group_n = 0;
   cs_member_t *old = malloc(sizeof(*old));
   MDB_cursor *cur = NULL;
@@ -269,12 +175,12 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
   /* Replay in (lamport, change, index) order; a change's ops are adjacent. */
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     bool end = rc != 0 || k.mv_size < CS_ID_LEN || memcmp(k.mv_data, club, CS_ID_LEN) != 0;
-    cs__mop_t m;
+    cs_member_op_t m;
     if (!end && (err = cs__mop_decode(k, v, &m))) goto done;
-    if (group_n > 0 && (end || memcmp(m.change, group[0].change, CS_ID_LEN) != 0)) {
-      int validity = cs__replay_change(txn, club, &table, &authors, group, group_n);
+    if (group_n > 0 && (end || memcmp(m.entry.change, group[0].entry.change, CS_ID_LEN) != 0)) {
+      int validity = cs_member_replay_change(&replay, group, group_n, &rules);
       if (validity == CS_ENOMEM || validity == CS_ETOOBIG) validity = CS_ETOOBIG;
-      if ((err = cs__set_status(txn, group[0].change, validity))) goto done;
+      if ((err = cs__set_status(txn, group[0].entry.change, validity))) goto done;
       group_n = 0;
     }
     if (end) break;
@@ -289,8 +195,8 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
 
   /* Compare with the stored table: a role that changed for a seq the key
    * already wrote means stored changes must be re-evaluated. */
-  for (uint32_t i = 0; i < table.count; i++) {
-    cs_member_t *now = &table.rows[i];
+  for (uint32_t i = 0; i < table->count; i++) {
+    cs_member_t *now = &table->rows[i];
     uint64_t max_seq = cs_store_author_seq(txn, club, now->key, NULL);
     /* The change being applied gets its validity from this replay itself. */
     if (current && memcmp(current->author, now->key, CS_KEY_LEN) == 0 && max_seq >= current->seq)
@@ -301,18 +207,16 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
   if ((err = cs__del_prefix(txn, txn->store->members, club, CS_ID_LEN))) goto done;
   cs_buf_t b;
   cs_buf_init(&b, 64 * 1024);
-  for (uint32_t i = 0; i < table.count && !err; i++) {
+  for (uint32_t i = 0; i < table->count && !err; i++) {
     uint8_t key[CS__K2];
-    cs__key2(key, club, table.rows[i].key);
-    if (!(err = cs_member_encode(&table.rows[i], &b)))
+    cs__key2(key, club, table->rows[i].key);
+    if (!(err = cs_member_encode(&table->rows[i], &b)))
       err = cs__put(txn, txn->store->members, key, sizeof(key), b.data, b.len);
   }
   cs_buf_free(&b);
 done:
   if (cur) mdb_cursor_close(cur);
-  cs_member_table_free(&table);
-  free(authors.changes);
-  free(authors.keys);
+  cs_member_replay_free(&replay);
   free(old);
   return err;
 }

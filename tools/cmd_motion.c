@@ -556,6 +556,9 @@ int cmd_verify(cli_t *cli, cli_args_t *args) {
   json_object_set_new(doc, "outcome", json_string(!rep->resolved           ? "not resolved"
                                                   : rep->resolution.adopted ? "adopted"
                                                                             : "rejected"));
+  json_object_set_new(doc, "member_changes_kept_out", json_integer(rep->members_kept_out));
+  json_object_set_new(doc, "admin_removals_decided_elsewhere", json_integer(rep->decisions_elsewhere));
+  uint32_t kept_out = rep->members_kept_out, elsewhere = rep->decisions_elsewhere;
   free(rep);
   if (cli->json) return cli_print_json(doc);
   printf("Club %s, motion %s\n", json_string_value(json_object_get(doc, "club")), hex);
@@ -571,6 +574,13 @@ int cmd_verify(cli_t *cli, cli_args_t *args) {
                                          json_is_true(json_object_get(v, "counted")) ? " (counted)" : "");
   printf("  outcome: %s\nEvery signature, the membership and the count verify.\n",
          json_string_value(json_object_get(doc, "outcome")));
+  if (kept_out)
+    printf("  %u member change%s kept out of the membership by the club's rules, as every node keeps %s out.\n",
+           kept_out, kept_out == 1 ? " is" : "s are", kept_out == 1 ? "it" : "them");
+  if (elsewhere)
+    printf("  Not checked here: %u removal%s of an admin rest%s on a decision outside this bundle; verify that\n"
+           "  motion's own audit bundle.\n",
+           elsewhere, elsewhere == 1 ? "" : "s", elsewhere == 1 ? "s" : "");
   json_decref(doc);
   return CLI_OK;
 }

@@ -49,4 +49,16 @@ done
 expect_eq "digests a c" "$(digest_of a)" "$(digest_of c)"
 expect_eq "digests b d" "$(digest_of b)" "$(digest_of d)"
 expect_eq "digests c d" "$(digest_of c)" "$(digest_of d)"
+
+# The decision that removed b can be audited by anyone: `verify` replays the
+# membership by the club's rules, mutual removal included, checks a's removal
+# of b against M1 (in the bundle) and says that b's removal of a rests on M2,
+# which is not.
+expect_code "audit-bundle of M1" 0 cs --home "$WORK/c" audit-bundle "$M1" "$WORK/m1.audit"
+mkdir -p "$WORK/empty"
+expect_code "M1 verifies in an empty home" 0 cs --home "$WORK/empty" verify "$WORK/m1.audit"
+grep -q "1 removal of an admin rests on a decision outside this bundle" "$WORK/last.out" && ok ||
+  fail "verify names what it did not check: $(cat "$WORK/last.out")"
+expect_eq "verify --json" "$(cs --home "$WORK/empty" verify "$WORK/m1.audit" --json |
+  json '(d["outcome"], d["admin_removals_decided_elsewhere"], d["member_changes_kept_out"])')" "('adopted', 1, 0)"
 finish
