@@ -69,6 +69,9 @@ for ((i = 1; i <= ITERATIONS; i++)); do
   ) &
   loop=$!
   sleep_ms $((RANDOM * write_ms * 10 / 32768))
+  # Stop the loop first so that it cannot start one more write between the
+  # two kills (an orphaned write would finish after the checks below).
+  kill -STOP "$loop" 2>/dev/null || true
   pkill -9 -P "$loop" 2>/dev/null || true
   kill -9 "$loop" 2>/dev/null || true
   wait "$loop" 2>/dev/null || true
