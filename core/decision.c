@@ -168,8 +168,14 @@ static int cs__mop_order(const void *pa, const void *pb) {
 typedef struct cs__bundle_rules_s {
   const cs_change_t *changes;
   uint32_t count;
-  const cs_member_table_t *table; /* the replay's, as far as it got */
+  cs_member_table_t *table; /* the replay's, as far as it got */
   uint32_t decisions_elsewhere;
+  /* Keys the bundle shows forked, each with the lowest forked seq. */
+  struct {
+    uint8_t author[CS_KEY_LEN];
+    uint64_t seq;
+  } *forks;
+  uint32_t fork_count;
 } cs__bundle_rules_t;
 
 static const cs_change_t *cs__bundle_find(const cs__bundle_rules_t *b, const uint8_t id[CS_ID_LEN]) {
@@ -178,22 +184,41 @@ static const cs_change_t *cs__bundle_find(const cs__bundle_rules_t *b, const uin
   return NULL;
 }
 
-/* A key is frozen from the lowest seq at which the bundle holds two
- * different changes of it. */
+static int cs__by_author_seq(const void *pa, const void *pb) {
+  const cs_change_t *a = *(const cs_change_t *const *)pa, *b = *(const cs_change_t *const *)pb;
+  int c = memcmp(a->author, b->author, CS_KEY_LEN);
+  if (c) return c;
+  return (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* Finds, once, every key of which the bundle holds two different changes
+ * with the same seq, and the lowest such seq: the key is frozen from there. */
+static int cs__bundle_find_forks(cs__bundle_rules_t *b) {
+  const cs_change_t **sorted = malloc((b->count ? b->count : 1) * sizeof(*sorted));
+  b->forks = calloc(b->count ? b->count : 1, sizeof(*b->forks));
+  if (!sorted || !b->forks) {
+    free(sorted);
+    return CS_ENOMEM;
+  }
+  for (uint32_t i = 0; i < b->count; i++) sorted[i] = &b->changes[i];
+  qsort(sorted, b->count, sizeof(*sorted), cs__by_author_seq);
+  for (uint32_t i = 1; i < b->count; i++) {
+    const cs_change_t *x = sorted[i - 1], *y = sorted[i];
+    if (cs__by_author_seq(&x, &y) != 0 || memcmp(x->id, y->id, CS_ID_LEN) == 0) continue;
+    /* Sorted by seq, so a key's first fork is its lowest. */
+    if (b->fork_count && memcmp(b->forks[b->fork_count - 1].author, x->author, CS_KEY_LEN) == 0) continue;
+    memcpy(b->forks[b->fork_count].author, x->author, CS_KEY_LEN);
+    b->forks[b->fork_count++].seq = x->seq;
+  }
+  free(sorted);
+  return CS_OK;
+}
+
 static uint64_t cs__bundle_frozen_from(void *ctx, const uint8_t author[CS_KEY_LEN]) {
   const cs__bundle_rules_t *b = ctx;
-  uint64_t frozen = 0;
-  for (uint32_t i = 0; i < b->count; i++) {
-    const cs_change_t *x = &b->changes[i];
-    if (memcmp(x->author, author, CS_KEY_LEN) != 0 || (frozen && x->seq >= frozen)) continue;
-    for (uint32_t j = i + 1; j < b->count; j++)
-      if (b->changes[j].seq == x->seq && memcmp(b->changes[j].author, author, CS_KEY_LEN) == 0 &&
-          memcmp(b->changes[j].id, x->id, CS_ID_LEN) != 0) {
-        frozen = x->seq;
-        break;
-      }
-  }
-  return frozen;
+  for (uint32_t i = 0; i < b->fork_count; i++)
+    if (memcmp(b->forks[i].author, author, CS_KEY_LEN) == 0) return b->forks[i].seq;
+  return 0;
 }
 
 /* An admin's removal is checked against its motion and resolution when the
@@ -215,7 +240,7 @@ static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LE
       missing = true;
       continue;
     }
-    cs_member_t *m = cs_member_table_find((cs_member_table_t *)b->table, d->author, false);
+    cs_member_t *m = cs_member_table_find(b->table, d->author, false);
     cs_role_t role = m ? cs_member_role_at(m, d->seq) : CS_ROLE_NONE;
     cs_decision_scan_add(scan, d, effect, role == CS_ROLE_ADMIN || role == CS_ROLE_MEMBER, role == CS_ROLE_ADMIN);
   }
@@ -399,8 +424,10 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
   /* 3. Membership, replayed from the genesis. */
   if (!err) {
     rep->members = mop_count;
-    cs__bundle_rules_t rules = {cs, count, NULL, 0};
-    err = cs__replay(mops, mop_count, &rules, &replay, rep);
+    cs__bundle_rules_t rules = {cs, count, NULL, 0, NULL, 0};
+    err = cs__bundle_find_forks(&rules);
+    if (!err) err = cs__replay(mops, mop_count, &rules, &replay, rep);
+    free(rules.forks);
   }
   if (!err && !cs__voter(cs__role(table, motion, rep->proposer, sizeof(rep->proposer)))) {
     snprintf(rep->why, sizeof(rep->why), "the motion's author (%s) was not a voting member", rep->proposer);
