@@ -14,27 +14,14 @@
 
 #include "core/op.h"
 #include "store/sync_io.h"
-
-typedef struct pipe_s {
-  cs_buf_t data;
-  size_t read_at;
-} pipe_t;
-
-static int pipe_send(void *ctx, cs_span_t message) {
-  pipe_t *p = ctx;
-  uint8_t len[4] = {(uint8_t)(message.len >> 24), (uint8_t)(message.len >> 16), (uint8_t)(message.len >> 8),
-                    (uint8_t)message.len};
-  cs_buf_append(&p->data, len, 4);
-  cs_buf_append(&p->data, message.ptr, message.len);
-  return p->data.failed ? CS_ENOMEM : CS_OK;
-}
+#include "tests/unit/test_pipe.h"
 
 typedef struct node_s {
   cs_store_t *store;
   cs_store_sync_t x;
   cs_sync_io_t io;
   cs_sync_t sync;
-  pipe_t out;
+  test_pipe_t out;
 } node_t;
 
 /* One session between a and b until both are quiet; returns the changes
@@ -42,27 +29,16 @@ typedef struct node_s {
 static uint64_t session(node_t *a, node_t *b, const uint8_t club[32]) {
   node_t *nodes[2] = {a, b};
   for (int i = 0; i < 2; i++) {
-    memset(&nodes[i]->out, 0, sizeof(pipe_t));
-    cs_buf_init(&nodes[i]->out.data, 64u << 20);
-    cs_store_sync_init(&nodes[i]->x, nodes[i]->store, club, pipe_send, &nodes[i]->out, &nodes[i]->io);
+    test_pipe_init(&nodes[i]->out, 64u << 20);
+    cs_store_sync_init(&nodes[i]->x, nodes[i]->store, club, test_pipe_send, &nodes[i]->out, &nodes[i]->io);
     cs_sync_init(&nodes[i]->sync, club, &nodes[i]->io);
   }
   for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_sync_start(&nodes[i]->sync), CS_OK);
   for (int guard = 0; guard < 1000; guard++) {
     bool moved = false, more;
     for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_sync_pump(&nodes[i]->sync, 1 << 20, &more), CS_OK);
-    for (int i = 0; i < 2; i++) {
-      pipe_t *p = &nodes[i]->out;
-      size_t end = p->data.len;
-      while (p->read_at < end) {
-        const uint8_t *h = p->data.data + p->read_at;
-        size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
-        cs_span_t msg = {h + 4, len};
-        CHECK_EQ_INT(cs_sync_receive(&nodes[1 - i]->sync, msg), CS_OK);
-        p->read_at += 4 + len;
-        moved = true;
-      }
-    }
+    for (int i = 0; i < 2; i++)
+      if (test_pipe_deliver(&nodes[i]->out, nodes[i]->out.data.len, &nodes[1 - i]->sync)) moved = true;
     for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_store_sync_flush(&nodes[i]->x), CS_OK);
     if (!moved) break;
   }

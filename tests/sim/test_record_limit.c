@@ -43,17 +43,9 @@ int main(void) {
   test_tmpdir(dir_a, sizeof(dir_a));
   test_tmpdir(dir_b, sizeof(dir_b));
   cs_store_t *a = test_store_open(dir_a), *b = test_store_open(dir_b);
+  test_club_with_request(a, sk, club, req);
   cs_buf_t p;
   cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
-  cs_mp_write_array(&p, 1);
-  cs_op_write_genesis(&p, "Club", "Flora", "Musée A");
-  CHECK_EQ_INT(test_author(a, NULL, sk, cs_buf_span(&p), club), CS_OK);
-  cs_buf_reset(&p);
-  cs_mp_write_array(&p, 2);
-  cs_op_write_create(&p, CS_OBJ_REQUEST, NULL);
-  cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_TITLE, "Une demande", 0, NULL);
-  CHECK_EQ_INT(test_author(a, club, sk, cs_buf_span(&p), id), CS_OK);
-  cs_op_id(id, 0, req);
 
   /* Three concurrent-looking body values per change (no preds): none
    * overwrites another, so the request's record keeps them all. */

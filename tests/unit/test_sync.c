@@ -5,25 +5,7 @@
 
 #include "core/op.h"
 #include "store/sync_io.h"
-
-/* A one-way pipe of whole messages. */
-typedef struct pipe_s {
-  cs_buf_t data; /* u32 length | message ... */
-  size_t read_at;
-  size_t bytes;
-  uint32_t messages;
-} pipe_t;
-
-static int pipe_send(void *ctx, cs_span_t message) {
-  pipe_t *p = ctx;
-  uint8_t len[4] = {(uint8_t)(message.len >> 24), (uint8_t)(message.len >> 16), (uint8_t)(message.len >> 8),
-                    (uint8_t)message.len};
-  cs_buf_append(&p->data, len, 4);
-  cs_buf_append(&p->data, message.ptr, message.len);
-  p->bytes += message.len;
-  p->messages++;
-  return p->data.failed ? CS_ENOMEM : CS_OK;
-}
+#include "tests/unit/test_pipe.h"
 
 typedef struct node_s {
   cs_store_t *store;
@@ -34,26 +16,15 @@ typedef struct node_s {
 
 /* Delivers every queued message in both directions until both are quiet;
  * returns the number of round trips (turns in which something moved). */
-static int run(node_t *a, node_t *b, pipe_t *ab, pipe_t *ba) {
+static int run(node_t *a, node_t *b, test_pipe_t *ab, test_pipe_t *ba) {
   int turns = 0;
   for (int guard = 0; guard < 10000; guard++) {
     bool moved = false, more;
     CHECK_EQ_INT(cs_sync_pump(&a->sync, 1 << 20, &more), CS_OK);
     CHECK_EQ_INT(cs_sync_pump(&b->sync, 1 << 20, &more), CS_OK);
-    pipe_t *pipes[2] = {ab, ba};
-    node_t *to[2] = {b, a};
-    size_t ends[2] = {ab->data.len, ba->data.len};
-    for (int d = 0; d < 2; d++) {
-      pipe_t *p = pipes[d];
-      while (p->read_at < ends[d]) {
-        const uint8_t *h = p->data.data + p->read_at;
-        size_t len = (size_t)h[0] << 24 | (size_t)h[1] << 16 | (size_t)h[2] << 8 | h[3];
-        cs_span_t msg = {h + 4, len};
-        CHECK_EQ_INT(cs_sync_receive(&to[d]->sync, msg), CS_OK);
-        p->read_at += 4 + len;
-        moved = true;
-      }
-    }
+    size_t ab_end = ab->data.len, ba_end = ba->data.len;
+    if (test_pipe_deliver(ab, ab_end, &b->sync)) moved = true;
+    if (test_pipe_deliver(ba, ba_end, &a->sync)) moved = true;
     CHECK_EQ_INT(cs_store_sync_flush(&a->x), CS_OK);
     CHECK_EQ_INT(cs_store_sync_flush(&b->x), CS_OK);
     if (!moved) break;
@@ -62,20 +33,18 @@ static int run(node_t *a, node_t *b, pipe_t *ab, pipe_t *ba) {
   return turns;
 }
 
-static void connect_nodes(node_t *a, node_t *b, const uint8_t club[32], pipe_t *ab, pipe_t *ba) {
-  memset(ab, 0, sizeof(*ab));
-  memset(ba, 0, sizeof(*ba));
-  cs_buf_init(&ab->data, 256u << 20);
-  cs_buf_init(&ba->data, 256u << 20);
-  cs_store_sync_init(&a->x, a->store, club, pipe_send, ab, &a->io);
-  cs_store_sync_init(&b->x, b->store, club, pipe_send, ba, &b->io);
+static void connect_nodes(node_t *a, node_t *b, const uint8_t club[32], test_pipe_t *ab, test_pipe_t *ba) {
+  test_pipe_init(ab, 256u << 20);
+  test_pipe_init(ba, 256u << 20);
+  cs_store_sync_init(&a->x, a->store, club, test_pipe_send, ab, &a->io);
+  cs_store_sync_init(&b->x, b->store, club, test_pipe_send, ba, &b->io);
   cs_sync_init(&a->sync, club, &a->io);
   cs_sync_init(&b->sync, club, &b->io);
   CHECK_EQ_INT(cs_sync_start(&a->sync), CS_OK);
   CHECK_EQ_INT(cs_sync_start(&b->sync), CS_OK);
 }
 
-static void disconnect(node_t *a, node_t *b, pipe_t *ab, pipe_t *ba) {
+static void disconnect(node_t *a, node_t *b, test_pipe_t *ab, test_pipe_t *ba) {
   cs_sync_free(&a->sync);
   cs_sync_free(&b->sync);
   cs_buf_free(&ab->data);
@@ -127,7 +96,7 @@ int main(void) {
     add_request(a.store, club, sk[i % 20], title);
   }
 
-  pipe_t ab, ba;
+  test_pipe_t ab, ba;
   /* Initial sync into an empty node. */
   connect_nodes(&a, &b, club, &ab, &ba);
   run(&a, &b, &ab, &ba);

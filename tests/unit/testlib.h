@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "core/op.h"
 #include "store/store.h"
 
 static int test_passed, test_failed;
@@ -85,6 +86,24 @@ static inline int test_author(cs_store_t *s, const uint8_t *club, const uint8_t 
     return err;
   }
   return cs_store_commit(&txn);
+}
+
+/* A club founded in store s by sk's key (museum "Musée A"), with one
+ * titled request: writes the club's id and the request's. */
+static inline void test_club_with_request(cs_store_t *s, const uint8_t *sk, uint8_t club[32], uint8_t request[32]) {
+  cs_buf_t p;
+  uint8_t id[32];
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_genesis(&p, "Club", "Flora", "Musée A");
+  CHECK_EQ_INT(test_author(s, NULL, sk, cs_buf_span(&p), club), CS_OK);
+  cs_buf_reset(&p);
+  cs_mp_write_array(&p, 2);
+  cs_op_write_create(&p, CS_OBJ_REQUEST, NULL);
+  cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_TITLE, "Une demande", 0, NULL);
+  CHECK_EQ_INT(test_author(s, club, sk, cs_buf_span(&p), id), CS_OK);
+  cs_op_id(id, 0, request);
+  cs_buf_free(&p);
 }
 
 static inline cs_ingest_result_t test_ingest(cs_store_t *s, cs_span_t bytes) {
