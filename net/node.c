@@ -317,7 +317,10 @@ static bool node_accepts(cs_node_t *node, const uint8_t key[32]) {
 
 /* Sync ------------------------------------------------------------------- */
 
-static void conn_note_from_peer(conn_t *c, uint64_t lo, uint64_t hi) {
+/* A batch this connection committed stored arrivals (lo, hi]: they came
+ * from its peer and are never pushed back to it. */
+static void conn_on_stored(void *ctx, uint64_t lo, uint64_t hi) {
+  conn_t *c = ctx;
   if (hi <= lo) return;
   if (c->from_count > 0 && c->from_peer[c->from_count - 1].hi == lo) {
     c->from_peer[c->from_count - 1].hi = hi;
@@ -331,9 +334,6 @@ static void conn_note_from_peer(conn_t *c, uint64_t lo, uint64_t hi) {
   c->from_peer[c->from_count].hi = hi;
   c->from_count++;
 }
-
-/* The batch just committed came from this connection's peer. */
-static void conn_on_stored(void *ctx, uint64_t after, uint64_t upto) { conn_note_from_peer(ctx, after, upto); }
 
 static uint64_t node_arrival_last(cs_node_t *node) {
   cs_txn_t txn;
@@ -379,7 +379,6 @@ static bool conn_from_peer(const conn_t *c, uint64_t arrival) {
     if (arrival > c->from_peer[i].lo && arrival <= c->from_peer[i].hi) return true;
   return false;
 }
-
 
 typedef struct push_ctx_s {
   conn_t *conn;

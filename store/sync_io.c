@@ -220,11 +220,15 @@ void cs_store_sync_init(cs_store_sync_t *x, cs_store_t *store, const uint8_t clu
 }
 
 int cs_store_sync_flush(cs_store_sync_t *x) {
-  if (!x->write_open) {
+  /* A commit another batch forced failed: say so now, even if a new batch
+   * was opened since (it is dropped too; the caller closes the session). */
+  if (x->deferred_err) {
     int deferred = x->deferred_err;
     x->deferred_err = CS_OK;
+    cs_store_sync_abort(x);
     return deferred;
   }
+  if (!x->write_open) return CS_OK;
   x->write_open = false;
   x->in_batch = 0;
   if (x->store->open_batch == x) x->store->open_batch = NULL;
