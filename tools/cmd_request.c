@@ -188,6 +188,13 @@ static int add_supporter(request_row_t *row, const char *museum) {
   return CS_OK;
 }
 
+/* A merged request's co-signers support the one it was merged into too. */
+static int add_supporters_of(request_row_t *row, const request_row_t *merged) {
+  int err = CS_OK;
+  for (size_t i = 0; !err && i < merged->supporter_count; i++) err = add_supporter(row, merged->supporters[i]);
+  return err;
+}
+
 static int request_row(read_ctx_t *ctx, const uint8_t id[CS_ID_LEN], const cs_object_t *obj, request_row_t *row) {
   memset(row, 0, sizeof(*row));
   memcpy(row->id, id, CS_ID_LEN);
@@ -313,10 +320,8 @@ static int move_supporters(request_row_t *rows, size_t count) {
     cs_merge_final(rows[i].id, row_merged_into, &all, final);
     request_row_t *target = row_find(&all, final);
     if (!target || target == &rows[i]) continue;
-    for (size_t j = 0; j < rows[i].supporter_count; j++) {
-      int err = add_supporter(target, rows[i].supporters[j]);
-      if (err) return err;
-    }
+    int err = add_supporters_of(target, &rows[i]);
+    if (err) return err;
   }
   return CS_OK;
 }
@@ -420,8 +425,7 @@ static int show_merged_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj,
   if (memcmp(final, ctx->request, CS_ID_LEN) == 0) {
     request_row_t merged;
     int err = request_row(ctx->read, id, obj, &merged);
-    /* Co-signers of the requests merged into this one support it too. */
-    for (size_t i = 0; !err && i < merged.supporter_count; i++) err = add_supporter(ctx->row, merged.supporters[i]);
+    if (!err) err = add_supporters_of(ctx->row, &merged);
     if (!err) json_array_append_new(ctx->merged_from, request_row_json(&merged));
     request_row_free(&merged);
     return err;
