@@ -39,7 +39,8 @@ build:
 
 # Every test runs under AddressSanitizer and UndefinedBehaviorSanitizer.
 test: deps build
-	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCS_SANITIZE=ON -DCS_WERROR=ON >/dev/null
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DCS_SANITIZE=ON -DCS_WERROR=ON \
+	  -DCS_RELEASE_CLUBSYNC=$(abspath $(BUILD))/bin/clubsync >/dev/null
 	@cmake --build $(TEST_BUILD) -j$(JOBS)
 	cd $(TEST_BUILD) && SHS1_TEST_DIR=$(abspath $(BUILD)/npm) SHS1_TEST_REQUIRED=1 \
 	  ctest --output-on-failure -j$(JOBS) --timeout 900

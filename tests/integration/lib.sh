@@ -8,6 +8,16 @@ FAILED=0
 
 cs() { "$CLUBSYNC" "$@"; }
 
+# The builds a test that must hold in both runs against: the one under test
+# (sanitized under `make test`) and, when `make test` names it, the
+# non-sanitized program that `make build` makes (CLUBSYNC_RELEASE).
+both_builds() {
+  echo "$CLUBSYNC"
+  if [ -n "${CLUBSYNC_RELEASE:-}" ] && [ -x "$CLUBSYNC_RELEASE" ] && [ "$CLUBSYNC_RELEASE" != "$CLUBSYNC" ]; then
+    echo "$CLUBSYNC_RELEASE"
+  fi
+}
+
 ok() { PASSED=$((PASSED + 1)); }
 fail() {
   FAILED=$((FAILED + 1))
