@@ -120,6 +120,32 @@ int cs_change_decode(cs_span_t signed_bytes, cs_change_t *out) {
   return CS_OK;
 }
 
+int cs_change_peek_club(cs_span_t signed_bytes, uint8_t club[CS_ID_LEN]) {
+  if (signed_bytes.len > CS_CHANGE_SIGNED_MAX) return CS_ETOOBIG;
+  cs_mp_reader_t r = cs_mp_reader(signed_bytes);
+  cs_span_t header;
+  uint32_t n;
+  uint64_t version;
+  int err;
+  if ((err = cs_mp_read_array(&r, &n))) return err == CS_ETRUNC ? err : CS_EDECODE;
+  if (n != 3) return CS_EFORMAT;
+  if ((err = cs_mp_read_bin(&r, &header))) return err;
+  if (header.len > CS_CHANGE_HEADER_MAX) return CS_ETOOBIG;
+  cs_mp_reader_t h = cs_mp_reader(header);
+  if ((err = cs_mp_read_array(&h, &n))) return err;
+  if (n != 10) return CS_EFORMAT;
+  if ((err = cs_mp_read_uint(&h, &version))) return err;
+  if (version != CS_CHANGE_VERSION) return CS_EVERSION;
+  if (!cs_mp_read_nil(&h)) return cs_mp_read_bin32(&h, club);
+  cs__change_id(header, club);
+  return CS_OK;
+}
+
+bool cs_change_of_other_club(cs_span_t signed_bytes, const uint8_t club[CS_ID_LEN]) {
+  uint8_t own[CS_ID_LEN];
+  return cs_change_peek_club(signed_bytes, own) == CS_OK && memcmp(own, club, CS_ID_LEN) != 0;
+}
+
 int cs_change_check_payload(const cs_change_t *c) {
   uint8_t h[32];
   crypto_generichash(h, sizeof(h), c->payload_bytes.ptr, c->payload_bytes.len, NULL, 0);

@@ -79,6 +79,24 @@ int cs_change_parse_verified(cs_span_t signed_bytes, cs_change_t *out) CS_MUST_U
 int cs_change_build(const cs_change_draft_t *draft, const uint8_t *secret_key, cs_buf_t *out,
                     uint8_t id[CS_ID_LEN]) CS_MUST_USE;
 
+/* The club a decoded change belongs to: the club its header names or, for a
+ * genesis (which names none), its own id, since a club's id is the id of
+ * its genesis. */
+static inline const uint8_t *cs_change_club(const cs_change_t *c) { return c->has_club ? c->club : c->id; }
+
+/* The same from signed bytes, reading only the header's first fields (and
+ * hashing the header of a genesis): for a sync session or an import that
+ * must tell another club's change apart before handing changes on. Returns
+ * CS_OK, or the error cs_change_decode would return for these bytes' start
+ * (it checks nothing past the club field). */
+int cs_change_peek_club(cs_span_t signed_bytes, uint8_t club[CS_ID_LEN]) CS_MUST_USE;
+
+/* True when signed bytes are a change of another club than `club` (another
+ * club's genesis included): a sync session or a bundle for `club` refuses
+ * it. False for a change of `club`, and for bytes whose club cannot be
+ * read, which validation then refuses with the precise reason. */
+bool cs_change_of_other_club(cs_span_t signed_bytes, const uint8_t club[CS_ID_LEN]);
+
 /* The lamport value a change must carry: 1 + the maximum of its parents. */
 static inline uint64_t cs_lamport_next(uint64_t parents_max) { return parents_max + 1; }
 

@@ -11,6 +11,10 @@
  * "last" set on a changes message means done as well, saving a message.
  * The club travels as a prefix: the network key already binds a connection
  * to one club, the prefix only catches a misconfiguration.
+ * A changes message carries only changes of the session's club: the
+ * network key binds the connection to one club, and a node that holds
+ * several would otherwise hand a peer a club it never joined. The receiver
+ * refuses and counts any other (docs/protocol.md, "One club per session").
  * Prefixes keep a vector near 24 bytes an author, so one new change costs
  * well under 2 KiB on the wire; a full id would be needed only to tell two
  * forked changes apart, and 64 bits of a BLAKE2b hash already do.
@@ -265,7 +269,9 @@ static int cs__pump_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *ctx
   cs_change_t *c = p->scratch;
   int err = cs_change_decode(bytes, c);
   uint64_t lamport = c->lamport;
-  bool skip = err != CS_OK;
+  /* changes_from reads the session's club; checking it here keeps the rule
+   * in the machine, whatever the driver's store returns. */
+  bool skip = err != CS_OK || memcmp(cs_change_club(c), s->club, CS_ID_LEN) != 0;
   /* Resume strictly after the last change handled at the same lamport. */
   if (!skip && s->resume_have_id && lamport == s->resume_lamport && memcmp(id, s->resume_id, CS_ID_LEN) <= 0)
     skip = true;
@@ -377,12 +383,16 @@ int cs_sync_receive(cs_sync_t *s, cs_span_t message) {
     if (!changes) return CS_ENOMEM;
     int err = CS_OK;
     bool last = false;
-    for (uint32_t i = 0; i < count && !err; i++)
-      if (cs_mp_read_bin(&r, &changes[i])) err = CS_EPROTO;
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < count && !err; i++) {
+      if (cs_mp_read_bin(&r, &changes[kept])) err = CS_EPROTO;
+      else if (cs_change_of_other_club(changes[kept], s->club)) s->changes_other_club++; /* refused, never stored */
+      else kept++;
+    }
     if (!err && (cs_mp_read_bool(&r, &last) || !cs_mp_done(&r))) err = CS_EPROTO;
     if (!err && last) s->done_received = true;
-    if (!err) err = s->io.ingest(s->io.ctx, changes, count);
-    if (!err) s->changes_received += count;
+    if (!err) err = s->io.ingest(s->io.ctx, changes, kept);
+    if (!err) s->changes_received += kept;
     free(changes);
     return err;
   }
@@ -413,6 +423,8 @@ int cs_sync_receive(cs_sync_t *s, cs_span_t message) {
 bool cs_sync_caught_up(const cs_sync_t *s) { return s->done_sent && s->done_received; }
 
 int cs_sync_push(cs_sync_t *s, cs_span_t signed_bytes) {
+  uint8_t club[CS_ID_LEN];
+  if (cs_change_peek_club(signed_bytes, club) != CS_OK || memcmp(club, s->club, CS_ID_LEN) != 0) return CS_OK;
   cs_buf_t b;
   cs_buf_init(&b, CS_SYNC_MESSAGE_MAX);
   cs_mp_write_array(&b, 3);

@@ -10,6 +10,12 @@
  *   both:  VECTOR(author prefix, seq, id prefix)...
  *   both:  CHANGES(signed change...)... in causal order, then DONE
  *   live:  CHANGES pushed as they are stored (never back to their source)
+ *
+ * A session carries only its club's changes: the machine never sends a
+ * change of another club (its pump and cs_sync_push skip one, whatever the
+ * driver hands them), and a received change of another club, a foreign
+ * genesis included, is refused and counted in changes_other_club, never
+ * handed to ingest. A node may hold several clubs; a connection is for one.
  */
 
 #include <stdbool.h>
@@ -85,6 +91,7 @@ typedef struct cs_sync_s {
   /* Counters, for status and the benchmark. */
   uint64_t changes_sent;
   uint64_t changes_received;
+  uint64_t changes_other_club; /* received, of another club: refused */
   uint64_t forks_seen;
 } cs_sync_t;
 
@@ -107,7 +114,9 @@ bool cs_sync_caught_up(const cs_sync_t *s);
  * chains. */
 int cs_sync_check(cs_sync_t *s) CS_MUST_USE;
 
-/* Pushes one newly stored change to the peer (live gossip). */
+/* Pushes one newly stored change to the peer (live gossip). A change of
+ * another club than the session's is not sent: the call returns CS_OK and
+ * sends nothing, so a driver may offer every change its store gained. */
 int cs_sync_push(cs_sync_t *s, cs_span_t signed_bytes) CS_MUST_USE;
 
 /* The digest of a version vector: BLAKE2b-256 over its entries sorted by

@@ -65,6 +65,8 @@ typedef struct conn_s {
   bool sync_started;
   bool caught_up_logged;
   uint64_t progress_at; /* loop time of the last progress line, ms */
+  uint64_t other_club_reported;    /* changes of another club refused and logged so far */
+  uint64_t other_club_reported_at; /* loop time of that line, ms */
   bool check_sent;
   size_t queued;
   uint64_t pushed_upto;
@@ -179,6 +181,7 @@ static void node_mark_synced(cs_node_t *node) {
 }
 
 static void conn_close(conn_t *c, const char *why);
+static void conn_report_other_club(conn_t *c, bool now);
 static void node_maybe_finish(cs_node_t *node);
 static void peer_schedule(cs_node_t *node, int slot);
 
@@ -289,6 +292,7 @@ static void conn_close(conn_t *c, const char *why) {
     /* What was received is acknowledged only once committed. */
     int err = cs_store_sync_flush(&c->x);
     if (err) node_log(c->node, CS_LOG_ERROR, "cannot commit changes from %s: %s", c->address, cs_strerror(err));
+    conn_report_other_club(c, true);
   }
   if (why) node_log(c->node, CS_LOG_INFO, "closed connection with %s: %s", c->address, why);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
@@ -399,7 +403,28 @@ static int push_each(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t by
   return 0;
 }
 
-/* Pushes what was stored since the last push to a caught-up connection. */
+/* The sync machine refuses a change of another club than the connection's
+ * (core/sync.h); the node says so in one line with the count, at most once
+ * per CS_NODE_REPORT_MS per connection (`now` forces it, at the close), so a
+ * peer that streams thousands of them does not flood the log. */
+static void conn_report_other_club(conn_t *c, bool now) {
+  uint64_t count = c->sync.changes_other_club - c->other_club_reported;
+  uint64_t at = uv_now(&c->node->loop);
+  if (!c->sync_started || count == 0) return;
+  if (!now && c->other_club_reported_at != 0 && at - c->other_club_reported_at < CS_NODE_REPORT_MS) return;
+  char who[17];
+  key_short(c->peer_key, who);
+  node_log(c->node, CS_LOG_WARN,
+           "refused %llu changes of another club from %s (%s): this connection is for club %s and carries only "
+           "its changes",
+           (unsigned long long)count, who, c->address, c->node->cfg->club_name);
+  c->other_club_reported = c->sync.changes_other_club;
+  c->other_club_reported_at = at ? at : 1;
+}
+
+/* Pushes what was stored since the last push to a caught-up connection:
+ * every arrival is offered, and the sync machine sends only those of the
+ * connection's club. */
 static void conn_push_new(conn_t *c) {
   if (c->closing || c->phase != PHASE_SYNC || !cs_sync_caught_up(&c->sync)) return;
   cs_txn_t txn;
@@ -437,6 +462,7 @@ static void conn_after_messages(conn_t *c) {
              (unsigned long long)c->x.rejected, cs_strerror(c->x.last_reject_reason));
     c->x.rejected = 0;
   }
+  conn_report_other_club(c, false);
   bool more;
   if (c->sync.sending && c->queued < CS_NODE_QUEUE_HIGH &&
       (err = cs_sync_pump(&c->sync, CS_NODE_QUEUE_HIGH - c->queued, &more))) {
@@ -711,7 +737,7 @@ static void on_connection(uv_stream_t *server, int status) {
       /* A flood would flood the log too: one line per second at most. */
       node->refused_connections++;
       uint64_t now = uv_now(&node->loop);
-      if (now - node->refused_logged_at >= 1000 || node->refused_logged_at == 0) {
+      if (now - node->refused_logged_at >= CS_NODE_REPORT_MS || node->refused_logged_at == 0) {
         node_log(node, CS_LOG_WARN, "too many connections (%d open); refused %llu since the last report",
                  CS_NODE_CONNECTIONS_MAX, (unsigned long long)node->refused_connections);
         node->refused_connections = 0;
@@ -820,7 +846,8 @@ static void on_poll(uv_timer_t *t) {
   /* A batch left open by a slow stream commits within one tick, so other
    * writers (the CLI) never wait long for LMDB's write lock. */
   for (int i = 0; i < node->conn_count; i++)
-    if (!node->conns[i]->closing && node->conns[i]->phase == PHASE_SYNC) conn_commit(node->conns[i]);
+    if (!node->conns[i]->closing && node->conns[i]->phase == PHASE_SYNC && conn_commit(node->conns[i]))
+      conn_report_other_club(node->conns[i], false);
   /* A change written by the CLI while we run shows as a new LMDB txn id. */
   uint64_t txnid = cs_store_last_txnid(node->cfg->store);
   if (txnid == node->last_txnid) return;

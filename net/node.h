@@ -20,6 +20,7 @@ typedef enum cs_log_level_e { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG
 #define CS_NODE_POLL_MS 200
 #define CS_NODE_HANDSHAKE_TIMEOUT_MS 10000
 #define CS_NODE_PROGRESS_MS 5000 /* a progress line this often during a long sync */
+#define CS_NODE_REPORT_MS 1000   /* a repeated refusal is logged at most this often, with its count */
 
 typedef struct cs_node_config_s {
   cs_store_t *store;

@@ -571,7 +571,7 @@ static int cs__stored_lamport(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const 
   int err = cs_store_change_get(txn, id, &bytes);
   if (!err) err = cs_change_decode(bytes, dep);
   if (!err) {
-    const uint8_t *dep_club = dep->has_club ? dep->club : dep->id;
+    const uint8_t *dep_club = cs_change_club(dep);
     if (memcmp(dep_club, club, CS_ID_LEN) != 0) err = CS_EFORMAT; /* deps stay inside one club */
     *lamport = dep->lamport;
   }
@@ -698,7 +698,7 @@ static bool cs__is_branch(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const uint
   cs_change_t *p = malloc(sizeof(*p));
   bool branch = p && cs_store_change_get(txn, id, &bytes) == CS_OK && cs_change_decode(bytes, p) == CS_OK &&
                 memcmp(p->author, author, CS_KEY_LEN) == 0 && p->seq == seq &&
-                memcmp(p->has_club ? p->club : p->id, club, CS_ID_LEN) == 0;
+                memcmp(cs_change_club(p), club, CS_ID_LEN) == 0;
   free(p);
   return branch;
 }
@@ -766,7 +766,7 @@ static int cs__ingest_one(cs_txn_t *txn, cs_span_t bytes, bool signature_checked
   if ((reason = cs_change_check_payload(c))) goto reject;
   if (!signature_checked && (reason = cs_change_check_signature(c))) goto reject;
 
-  const uint8_t *club = c->has_club ? c->club : c->id;
+  const uint8_t *club = cs_change_club(c);
   if (c->has_club && !cs__exists(txn, txn->store->clubs, club, CS_ID_LEN)) {
     reason = CS_ECLUB;
     goto reject;

@@ -16,6 +16,8 @@
  * | forged       | HELLO, then the changes of bundle ARG with one signature  |
  * |              | byte flipped each                                         |
  * | replay       | HELLO, then the changes of bundle ARG, twice              |
+ * | send         | HELLO, then the changes of bundle ARG once, then it shuts |
+ * |              | its side down (the server reads all of it, then closes)   |
  * | missing      | HELLO, then ARG signed changes whose deps do not exist    |
  *
  * Exit status: 0 when the server closed the connection or took the input,
@@ -290,7 +292,7 @@ int main(int argc, char **argv) {
     send_boxed(&p, junk, 10);
     close(p.fd);
     return 0;
-  } else if (strcmp(mode, "forged") == 0 || strcmp(mode, "replay") == 0) {
+  } else if (strcmp(mode, "forged") == 0 || strcmp(mode, "replay") == 0 || strcmp(mode, "send") == 0) {
     uint8_t *data;
     cs_span_t *items;
     size_t count = bundle_changes(arg, &data, &items);
@@ -306,6 +308,11 @@ int main(int argc, char **argv) {
         free(c);
       }
       send_changes(&p, items, count);
+    } else if (strcmp(mode, "send") == 0) {
+      /* A half close, not a close: the server reads everything sent before
+       * it sees the end, so the test can read its log as soon as we exit. */
+      send_changes(&p, items, count);
+      shutdown(p.fd, SHUT_WR);
     } else {
       send_changes(&p, items, count);
       send_changes(&p, items, count);

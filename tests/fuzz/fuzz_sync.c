@@ -8,7 +8,7 @@
  *
  * Properties:
  *   - T never crashes, leaks, or hands the replica a span outside the
- *     message it received;
+ *     message it received, or a change of another club than the session's;
  *   - everything T sends is a message an honest peer accepts: each goes to
  *     a second machine, P (replica: changes 0, 1, 5), which must return
  *     CS_OK for every one;
@@ -98,6 +98,7 @@ static int io_ingest(void *ctx, const cs_span_t *changes, size_t count) {
       FUZZ_CHECK(changes[i].ptr >= r->message.ptr);
       FUZZ_CHECK((size_t)(changes[i].ptr - r->message.ptr) + changes[i].len <= r->message.len);
     }
+    FUZZ_CHECK(!cs_change_of_other_club(changes[i], fx.club));
     if (cs_change_parse_verified(changes[i], c) == CS_OK) r->ingested++;
   }
   free(c);

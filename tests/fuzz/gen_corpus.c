@@ -487,6 +487,43 @@ static void gen_sync(void) {
   cs_buf_append(&session, "\x00", 1);
   msg_begin(&msg), changes(&msg, junk_free, 1, false), msg_end(&session, &msg);
   put_buf("sync", "changes-before-hello", &session);
+  /* Another club's genesis and a change of that club, around one of the
+   * session's club: the machine refuses the first two, never stored. */
+  cs_buf_t payload, other[2];
+  uint8_t other_ids[2][CS_ID_LEN];
+  cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  for (int i = 0; i < 2; i++) {
+    cs_buf_init(&other[i], CS_CHANGE_SIGNED_MAX);
+    cs_buf_reset(&payload);
+    if (i == 0) {
+      cs_mp_write_array(&payload, 1);
+      cs_op_write_genesis(&payload, "Un autre club", "Flora", "Musée B");
+    } else {
+      cs_mp_write_array(&payload, 2);
+      cs_op_write_create(&payload, CS_OBJ_REQUEST, NULL);
+      cs_op_write_set_str(&payload, cs_ref_local(0), CS_F_REQ_TITLE, "Ailleurs", 0, NULL);
+    }
+    cs_change_draft_t d = {.club = i ? other_ids[0] : NULL, .author = fx.pk[1], .seq = (uint64_t)i + 1,
+                           .prev = i ? other_ids[0] : NULL, .lamport = (uint64_t)i + 1,
+                           .payload = cs_buf_span(&payload)};
+    if (payload.failed || cs_change_build(&d, fx.sk[1], &other[i], other_ids[i]) != CS_OK) abort();
+  }
+  cs_buf_reset(&session);
+  cs_buf_append(&session, "\x00", 1);
+  msg_begin(&msg), hello(&msg, CS_SYNC_VERSION, fx.club, digest), msg_end(&session, &msg);
+  msg_begin(&msg), vector(&msg, 0), msg_end(&session, &msg);
+  msg_begin(&msg);
+  cs_mp_write_array(&msg, 3);
+  cs_mp_write_uint(&msg, CS_SYNC_CHANGES);
+  cs_mp_write_array(&msg, 3);
+  cs_mp_write_bin(&msg, other[0].data, other[0].len);
+  cs_mp_write_bin(&msg, fx.ch[5].bytes.data, fx.ch[5].bytes.len);
+  cs_mp_write_bin(&msg, other[1].data, other[1].len);
+  cs_mp_write_bool(&msg, true);
+  msg_end(&session, &msg);
+  put_buf("sync", "changes-other-club", &session);
+  for (int i = 0; i < 2; i++) cs_buf_free(&other[i]);
+  cs_buf_free(&payload);
   cs_buf_reset(&session);
   cs_buf_append(&session, "\x00", 1);
   msg_begin(&msg), hello(&msg, 2, fx.club, digest), msg_end(&session, &msg);

@@ -1,6 +1,7 @@
 /* The sync machine between two real stores, over an in-memory pipe: they
  * converge; one new change costs a few hundred bytes; an idle reconnect
- * costs two hellos; a fork is carried as evidence. */
+ * costs two hellos; a fork is carried as evidence; a session carries only
+ * its club's changes, whatever the store beside it holds. */
 #include "tests/unit/testlib.h"
 
 #include "core/op.h"
@@ -61,6 +62,69 @@ static void add_request(cs_store_t *s, const uint8_t club[32], const uint8_t *sk
   cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_STATUS, "submitted", 0, NULL);
   CHECK_EQ_INT(test_author(s, club, sk, cs_buf_span(&p), id), CS_OK);
   cs_buf_free(&p);
+}
+
+static int count_club(const cs_club_info_t *club, void *ctx) {
+  (void)club;
+  ++*(int *)ctx;
+  return 0;
+}
+
+static int clubs_in(cs_store_t *s) {
+  cs_txn_t txn;
+  int count = 0;
+  if (cs_store_begin(s, false, &txn) != CS_OK) return -1;
+  if (cs_store_clubs(&txn, count_club, &count) != CS_OK) count = -1;
+  cs_store_abort(&txn);
+  return count;
+}
+
+/* A driver whose store walk also returns another club's changes after the
+ * session's (a buggy or careless driver): the machine must not send them. */
+typedef struct mixed_io_s {
+  cs_sync_io_t inner;
+  cs_store_t *store;
+  const uint8_t *other_club;
+} mixed_io_t;
+
+static int mixed_vector(void *ctx, int (*each)(const cs_sync_entry_t *entry, void *each_ctx), void *each_ctx) {
+  mixed_io_t *m = ctx;
+  return m->inner.vector(m->inner.ctx, each, each_ctx);
+}
+static int mixed_change_at(void *ctx, const uint8_t author[CS_KEY_LEN], uint64_t seq, uint8_t id[CS_ID_LEN],
+                           uint64_t *lamport) {
+  mixed_io_t *m = ctx;
+  return m->inner.change_at(m->inner.ctx, author, seq, id, lamport);
+}
+static int mixed_changes_from(void *ctx, uint64_t from,
+                              int (*each)(const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes, void *each_ctx),
+                              void *each_ctx) {
+  mixed_io_t *m = ctx;
+  int err = m->inner.changes_from(m->inner.ctx, from, each, each_ctx);
+  cs_txn_t txn;
+  if (!err && !(err = cs_store_begin(m->store, false, &txn))) {
+    err = cs_store_changes(&txn, m->other_club, each, each_ctx);
+    cs_store_abort(&txn);
+  }
+  return err;
+}
+static int mixed_ingest(void *ctx, const cs_span_t *changes, size_t count) {
+  mixed_io_t *m = ctx;
+  return m->inner.ingest(m->inner.ctx, changes, count);
+}
+static int mixed_send(void *ctx, cs_span_t message) {
+  mixed_io_t *m = ctx;
+  return m->inner.send(m->inner.ctx, message);
+}
+
+/* A CHANGES message carrying these signed changes. */
+static void changes_message(cs_buf_t *b, const cs_span_t *changes, uint32_t count) {
+  cs_buf_reset(b);
+  cs_mp_write_array(b, 3);
+  cs_mp_write_uint(b, CS_SYNC_CHANGES);
+  cs_mp_write_array(b, count);
+  for (uint32_t i = 0; i < count; i++) cs_mp_write_bin(b, changes[i].ptr, changes[i].len);
+  cs_mp_write_bool(b, false);
 }
 
 static bool same_digest(node_t *a, node_t *b, const uint8_t club[32]) {
@@ -144,6 +208,89 @@ int main(void) {
   CHECK(a.x.forks >= 1);
   CHECK(b.x.forks >= 1);
   CHECK(same_digest(&a, &b, club));
+  disconnect(&a, &b, &ab, &ba);
+
+  /* A node in two clubs: A also holds a second club, founded by a key of
+   * its own (B lacks every change of that key, so only the club rule keeps
+   * them off the session), with a request. */
+  uint8_t other[32], other_request[32], other_pk[32], other_sk[64], head[32];
+  cs_txn_t txn;
+  test_key(200, other_pk, other_sk);
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_genesis(&p, "Autre club", "Flora", "Musée 0");
+  CHECK_EQ_INT(test_author(a.store, NULL, other_sk, cs_buf_span(&p), other), CS_OK);
+  cs_buf_free(&p);
+  add_request(a.store, other, other_sk, "Dans l'autre club");
+  CHECK_EQ_INT(cs_store_begin(a.store, false, &txn), CS_OK);
+  CHECK_EQ_INT(cs_store_author_seq(&txn, other, other_pk, other_request), 2);
+  cs_store_abort(&txn);
+  add_request(a.store, club, sk[1], "Après l'autre club");
+  CHECK_EQ_INT(clubs_in(a.store), 2);
+
+  /* A session of the first club streams none of the second, even when the
+   * driver's store walk hands the machine both clubs' changes. */
+  test_pipe_t mixed_ab, mixed_ba;
+  mixed_io_t mixed = {.store = a.store, .other_club = other};
+  test_pipe_init(&mixed_ab, 256u << 20);
+  test_pipe_init(&mixed_ba, 256u << 20);
+  cs_store_sync_init(&a.x, a.store, club, test_pipe_send, &mixed_ab, &mixed.inner);
+  cs_sync_io_t mixed_io = {&mixed, mixed_vector, mixed_change_at, mixed_changes_from, mixed_ingest, mixed_send};
+  cs_store_sync_init(&b.x, b.store, club, test_pipe_send, &mixed_ba, &b.io);
+  cs_sync_init(&a.sync, club, &mixed_io);
+  cs_sync_init(&b.sync, club, &b.io);
+  CHECK_EQ_INT(cs_sync_start(&a.sync), CS_OK);
+  CHECK_EQ_INT(cs_sync_start(&b.sync), CS_OK);
+  run(&a, &b, &mixed_ab, &mixed_ba);
+  CHECK(cs_sync_caught_up(&a.sync) && cs_sync_caught_up(&b.sync));
+  CHECK(same_digest(&a, &b, club));
+  CHECK_EQ_INT(clubs_in(b.store), 1);
+  CHECK_EQ_INT(b.sync.changes_other_club, 0); /* nothing was even sent */
+
+  /* Live: a push of the other club's changes sends nothing. */
+  cs_span_t genesis = test_fetch(a.store, other), request = test_fetch(a.store, other_request);
+  uint32_t before = mixed_ab.messages;
+  CHECK_EQ_INT(cs_sync_push(&a.sync, genesis), CS_OK);
+  CHECK_EQ_INT(cs_sync_push(&a.sync, request), CS_OK);
+  CHECK_EQ_INT(mixed_ab.messages, before);
+  disconnect(&a, &b, &mixed_ab, &mixed_ba);
+
+  /* A peer that sends them anyway, beside a change of the session's club:
+   * B refuses and counts the other club's two, the genesis included, and
+   * stores the one of its club. */
+  connect_nodes(&a, &b, club, &ab, &ba);
+  run(&a, &b, &ab, &ba);
+  add_request(a.store, club, sk[2], "Avec des intrus");
+  CHECK_EQ_INT(cs_store_begin(a.store, false, &txn), CS_OK);
+  CHECK(cs_store_author_seq(&txn, club, pk[2], head) > 0);
+  cs_store_abort(&txn);
+  cs_span_t own = test_fetch(a.store, head);
+  cs_span_t mixed_changes[3] = {genesis, own, request};
+  cs_buf_t message;
+  cs_buf_init(&message, CS_SYNC_MESSAGE_MAX);
+  changes_message(&message, mixed_changes, 3);
+  uint64_t added = b.x.added, duplicates = b.x.duplicates;
+  CHECK_EQ_INT(cs_sync_receive(&b.sync, cs_buf_span(&message)), CS_OK);
+  CHECK_EQ_INT(cs_store_sync_flush(&b.x), CS_OK);
+  CHECK_EQ_INT(b.sync.changes_other_club, 2);
+  CHECK_EQ_INT(b.x.rejected, 0);
+  CHECK_EQ_INT(b.x.added, added + 1);
+  CHECK_EQ_INT(b.x.duplicates, duplicates);
+  CHECK_EQ_INT(clubs_in(b.store), 1);
+  CHECK(same_digest(&a, &b, club));
+  /* Damaged bytes are not "another club": ingest refuses them with the
+   * reason, as before. */
+  uint8_t junk_change[] = {0x93, 0xc4, 0x01, 0x00};
+  cs_span_t damaged = {junk_change, sizeof(junk_change)};
+  changes_message(&message, &damaged, 1);
+  uint64_t rejected = b.x.rejected;
+  CHECK_EQ_INT(cs_sync_receive(&b.sync, cs_buf_span(&message)), CS_OK);
+  CHECK_EQ_INT(b.x.rejected, rejected + 1);
+  CHECK_EQ_INT(b.sync.changes_other_club, 2);
+  cs_buf_free(&message);
+  free((void *)genesis.ptr);
+  free((void *)request.ptr);
+  free((void *)own.ptr);
   disconnect(&a, &b, &ab, &ba);
 
   /* A hostile message is a protocol error, not a crash. */
