@@ -425,6 +425,51 @@ static void equivocate(sim_world_t *w, int node) {
   free(c);
 }
 
+/* The byzantine node also holds a club no one else joined, as a museum in
+ * two clubs does: it writes there (so its sessions' live pushes are offered
+ * that club's changes, which the sync machine must not send), and it sends
+ * that club's genesis and latest change on a session of the run's club, as
+ * a buggy or hostile peer would: the receiver must refuse both. */
+static void other_club(sim_world_t *w, int node) {
+  cs_buf_t p, msg;
+  uint8_t id[CS_ID_LEN];
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  if (!w->have_other_club) {
+    cs_mp_write_array(&p, 1);
+    cs_op_write_genesis(&p, "Club d'à côté (simulé)", "Flora", w->node[node].museum);
+  } else {
+    cs_mp_write_array(&p, 2);
+    cs_op_write_create(&p, CS_OBJ_REQUEST, NULL);
+    cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_TITLE, PICK(w, titles), 0, NULL);
+  }
+  int err = p.failed ? CS_ETOOBIG : sim_author_other_club(w, node, cs_buf_span(&p), id);
+  cs_buf_free(&p);
+  if (err || !sim_node_up(w, node)) return;
+  cs_txn_t txn;
+  cs_span_t genesis, latest;
+  cs_buf_init(&msg, CS_SYNC_MESSAGE_MAX);
+  if (cs_store_begin(w->node[node].store, false, &txn) != CS_OK) {
+    cs_buf_free(&msg);
+    return;
+  }
+  bool two = memcmp(id, w->other_club, CS_ID_LEN) != 0;
+  if (cs_store_change_get(&txn, w->other_club, &genesis) == CS_OK &&
+      (!two || cs_store_change_get(&txn, id, &latest) == CS_OK)) {
+    cs_mp_write_array(&msg, 3);
+    cs_mp_write_uint(&msg, CS_SYNC_CHANGES);
+    cs_mp_write_array(&msg, two ? 2 : 1);
+    cs_mp_write_bin(&msg, genesis.ptr, genesis.len);
+    if (two) cs_mp_write_bin(&msg, latest.ptr, latest.len);
+    cs_mp_write_bool(&msg, false);
+  }
+  cs_store_abort(&txn); /* msg holds copies */
+  if (msg.len && !msg.failed && sim_send_raw(w, node, cs_buf_span(&msg))) {
+    w->res->other_club_sent += two ? 2 : 1;
+    sim_event(w, "send-other", node, -1, two ? 2 : 1, id, CS_ID_LEN);
+  }
+  cs_buf_free(&msg);
+}
+
 void sim_activity(sim_world_t *w, int node) {
   if (!w->have_club) return;
   cs_member_t *m = malloc(sizeof(*m));
@@ -435,6 +480,7 @@ void sim_activity(sim_world_t *w, int node) {
   bool writer = role == CS_ROLE_ADMIN || role == CS_ROLE_MEMBER;
   uint32_t r = sim_rng_below(&w->rng, 100);
   if (node == w->byz && r < 8) equivocate(w, node);
+  else if (node == w->byz && r < 10) other_club(w, node);
   else if (role == CS_ROLE_NONE) { /* not a member yet, as far as it knows */
   } else if (role == CS_ROLE_ADMIN && r < 14) member_change(w, node, &p, m);
   else if (writer && r < 38) request_add(w, node, &p);

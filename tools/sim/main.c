@@ -158,13 +158,14 @@ int main(int argc, char **argv) {
       printf("seed %" PRIu64 ": %s nodes=%d%s authored=%" PRIu64 " lost_in_crash=%" PRIu64 " acked=%" PRIu64
              " messages=%" PRIu64 " dropped=%" PRIu64 " duplicated=%" PRIu64 " sessions=%" PRIu64
              " refused=%" PRIu64 " crashes=%" PRIu64 " partitions=%" PRIu64 " forks=%" PRIu64 " garbage=%" PRIu64
-             " heal_rounds=%" PRIu64 "\n  replicas: parked=%" PRIu64 " rejected=%" PRIu64 " fork_evidence=%" PRIu64
-             " duplicates=%" PRIu64 "; final: changes=%" PRIu64 " invalid=%" PRIu64 " objects=%" PRIu64 "\n",
+             " other_club=%" PRIu64 " heal_rounds=%" PRIu64 "\n  replicas: parked=%" PRIu64 " rejected=%" PRIu64
+             " other_club_refused=%" PRIu64 " fork_evidence=%" PRIu64 " duplicates=%" PRIu64 "; final: changes=%" PRIu64
+             " invalid=%" PRIu64 " objects=%" PRIu64 "\n",
              from + k, res.ok ? "ok" : "FAIL", cfg.nodes, cfg.byzantine ? " byzantine" : "", res.changes_authored,
              res.changes_lost_in_crash, res.acked, res.messages_sent, res.messages_dropped, res.messages_duplicated,
              res.sessions, res.sessions_failed, res.crashes, res.partitions, res.forks_made, res.garbage_sent,
-             res.heal_rounds, res.ingest_pending, res.ingest_rejected, res.ingest_forks, res.ingest_duplicates,
-             res.final_changes, res.final_invalid, res.final_objects);
+             res.other_club_sent, res.heal_rounds, res.ingest_pending, res.ingest_rejected, res.other_club_refused,
+             res.ingest_forks, res.ingest_duplicates, res.final_changes, res.final_invalid, res.final_objects);
       if (res.ok) {
         printf("digest ");
         print_hex(res.digest, sizeof(res.digest));

@@ -61,7 +61,8 @@ typedef struct sim_config_s {
   uint32_t crash_ppm;      /* a node crashes, per tick */
   uint32_t crash_write_ppm; /* a local change is lost by a crash before its commit */
   int down_max;            /* ticks a crashed node stays down, 1..down_max */
-  /* A node that equivocates and sends garbage. */
+  /* A node that equivocates, sends garbage and sends another club's
+   * changes. */
   bool byzantine;
   uint32_t garbage_ppm;    /* the byzantine node damages a message it sends */
   bool verbose;
@@ -83,6 +84,9 @@ typedef struct sim_result_s {
   /* Statistics, for the summary line. */
   uint64_t changes_authored, changes_lost_in_crash, messages_sent, messages_dropped, messages_duplicated,
       sessions, sessions_failed, crashes, partitions, heal_rounds, acked, forks_made, garbage_sent;
+  /* The byzantine node's changes of another club: sent on sessions of the
+   * club, and refused by their receivers. */
+  uint64_t other_club_sent, other_club_refused;
   /* What the replicas saw, summed over sessions, and the final state. */
   uint64_t ingest_pending, ingest_rejected, ingest_forks, ingest_duplicates, final_changes, final_invalid,
       final_objects;

@@ -73,6 +73,10 @@ struct sim_world_s {
   bool partitioned;
   bool healing; /* no faults, no activity: the end of a run */
   int byz;      /* the byzantine node, or -1 */
+  /* A club only the byzantine node holds, once it has made it. */
+  uint8_t other_club[CS_ID_LEN];
+  bool have_other_club;
+  bool raw_send; /* sim_send_raw is sending: bytes not made by a sync machine */
   sim_set_t acked;  /* every change some node committed */
   sim_set_t signed_; /* (author, seq) -> id of every change committed by its author */
   bool failed;
@@ -93,6 +97,10 @@ void sim_node_committed(sim_world_t *w, int node, int source);
 int sim_author(sim_world_t *w, int node, cs_span_t payload, uint8_t id[CS_ID_LEN]);
 /* Sends raw bytes as a message from node to a random connected peer. */
 bool sim_send_raw(sim_world_t *w, int node, cs_span_t message);
+/* Signs a change by the node in w->other_club (its genesis, the first time)
+ * and commits it, so the node's sessions are offered it like any arrival.
+ * Returns CS_OK when committed. */
+int sim_author_other_club(sim_world_t *w, int node, cs_span_t payload, uint8_t id[CS_ID_LEN]);
 
 int sim_set_init(sim_set_t *s, size_t key_len, size_t val_len);
 void sim_set_free(sim_set_t *s);

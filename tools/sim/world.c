@@ -241,11 +241,29 @@ static size_t garble(sim_world_t *w, uint8_t *buf, size_t len, size_t cap) {
   }
 }
 
+/* Whether a message carries a change of another club than the run's: a
+ * sync machine must never send one (a session carries only its club's
+ * changes), whatever its node's store holds. */
+static bool carries_other_club(const sim_world_t *w, cs_span_t message) {
+  cs_mp_reader_t r = cs_mp_reader(message);
+  uint32_t n, count;
+  uint64_t type;
+  cs_span_t change;
+  if (cs_mp_read_array(&r, &n) || n != 3 || cs_mp_read_uint(&r, &type) || type != CS_SYNC_CHANGES ||
+      cs_mp_read_array(&r, &count))
+    return false;
+  for (uint32_t i = 0; i < count; i++)
+    if (cs_mp_read_bin(&r, &change) || cs_change_of_other_club(change, w->club)) return true;
+  return false;
+}
+
 /* The send hook of every sync machine: the network's entry. */
 static int sim_send(void *ctx, cs_span_t message) {
   sim_end_t *e = ctx;
   sim_world_t *w = e->w;
   const sim_config_t *cfg = w->cfg;
+  if (!w->raw_send && carries_other_club(w, message))
+    sim_fail(w, "node %d's session sent node %d a change of another club", e->node, e->peer);
   w->res->messages_sent++;
   uint8_t *copy = NULL;
   if (e->node == w->byz && !w->healing && sim_rng_ppm(&w->rng, cfg->garbage_ppm)) {
@@ -333,6 +351,7 @@ static void conn_close(sim_world_t *w, int a, int b, const char *why, int crashe
     w->res->ingest_rejected += x->rejected;
     w->res->ingest_forks += x->forks;
     w->res->ingest_duplicates += x->duplicates;
+    w->res->other_club_refused += c->end[s].sync.changes_other_club;
     cs_sync_free(&c->end[s].sync);
   }
 }
@@ -416,7 +435,6 @@ typedef struct acked_ctx_s {
 static int acked_each(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
   acked_ctx_t *a = vctx;
   sim_node_t *n = &a->w->node[a->node];
-  (void)bytes;
   if (arrival < SIM_ARRIVALS_MAX) n->arrival_src[arrival] = (int8_t)a->source;
   if (arrival <= n->acked_arrival) {
     sim_fail(a->w, "node %d: arrival %llu after %llu", a->node, (unsigned long long)arrival,
@@ -424,6 +442,9 @@ static int acked_each(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t b
     return 1;
   }
   n->acked_arrival = arrival;
+  /* Every node must end with the club's acknowledged changes; the other
+   * club's stay with the byzantine node that made them. */
+  if (cs_change_of_other_club(bytes, a->w->club)) return 0;
   if (sim_set_put(&a->w->acked, id, NULL, NULL) < 0) sim_fail(a->w, "out of memory");
   return 0;
 }
@@ -498,7 +519,37 @@ bool sim_send_raw(sim_world_t *w, int node, cs_span_t message) {
   if (!count) return false;
   int p = peers[sim_rng_below(&w->rng, (uint32_t)count)];
   sim_conn_t *c = conn_of(w, node, p);
-  return sim_send(&c->end[node < p ? 0 : 1], message) == CS_OK;
+  w->raw_send = true;
+  bool sent = sim_send(&c->end[node < p ? 0 : 1], message) == CS_OK;
+  w->raw_send = false;
+  return sent;
+}
+
+int sim_author_other_club(sim_world_t *w, int node, cs_span_t payload, uint8_t id[CS_ID_LEN]) {
+  sim_node_t *n = &w->node[node];
+  sim_node_flush(w, node);
+  cs_txn_t txn;
+  int err = cs_store_begin(n->store, true, &txn);
+  if (err) {
+    sim_fail(w, "node %d cannot begin a write: %s", node, cs_strerror(err));
+    return err;
+  }
+  int64_t time_ms = SIM_EPOCH_MS + (int64_t)w->now * SIM_TICK_MS;
+  err = cs_store_author(&txn, w->have_other_club ? w->other_club : NULL, n->sk, payload, time_ms, id);
+  if (err) {
+    cs_store_abort(&txn);
+    sim_event(w, "author-refused", node, -1, (uint64_t)err, NULL, 0);
+    return err;
+  }
+  if ((err = cs_store_commit(&txn))) {
+    sim_fail(w, "node %d cannot commit its change: %s", node, cs_strerror(err));
+    return err;
+  }
+  if (!w->have_other_club) memcpy(w->other_club, id, CS_ID_LEN);
+  w->have_other_club = true;
+  sim_event(w, "author-other", node, -1, 0, id, CS_ID_LEN);
+  sim_node_committed(w, node, -1);
+  return CS_OK;
 }
 
 /* Nodes ------------------------------------------------------------------ */
@@ -748,6 +799,12 @@ static int fork_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8
   return 0;
 }
 
+static int count_club(const cs_club_info_t *club, void *vctx) {
+  (void)club;
+  ++*(int *)vctx;
+  return 0;
+}
+
 static void check_world(sim_world_t *w) {
   uint8_t digest0[32], vector0[32];
   cs_store_counts_t counts0;
@@ -763,6 +820,11 @@ static void check_world(sim_world_t *w) {
     }
     int err = cs_store_digest(&txn, w->club, digest);
     if (!err) err = cs_store_counts(&txn, w->club, &counts);
+    /* Only the byzantine node holds the other club: no session carried it. */
+    int clubs = 0;
+    if (!err) err = cs_store_clubs(&txn, count_club, &clubs);
+    if (!err && clubs != (i == w->byz && w->have_other_club ? 2 : 1))
+      sim_fail(w, "node %d holds %d clubs after the heal", i, clubs);
     check_ctx_t k = {w, i, 0};
     if (!err) err = cs_store_forks(&txn, w->club, fork_each, &k);
     /* Every change any node acknowledged is here. */
