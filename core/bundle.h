@@ -27,6 +27,14 @@ typedef struct cs_bundle_header_s {
   uint8_t club[CS_ID_LEN];
 } cs_bundle_header_t;
 
+/* A bundle is for the one club its header names: true when a record is a
+ * change of another club (another club's genesis included), which a reader
+ * refuses and counts rather than import. Records whose club cannot be read
+ * are left to validation, which gives the precise reason. */
+static inline bool cs_bundle_of_other_club(const cs_bundle_header_t *h, cs_span_t record) {
+  return cs_change_of_other_club(record, h->club);
+}
+
 /* Writer: call header, then one record per change, then trailer; each
  * appends to out, so the caller can flush out to a file between calls. */
 typedef struct cs_bundle_writer_s {

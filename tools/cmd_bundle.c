@@ -149,7 +149,7 @@ out:
 }
 
 typedef struct import_stats_s {
-  uint64_t added, duplicate, pending, unauthorised, forks, rejected, released;
+  uint64_t added, duplicate, pending, unauthorised, forks, rejected, released, other_club;
   uint64_t reasons[CS_ERR_COUNT];
 } import_stats_t;
 
@@ -187,12 +187,22 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
     return code;
   }
   /* Index the records and check the container's framing and hash first, so
-   * a damaged file is reported as damaged rather than as another club's. */
+   * a damaged file is reported as damaged rather than as another club's.
+   * A bundle is for the one club its header names: a change of another
+   * club (another club's genesis included) is refused here and counted,
+   * so it never reaches the store, and what is left is imported as a
+   * bundle of that club wherever the others stood in the file. */
+  import_stats_t stats;
+  memset(&stats, 0, sizeof(stats));
   size_t count = 0, cap = 1024;
   cs_span_t *records = malloc(cap * sizeof(*records));
   int integrity = records ? CS_OK : CS_ENOMEM;
   cs_span_t record;
   while (records && (integrity = cs_bundle_next(&reader, &record)) == CS_OK) {
+    if (cs_bundle_of_other_club(&header, record)) {
+      stats.other_club++;
+      continue;
+    }
     if (count == cap) {
       cs_span_t *grown = realloc(records, (cap *= 2) * sizeof(*records));
       if (!grown) {
@@ -235,8 +245,6 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
 
   /* Signatures are verified ahead on the second core; batches of changes
    * are applied in one write transaction each (group commit). */
-  import_stats_t stats;
-  memset(&stats, 0, sizeof(stats));
   int damage = integrity;
   cs_verifier_t *verifier = cs_verifier_start(records, count);
   cs_txn_t txn;
@@ -273,20 +281,21 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
     json_t *reasons = json_object();
     for (int i = 1; i < CS_ERR_COUNT; i++)
       if (stats.reasons[i]) json_object_set_new(reasons, cs_strerror(i), json_integer((json_int_t)stats.reasons[i]));
-    cli_print_json(json_pack("{s:s s:I s:I s:I s:I s:I s:I s:o s:s*}", "club", hex, "new",
+    cli_print_json(json_pack("{s:s s:I s:I s:I s:I s:I s:I s:o s:I s:s*}", "club", hex, "new",
                              (json_int_t)(stats.added + stats.released), "already_had", (json_int_t)stats.duplicate,
                              "pending", (json_int_t)(stats.pending - (stats.pending < stats.released ? stats.pending : stats.released)),
                              "unauthorised", (json_int_t)stats.unauthorised, "forks", (json_int_t)stats.forks,
-                             "rejected", (json_int_t)stats.rejected, "reasons", reasons, "damaged",
-                             damage ? cs_strerror(damage) : NULL));
+                             "rejected", (json_int_t)stats.rejected, "reasons", reasons, "other_club",
+                             (json_int_t)stats.other_club, "damaged", damage ? cs_strerror(damage) : NULL));
   } else {
     uint64_t still_pending = stats.pending > stats.released ? stats.pending - stats.released : 0;
     printf("Imported %s into club %s:\n", path, hex);
     printf("  %llu new, %llu already here, %llu waiting for earlier changes, %llu kept as evidence (not "
-           "authorised), %llu forks, %llu rejected\n",
+           "authorised), %llu forks, %llu rejected, %llu of another club refused\n",
            (unsigned long long)(stats.added + stats.released), (unsigned long long)stats.duplicate,
            (unsigned long long)still_pending, (unsigned long long)stats.unauthorised,
-           (unsigned long long)stats.forks, (unsigned long long)stats.rejected);
+           (unsigned long long)stats.forks, (unsigned long long)stats.rejected,
+           (unsigned long long)stats.other_club);
     for (int i = 1; i < CS_ERR_COUNT; i++)
       if (stats.reasons[i]) printf("  rejected %llu: %s\n", (unsigned long long)stats.reasons[i], cs_strerror(i));
   }
@@ -296,6 +305,11 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
   if (stats.rejected)
     return cli_fail(CLI_INVALID, "%llu changes in %s were rejected as invalid or tampered; nothing else was affected",
                     (unsigned long long)stats.rejected, path);
+  if (stats.other_club)
+    return cli_fail(CLI_INVALID, "%llu changes in %s belong to another club than the one it is for (%s) and were "
+                                 "refused; %s",
+                    (unsigned long long)stats.other_club, path, hex,
+                    count ? "that club's own changes were imported" : "the file holds none of that club's changes");
   return CLI_OK;
 }
 

@@ -45,7 +45,7 @@ static const char cli_usage[] =
     "audit     [ID]                                re-verify every signature, chain and rule\n"
     "digest                                        hash of the materialized club state\n"
     "export    FILE [--since VECTOR-FILE]          write the club's changes to a bundle file\n"
-    "import    FILE                                validate and merge a bundle file\n"
+    "import    FILE                                validate and merge a bundle (its club's changes only)\n"
     "vector    FILE                                write what this node has, for 'export --since'\n"
     "serve     [--listen IP:PORT] [--peer IP:PORT]... [--log-level error|warn|info|debug]\n"
     "                                              run the node and keep syncing (default listen 0.0.0.0:7450)\n"

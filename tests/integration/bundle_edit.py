@@ -4,6 +4,7 @@ tests that must get past the damage check to the decision's own checks.
 
   bundle_edit.py IN OUT drop ID_HEX        leave out the change with this id
   bundle_edit.py IN OUT add OTHER_BUNDLE   append every change of another bundle
+  bundle_edit.py IN OUT prepend OTHER_BUNDLE   put every change of another bundle first
   bundle_edit.py IN ids                    print each record's change id
 """
 import hashlib
@@ -62,6 +63,8 @@ def main():
         write(out, header, kept)
     elif what == "add":
         write(out, header, recs + records(open(arg, "rb").read()))
+    elif what == "prepend":
+        write(out, header, records(open(arg, "rb").read()) + recs)
     else:
         sys.exit("unknown edit " + what)
 
