@@ -1,4 +1,5 @@
 /* serve, sync, peer add/list, club invite/join: the node on the network. */
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +14,31 @@
 #include "tools/cli.h"
 
 #define NET_INVITE_PREFIX "clubsync1:"
+#define NET_INVITE_BYTES_MAX 20480 /* an invitation before base64: 64 addresses of 255-byte hosts fit */
+#define NET_ADDRESS_MAX 264        /* "[" 255-byte host "]:" 5-digit port, and the NUL */
+
+/* True when HOST is an IP literal that names no one machine (0.0.0.0, ::,
+ * ::ffff:0.0.0.0): fine to listen on, but a peer that dials it reaches itself. */
+static bool net_is_wildcard(const char *host) {
+  struct in_addr v4;
+  struct in6_addr v6;
+  if (inet_pton(AF_INET, host, &v4) == 1) return v4.s_addr == htonl(INADDR_ANY);
+  if (inet_pton(AF_INET6, host, &v6) != 1) return false;
+  static const uint8_t zero[4] = {0};
+  return IN6_IS_ADDR_UNSPECIFIED(&v6) || (IN6_IS_ADDR_V4MAPPED(&v6) && memcmp(&v6.s6_addr[12], zero, 4) == 0);
+}
+
+/* An address another node can dial: HOST:PORT with a port other than 0 and
+ * a host that is not a wildcard. */
+static bool net_is_dialable(const char *address) {
+  /* Printable and without spaces: the peers file holds one address a line. */
+  for (const char *c = address; *c; c++)
+    if (*c <= ' ' || *c > '~') return false;
+  char host[256];
+  int port;
+  return strlen(address) < NET_ADDRESS_MAX && cs_node_parse_address(address, host, sizeof(host), &port) && port != 0 &&
+         !net_is_wildcard(host);
+}
 
 /* Reads the club's network key from HOME/keys/<club>.netkey. */
 static int net_read_key(cli_t *cli, const uint8_t club[CS_ID_LEN], uint8_t key[32]) {
@@ -90,10 +116,8 @@ static void net_free_peers(char **peers, uint32_t count) {
 }
 
 static int net_add_peer(cli_t *cli, const char *address) {
-  char host[256];
-  int port;
-  if (!cs_node_parse_address(address, host, sizeof(host), &port) || port == 0)
-    return cli_fail(CLI_USAGE, "a peer is IP:PORT, e.g. 192.0.2.10:7450, not '%s'", address);
+  if (!net_is_dialable(address))
+    return cli_fail(CLI_USAGE, "a peer is an IP:PORT to dial, e.g. 192.0.2.10:7450, not '%s'", address);
   char **peers;
   uint32_t count;
   net_read_peers(cli, &peers, &count);
@@ -287,37 +311,60 @@ int cmd_club_join(cli_t *cli, cli_args_t *args) {
   if (!code_text || strncmp(code_text, NET_INVITE_PREFIX, prefix) != 0)
     return cli_fail(CLI_USAGE, "club join needs the invitation CODE (it starts with %s)", NET_INVITE_PREFIX);
   if ((code = cli_open(cli, false))) return code;
-  uint8_t bytes[8192];
+  uint8_t bytes[NET_INVITE_BYTES_MAX];
   size_t len;
   if (sodium_base642bin(bytes, sizeof(bytes), code_text + prefix, strlen(code_text + prefix), NULL, &len, NULL,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0)
     return cli_fail(CLI_INVALID, "this invitation code is damaged; ask for it again");
+  /* The whole code is read before anything is written (and before the
+   * buffer holding the network key is wiped): a damaged code leaves nothing. */
   cs_mp_reader_t r = cs_mp_reader((cs_span_t){bytes, len});
-  uint32_t n, addresses;
+  uint32_t n, count = 0;
   uint64_t version;
   uint8_t club[CS_ID_LEN], netkey[32];
-  if (cs_mp_read_array(&r, &n) || n != 5 || cs_mp_read_uint(&r, &version) || version != 1 ||
-      cs_mp_read_bin32(&r, club) || cs_mp_read_bin32(&r, netkey) || cs_mp_read_array(&r, &addresses) ||
-      addresses > CS_NODE_PEERS_MAX)
+  char addresses[CS_NODE_PEERS_MAX][NET_ADDRESS_MAX];
+  cs_span_t text;
+  bool ok = cs_mp_read_array(&r, &n) == CS_OK && n == 5 && cs_mp_read_uint(&r, &version) == CS_OK && version == 1 &&
+            cs_mp_read_bin32(&r, club) == CS_OK && cs_mp_read_bin32(&r, netkey) == CS_OK &&
+            cs_mp_read_array(&r, &count) == CS_OK && count <= CS_NODE_PEERS_MAX;
+  for (uint32_t i = 0; ok && i < count; i++) {
+    ok = cs_mp_read_str(&r, &text) == CS_OK;
+    /* Too long, or with a NUL inside, is no address: kept empty, left out below. */
+    bool fits = ok && text.len < NET_ADDRESS_MAX && !memchr(text.ptr, '\0', text.len);
+    memcpy(addresses[i], fits ? text.ptr : (const uint8_t *)"", fits ? text.len : 0);
+    addresses[i][fits ? text.len : 0] = '\0';
+  }
+  ok = ok && cs_mp_read_str(&r, &text) == CS_OK && cs_mp_done(&r); /* the role hint */
+  sodium_memzero(bytes, sizeof(bytes));
+  if (!ok) {
+    sodium_memzero(netkey, sizeof(netkey));
     return cli_fail(CLI_INVALID, "this invitation code is damaged; ask for it again");
+  }
   char hex[65], dir[4200], path[4300];
   cs_hex32(club, hex);
   snprintf(dir, sizeof(dir), "%s/keys", cli->home);
-  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return cli_fail(CLI_ERROR, "cannot create %s", dir);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    sodium_memzero(netkey, sizeof(netkey));
+    return cli_fail(CLI_ERROR, "cannot create %s", dir);
+  }
   snprintf(path, sizeof(path), "%s/%s.netkey", dir, hex);
   int rc = cli_write_private(path, netkey, sizeof(netkey));
   sodium_memzero(netkey, sizeof(netkey));
-  sodium_memzero(bytes, sizeof(bytes));
   if (rc != 0) return cli_fail(CLI_ERROR, "cannot write %s: %s", path, strerror(errno));
-  for (uint32_t i = 0; i < addresses; i++) {
-    cs_span_t a;
-    char address[300];
-    if (cs_mp_read_str(&r, &a) || a.len >= sizeof(address)) break;
-    memcpy(address, a.ptr, a.len);
-    address[a.len] = '\0';
-    if (strncmp(address, "0.0.0.0:", 8) == 0) continue; /* a wildcard listen is no address to dial */
-    if (net_add_peer(cli, address) != CLI_OK) continue;
+  uint32_t saved = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    if (!net_is_dialable(addresses[i])) continue;
+    if ((code = net_add_peer(cli, addresses[i]))) return code;
+    printf("%s %s", saved++ ? "," : "Peers saved from the invitation ('clubsync peer list'):", addresses[i]);
   }
+  if (saved)
+    printf(".\n");
+  else
+    printf("The invitation carries no address to dial: ask the inviter for theirs, then "
+           "'clubsync peer add IP:PORT'.\n");
+  if (saved < count)
+    printf("Left out %u of its entries that name no address to dial (a wildcard such as 0.0.0.0, port 0, "
+           "or no IP:PORT at all).\n", count - saved);
   printf("Joined club %s. Give your key ('clubsync whoami') to an admin; once added, 'clubsync serve' syncs.\n", hex);
   printf("%s\n", hex);
   return CLI_OK;
