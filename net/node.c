@@ -143,13 +143,26 @@ bool cs_node_parse_address(const char *text, char *host, size_t host_len, int *p
     n -= 2;
   }
   if (n == 0 || n >= host_len) return false;
-  char *end;
-  long p = strtol(colon + 1, &end, 10);
-  if (*end || p < 0 || p > 65535) return false;
+  /* Digits only: strtol would also take "", " 7", "+7" and "-0". */
+  const char *digits = colon + 1;
+  size_t count = strspn(digits, "0123456789");
+  if (count == 0 || count > 5 || digits[count] != '\0') return false;
+  long p = strtol(digits, NULL, 10);
+  if (p > 65535) return false;
   memcpy(host, start, n);
   host[n] = '\0';
   *port = (int)p;
   return true;
+}
+
+/* Replaces PATH with one line, through a rename, so a reader never sees half of it. */
+static void node_write_line(const char *path, const char *line) {
+  char tmp[4200];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return;
+  bool written = fprintf(f, "%s\n", line) >= 0;
+  if (fclose(f) != 0 || !written || rename(tmp, path) != 0) remove(tmp);
 }
 
 /* Status file: one line per connection and the last sync, for `status`. */
@@ -937,14 +950,18 @@ int cs_node_run(const cs_node_config_t *cfg, cs_node_result_t *result) {
     uv_tcp_getsockname(&node->listener, (struct sockaddr *)&bound, &len);
     int bound_port = ntohs(bound.ss_family == AF_INET ? ((struct sockaddr_in *)&bound)->sin_port
                                                       : ((struct sockaddr_in6 *)&bound)->sin6_port);
-    node_log(node, CS_LOG_INFO, "listening on %s:%d for club %s", host, bound_port, cfg->club_name);
-    if (cfg->port_path) {
-      FILE *f = fopen(cfg->port_path, "w");
-      if (f) {
-        fprintf(f, "%d\n", bound_port);
-        fclose(f);
-      }
-    }
+    char bound_host[64] = "", bound_address[80], port_text[8];
+    if (bound.ss_family == AF_INET)
+      uv_ip4_name((struct sockaddr_in *)&bound, bound_host, sizeof(bound_host));
+    else
+      uv_ip6_name((struct sockaddr_in6 *)&bound, bound_host, sizeof(bound_host));
+    snprintf(bound_address, sizeof(bound_address), bound.ss_family == AF_INET ? "%s:%d" : "[%s]:%d", bound_host,
+             bound_port);
+    snprintf(port_text, sizeof(port_text), "%d", bound_port);
+    node_log(node, CS_LOG_INFO, "listening on %s for club %s", bound_address, cfg->club_name);
+    /* The address before the port: whoever waits for the port finds both. */
+    if (cfg->listen_path) node_write_line(cfg->listen_path, bound_address);
+    if (cfg->port_path) node_write_line(cfg->port_path, port_text);
   }
   for (uint32_t i = 0; i < cfg->peer_count; i++) {
     peer_slot_t *p = &node->peers[i];

@@ -35,6 +35,7 @@ typedef struct cs_node_config_s {
   cs_log_level_t log_level;
   const char *status_path;    /* where serve records peers and last sync, or NULL */
   const char *port_path;      /* where the bound port is written, or NULL */
+  const char *listen_path;    /* where the bound IP:PORT is written once listening, or NULL */
   void (*on_commit)(void);    /* called after each committed batch (memory sampling), or NULL */
 } cs_node_config_t;
 
@@ -53,7 +54,8 @@ typedef struct cs_node_result_s {
  * an error for a listener that cannot bind. */
 int cs_node_run(const cs_node_config_t *config, cs_node_result_t *result) CS_MUST_USE;
 
-/* Splits "HOST:PORT" (IPv4 or [IPv6]); false when malformed. */
+/* Splits "HOST:PORT" (IPv4 or [IPv6]); false when malformed or when the port
+ * is not a number from 0 to 65535. */
 bool cs_node_parse_address(const char *text, char *host, size_t host_len, int *port);
 
 #endif

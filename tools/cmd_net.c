@@ -40,6 +40,29 @@ static bool net_is_dialable(const char *address) {
          !net_is_wildcard(host);
 }
 
+/* --listen takes an IP address of this machine and a port (0: any free one);
+ * anything else is a usage error that says which part is wrong. */
+static int net_check_listen(const char *listen) {
+  const char *colon = strrchr(listen, ':');
+  if (!colon || colon == listen)
+    return cli_fail(CLI_USAGE, "--listen wants IP:PORT, e.g. 0.0.0.0:7450, not '%s'", listen);
+  const char *port = colon + 1;
+  size_t digits = strspn(port, "0123456789");
+  if (digits == 0 || port[digits] != '\0')
+    return cli_fail(CLI_USAGE, "--listen %s: the port '%s' is not a number from 0 to 65535", listen, port);
+  if (digits > 5 || strtol(port, NULL, 10) > 65535)
+    return cli_fail(CLI_USAGE, "--listen %s: the port %s is out of range (0 to 65535; 0 takes any free port)", listen,
+                    port);
+  char host[256];
+  int unused;
+  struct in6_addr ip;
+  if (!cs_node_parse_address(listen, host, sizeof(host), &unused) ||
+      (inet_pton(AF_INET, host, &ip) != 1 && inet_pton(AF_INET6, host, &ip) != 1))
+    return cli_fail(CLI_USAGE, "--listen %s: '%.*s' is not an IP address (0.0.0.0 listens on every interface)",
+                    listen, (int)(colon - listen), listen);
+  return CLI_OK;
+}
+
 /* Reads the club's network key from HOME/keys/<club>.netkey. */
 static int net_read_key(cli_t *cli, const uint8_t club[CS_ID_LEN], uint8_t key[32]) {
   char hex[65], path[4300];
@@ -154,7 +177,7 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   while (!once && (peer = cli_take(args, "--peer")) != NULL && extra_count < CS_NODE_PEERS_MAX) extra[extra_count++] = peer;
   const char *target = once ? cli_next(args) : NULL;
   int code = cli_no_more(cli, args, once ? "sync HOST:PORT" : "serve [--listen HOST:PORT] [--peer HOST:PORT]...");
-  if (code) return code;
+  if (code || (listen && (code = net_check_listen(listen)))) return code;
   bool level_ok;
   cs_log_level_t level = net_log_level(level_name, &level_ok);
   if (!level_ok) return cli_fail(CLI_USAGE, "--log-level is error, warn, info or debug");
@@ -178,13 +201,6 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   cli_path(cli, "serve.status", status_path, sizeof(status_path));
   cli_path(cli, "serve.port", port_path, sizeof(port_path));
   cli_path(cli, "serve.listen", listen_path, sizeof(listen_path));
-  if (listen) {
-    FILE *f = fopen(listen_path, "w");
-    if (f) {
-      fprintf(f, "%s\n", listen);
-      fclose(f);
-    }
-  }
   cs_node_config_t config = {
       .store = cli->store,
       .secret_key = cli->secret_key,
@@ -199,6 +215,8 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
       .log_level = once && !level_name ? (isatty(2) ? CS_LOG_INFO : CS_LOG_WARN) : level,
       .status_path = once ? NULL : status_path,
       .port_path = once ? NULL : port_path,
+      /* The address the node bound, for invites; written only once it listens. */
+      .listen_path = once ? NULL : listen_path,
       .on_commit = cli_memory_sample,
   };
   cs_node_result_t result;
@@ -257,8 +275,9 @@ int cmd_peer(cli_t *cli, cli_args_t *args) {
 }
 
 /* Invite code: "clubsync1:" + base64url(msgpack [1, club, network key,
- * [addresses], role hint]). It carries the network key: share it like a
- * password, with the museum you invite only. */
+ * [addresses], role hint]), docs/protocol.md. It carries the network key:
+ * share it like a password, with the museum you invite only. The addresses
+ * are the one serve last bound, unless no one can dial it, then the peers. */
 int cmd_club_invite(cli_t *cli, cli_args_t *args) {
   const char *role = cli_take(args, "--role");
   int code = cli_no_more(cli, args, "club invite [--role R]");
@@ -268,36 +287,63 @@ int cmd_club_invite(cli_t *cli, cli_args_t *args) {
   uint8_t club[CS_ID_LEN], netkey[32];
   char name[CS_NAME_MAX + 32];
   if ((code = net_pick_club(cli, club, netkey, name, sizeof(name)))) return code;
-  char **peers;
-  uint32_t count;
-  net_read_peers(cli, &peers, &count);
-  char listen_path[4200], listen[300] = "";
+  char listen_path[4200], listen[NET_ADDRESS_MAX + 2] = "";
   cli_path(cli, "serve.listen", listen_path, sizeof(listen_path));
   FILE *f = fopen(listen_path, "r");
   if (f) {
     if (fgets(listen, sizeof(listen), f)) listen[strcspn(listen, "\r\n")] = '\0';
     fclose(f);
   }
+  char **peers;
+  uint32_t count;
+  net_read_peers(cli, &peers, &count);
+  const char *carried[CS_NODE_PEERS_MAX];
+  uint32_t carried_count = 0;
+  bool own = net_is_dialable(listen);
+  if (own) carried[carried_count++] = listen;
+  for (uint32_t i = 0; i < count && carried_count < CS_NODE_PEERS_MAX; i++)
+    if (net_is_dialable(peers[i]) && !(own && strcmp(peers[i], listen) == 0)) carried[carried_count++] = peers[i];
   cs_buf_t b;
-  cs_buf_init(&b, 16384);
+  cs_buf_init(&b, NET_INVITE_BYTES_MAX);
   cs_mp_write_array(&b, 5);
   cs_mp_write_uint(&b, 1);
   cs_mp_write_bin(&b, club, CS_ID_LEN);
   cs_mp_write_bin(&b, netkey, 32);
-  cs_mp_write_array(&b, count + (*listen ? 1u : 0u));
-  if (*listen) cs_mp_write_cstr(&b, listen);
-  for (uint32_t i = 0; i < count; i++) cs_mp_write_cstr(&b, peers[i]);
+  cs_mp_write_array(&b, carried_count);
+  for (uint32_t i = 0; i < carried_count; i++) cs_mp_write_cstr(&b, carried[i]);
   cs_mp_write_cstr(&b, role ? role : "member");
-  net_free_peers(peers, count);
   sodium_memzero(netkey, sizeof(netkey));
+  bool too_long = b.failed;
+  char *text = NULL;
   size_t max = sodium_base64_ENCODED_LEN(b.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  char *text = malloc(max);
-  sodium_bin2base64(text, max, b.data, b.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-  sodium_memzero(b.data, b.len);
+  if (!too_long && (text = malloc(max)) != NULL)
+    sodium_bin2base64(text, max, b.data, b.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  if (b.data) sodium_memzero(b.data, b.len);
   cs_buf_free(&b);
+  if (!text) {
+    net_free_peers(peers, count);
+    if (too_long)
+      return cli_fail(CLI_ERROR, "the invitation would pass %d bytes: the peers file holds too many long addresses",
+                      NET_INVITE_BYTES_MAX);
+    return cli_fail_err(CS_ENOMEM, "club invite");
+  }
   printf("Invitation to \"%s\". Give it only to the museum you invite (it holds the club's key);\n"
          "they run 'clubsync club join CODE', then send you their key for 'clubsync member add'.\n", name);
-  printf("%s%s\n", NET_INVITE_PREFIX, text);
+  uint32_t peers_carried = carried_count - (own ? 1u : 0u);
+  if (own) {
+    printf("It carries this node's address, %s", listen);
+    if (peers_carried) printf(", and %u of its peers'", peers_carried);
+  } else {
+    printf("It carries no address of this node");
+    if (peers_carried) printf(" (only %u of its peers')", peers_carried);
+    if (*listen)
+      printf(": serve listens on %s, which names none to dial (0.0.0.0 is every interface)", listen);
+    else
+      printf(": it has not listened yet ('clubsync serve --listen IP:PORT')");
+    printf("; give the museum yours for 'clubsync sync IP:PORT'");
+  }
+  printf(".\n%s%s\n", NET_INVITE_PREFIX, text);
+  net_free_peers(peers, count);
   sodium_memzero(text, max);
   free(text);
   return CLI_OK;

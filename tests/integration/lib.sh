@@ -54,12 +54,18 @@ digest_of() { cs --home "$WORK/$1" digest; }
 
 # serve_node NAME [ARGS...]: starts `serve` on an ephemeral port in the
 # background; its port is in $WORK/NAME/serve.port once it listens.
+# serve_node_on NAME IP:PORT [ARGS...] listens there instead.
 SERVE_PIDS=()
 serve_node() {
   local name=$1
   shift
+  serve_node_on "$name" 127.0.0.1:0 "$@"
+}
+serve_node_on() {
+  local name=$1 listen=$2
+  shift 2
   rm -f "$WORK/$name/serve.port"
-  "$CLUBSYNC" --home "$WORK/$name" serve --listen 127.0.0.1:0 --log-level info "$@" \
+  "$CLUBSYNC" --home "$WORK/$name" serve --listen "$listen" --log-level info "$@" \
     >>"$WORK/$name.serve.log" 2>&1 &
   SERVE_PIDS+=($!)
   eval "PID_$name=$!"
