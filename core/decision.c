@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bundle.h"
 #include "core/object.h"
 #include "core/op.h"
 
@@ -164,24 +165,34 @@ static int cs__mop_order(const void *pa, const void *pb) {
   return a->op_index < b->op_index ? -1 : a->op_index > b->op_index;
 }
 
+/* A key the bundle shows forked, with the lowest forked seq. */
+typedef struct cs__fork_s {
+  uint8_t author[CS_KEY_LEN];
+  uint64_t seq;
+} cs__fork_t;
+
 /* The bundle's side of the membership rules (core/members.h). */
 typedef struct cs__bundle_rules_s {
   const cs_change_t *changes;
   uint32_t count;
-  cs_member_table_t *table; /* the replay's, as far as it got */
+  const cs_change_t **by_id; /* the changes sorted by id, for lookups */
+  cs_member_table_t *table;  /* the replay's, as far as it got */
   uint32_t decisions_elsewhere;
-  /* Keys the bundle shows forked, each with the lowest forked seq. */
-  struct {
-    uint8_t author[CS_KEY_LEN];
-    uint64_t seq;
-  } *forks;
+  cs__fork_t *forks; /* sorted by author */
   uint32_t fork_count;
 } cs__bundle_rules_t;
 
+static int cs__by_id(const void *pa, const void *pb) {
+  const cs_change_t *a = *(const cs_change_t *const *)pa, *b = *(const cs_change_t *const *)pb;
+  return memcmp(a->id, b->id, CS_ID_LEN);
+}
+
 static const cs_change_t *cs__bundle_find(const cs__bundle_rules_t *b, const uint8_t id[CS_ID_LEN]) {
-  for (uint32_t i = 0; i < b->count; i++)
-    if (memcmp(b->changes[i].id, id, CS_ID_LEN) == 0) return &b->changes[i];
-  return NULL;
+  cs_change_t key;
+  memcpy(key.id, id, CS_ID_LEN);
+  const cs_change_t *key_ptr = &key;
+  const cs_change_t *const *found = bsearch(&key_ptr, b->by_id, b->count, sizeof(*b->by_id), cs__by_id);
+  return found ? *found : NULL;
 }
 
 static int cs__by_author_seq(const void *pa, const void *pb) {
@@ -191,16 +202,19 @@ static int cs__by_author_seq(const void *pa, const void *pb) {
   return (a->seq > b->seq) - (a->seq < b->seq);
 }
 
-/* Finds, once, every key of which the bundle holds two different changes
- * with the same seq, and the lowest such seq: the key is frozen from there. */
-static int cs__bundle_find_forks(cs__bundle_rules_t *b) {
+/* Indexes the bundle once, before the replay: its changes by id, and every
+ * key of which it holds two different changes with the same seq, with the
+ * lowest such seq (the key is frozen from there). */
+static int cs__bundle_index(cs__bundle_rules_t *b) {
   const cs_change_t **sorted = malloc((b->count ? b->count : 1) * sizeof(*sorted));
+  b->by_id = malloc((b->count ? b->count : 1) * sizeof(*b->by_id));
   b->forks = calloc(b->count ? b->count : 1, sizeof(*b->forks));
-  if (!sorted || !b->forks) {
+  if (!sorted || !b->by_id || !b->forks) {
     free(sorted);
     return CS_ENOMEM;
   }
-  for (uint32_t i = 0; i < b->count; i++) sorted[i] = &b->changes[i];
+  for (uint32_t i = 0; i < b->count; i++) sorted[i] = b->by_id[i] = &b->changes[i];
+  qsort(b->by_id, b->count, sizeof(*b->by_id), cs__by_id);
   qsort(sorted, b->count, sizeof(*sorted), cs__by_author_seq);
   for (uint32_t i = 1; i < b->count; i++) {
     const cs_change_t *x = sorted[i - 1], *y = sorted[i];
@@ -214,11 +228,14 @@ static int cs__bundle_find_forks(cs__bundle_rules_t *b) {
   return CS_OK;
 }
 
+static int cs__fork_by_author(const void *key, const void *elem) {
+  return memcmp(key, ((const cs__fork_t *)elem)->author, CS_KEY_LEN);
+}
+
 static uint64_t cs__bundle_frozen_from(void *ctx, const uint8_t author[CS_KEY_LEN]) {
   const cs__bundle_rules_t *b = ctx;
-  for (uint32_t i = 0; i < b->fork_count; i++)
-    if (memcmp(b->forks[i].author, author, CS_KEY_LEN) == 0) return b->forks[i].seq;
-  return 0;
+  const cs__fork_t *fork = bsearch(author, b->forks, b->fork_count, sizeof(*b->forks), cs__fork_by_author);
+  return fork ? fork->seq : 0;
 }
 
 /* An admin's removal is checked against its motion and resolution when the
@@ -287,6 +304,8 @@ static void cs__text(cs_span_t value, char *out, size_t out_len) {
   if (!cs_value_str(value.ptr, value.len, out, out_len)) out[0] = '\0';
 }
 
+/* One vote entry: an op that creates a vote or sets its choice (a set on a
+ * vote created in the same change joins that entry). */
 typedef struct cs__vote_s {
   const cs_change_t *change;
   uint8_t object[CS_ID_LEN];
@@ -296,19 +315,65 @@ typedef struct cs__vote_s {
   bool has_choice;
 } cs__vote_t;
 
+/* Doubles an array of `*cap` items of `size` bytes (64 at first); NULL when
+ * out of memory, the array then left as it was. Callers check their bound
+ * before calling. */
+static void *cs__grow(void *items, uint32_t *cap, size_t size) {
+  uint32_t grown_cap = *cap ? *cap * 2 : 64;
+  void *grown = realloc(items, (size_t)grown_cap * size);
+  if (grown) *cap = grown_cap;
+  return grown;
+}
+
+static int cs__vote_by_object(const void *pa, const void *pb) {
+  const cs__vote_t *a = *(const cs__vote_t *const *)pa, *b = *(const cs__vote_t *const *)pb;
+  return memcmp(a->object, b->object, CS_ID_LEN);
+}
+
+/* A museum's ballots in order, its latest last; ties (one change writing
+ * twice) by position in the bundle, so exactly one is the latest. */
+static int cs__ballot_order(const void *pa, const void *pb) {
+  const cs_audit_vote_t *a = *(const cs_audit_vote_t *const *)pa, *b = *(const cs_audit_vote_t *const *)pb;
+  int c = strcmp(a->museum, b->museum);
+  if (c) return c;
+  if (a->lamport != b->lamport) return a->lamport < b->lamport ? -1 : 1;
+  if ((c = memcmp(a->key, b->key, CS_KEY_LEN))) return c;
+  return (a > b) - (a < b);
+}
+
+/* Marks each museum's latest ballot, as a node's tally takes it. */
+static int cs__mark_latest(cs_audit_report_t *rep) {
+  if (rep->vote_count == 0) return CS_OK;
+  const cs_audit_vote_t **order = malloc(rep->vote_count * sizeof(*order));
+  if (!order) return CS_ENOMEM;
+  for (uint32_t i = 0; i < rep->vote_count; i++) order[i] = &rep->votes[i];
+  qsort(order, rep->vote_count, sizeof(*order), cs__ballot_order);
+  for (uint32_t i = 0; i < rep->vote_count; i++)
+    if (i + 1 == rep->vote_count || strcmp(order[i]->museum, order[i + 1]->museum) != 0)
+      rep->votes[order[i] - rep->votes].latest = true;
+  free(order);
+  return CS_OK;
+}
+
 int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t *rep) {
   memset(rep, 0, sizeof(*rep));
+  if (count > CS_AUDIT_CHANGES_MAX) {
+    snprintf(rep->why, sizeof(rep->why),
+             "the bundle holds more than %d changes, the most verify reads (CS_AUDIT_CHANGES_MAX)",
+             CS_AUDIT_CHANGES_MAX);
+    return CS_ETOOBIG;
+  }
   cs_change_t *cs = calloc(count ? count : 1, sizeof(*cs));
-  cs_member_op_t *mops = calloc((size_t)count * 8 + 1, sizeof(*mops));
-  size_t votes_cap = (size_t)count * 8 + 1; /* a hostile change may hold many vote ops */
-  cs__vote_t *votes = calloc(votes_cap, sizeof(*votes));
+  cs_member_op_t *mops = NULL;
+  cs__vote_t *votes = NULL;
+  const cs__vote_t **created = NULL;
   cs_op_t *op = malloc(sizeof(*op));
   cs_member_replay_t replay;
   memset(&replay, 0, sizeof(replay));
   cs_member_table_t *table = &replay.table;
-  uint32_t mop_count = 0, vote_count = 0;
+  uint32_t mop_count = 0, mops_cap = 0, vote_count = 0, votes_cap = 0, created_count = 0;
   const cs_change_t *motion = NULL, *resolution = NULL, *genesis = NULL;
-  int err = cs && mops && votes && op ? CS_OK : CS_ENOMEM;
+  int err = cs && op ? CS_OK : CS_ENOMEM;
   char hex[65];
 
   /* 1. Every change is intact: id, payload hash, signature. */
@@ -332,26 +397,48 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
       err = CS_ECLUB;
     }
 
-  /* 2. Collect member ops, the motion, votes and the resolution. */
+  /* 2. Collect member ops, the motion, votes and the resolution. Each list
+   * grows with the bundle, up to its bound. */
   for (uint32_t i = 0; i < count && !err; i++) {
     cs_op_iter_t it;
-    if ((err = cs_op_iter_init(&it, cs[i].payload_bytes))) break;
-    uint64_t created[64] = {0};
+    if ((err = cs_op_iter_init(&it, cs[i].payload_bytes))) {
+      snprintf(rep->why, sizeof(rep->why), "change %u of the bundle has a malformed payload: %s", i + 1,
+               cs_strerror(err));
+      break;
+    }
+    uint64_t created_types[64] = {0};
+    uint32_t change_votes = vote_count; /* this change's vote entries start here */
     for (uint32_t index = 0; !err; index++) {
       int rc = cs_op_iter_next(&it, op);
       if (rc == CS_ENOTFOUND) break;
-      if ((err = rc)) break;
+      if ((err = rc)) {
+        snprintf(rep->why, sizeof(rep->why), "change %u of the bundle has a malformed payload: %s", i + 1,
+                 cs_strerror(err));
+        break;
+      }
       uint8_t op_id[CS_ID_LEN], obj[CS_ID_LEN];
       cs_op_id(cs[i].id, index, op_id);
-      if (op->type == CS_OP_CREATE && index < 64) created[index] = op->obj_type;
+      if (op->type == CS_OP_CREATE && index < 64) created_types[index] = op->obj_type;
       if (op->obj_local) cs_op_id(cs[i].id, op->obj_index, obj);
       else memcpy(obj, op->obj, CS_ID_LEN);
       if (op->type == CS_OP_GENESIS || op->type == CS_OP_MEMBER) {
-        if (mop_count == count * 8) {
+        if (mop_count == CS_AUDIT_MEMBER_OPS_MAX) {
+          snprintf(rep->why, sizeof(rep->why),
+                   "the bundle holds more than %d member ops, the most verify reads (CS_AUDIT_MEMBER_OPS_MAX)",
+                   CS_AUDIT_MEMBER_OPS_MAX);
           err = CS_ETOOBIG;
           break;
         }
+        if (mop_count == mops_cap) {
+          cs_member_op_t *grown = cs__grow(mops, &mops_cap, sizeof(*mops));
+          if (!grown) {
+            err = CS_ENOMEM;
+            break;
+          }
+          mops = grown;
+        }
         cs_member_op_t *m = &mops[mop_count++];
+        memset(m, 0, sizeof(*m));
         memcpy(m->author, cs[i].author, CS_KEY_LEN);
         m->seq = cs[i].seq;
         m->founder = op->type == CS_OP_GENESIS;
@@ -367,21 +454,46 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
                                  (const char *)op->name.ptr);
         continue;
       }
-      if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_MOTION) {
-        motion = &cs[i];
-        memcpy(rep->motion, op_id, CS_ID_LEN);
-      } else if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_VOTE) {
-        if (vote_count == votes_cap) {
+      bool vote_create = op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_VOTE;
+      /* Field numbers are per type: a set of field 1 is a vote's choice
+       * unless it is on an object of another type created here. */
+      bool vote_set = op->type == CS_OP_SET && op->field == CS_F_VOTE_CHOICE &&
+                      (!op->obj_local || created_types[op->obj_index] == CS_OBJ_VOTE);
+      cs__vote_t *v = NULL;
+      if (vote_set) {
+        /* A vote's choice: on a vote created in this change, or an entry of its own. */
+        for (uint32_t k = change_votes; k < vote_count; k++)
+          if (memcmp(votes[k].object, obj, CS_ID_LEN) == 0) v = &votes[k];
+      }
+      if ((vote_create || vote_set) && !v) {
+        if (vote_count == CS_AUDIT_VOTE_ENTRIES_MAX) {
+          snprintf(rep->why, sizeof(rep->why),
+                   "the bundle holds more than %d vote entries, the most verify reads (CS_AUDIT_VOTE_ENTRIES_MAX)",
+                   CS_AUDIT_VOTE_ENTRIES_MAX);
           err = CS_ETOOBIG;
           break;
         }
-        cs__vote_t *v = &votes[vote_count++];
+        if (vote_count == votes_cap) {
+          cs__vote_t *grown = cs__grow(votes, &votes_cap, sizeof(*votes));
+          if (!grown) {
+            err = CS_ENOMEM;
+            break;
+          }
+          votes = grown;
+        }
+        v = &votes[vote_count++];
+        memset(v, 0, sizeof(*v));
         v->change = &cs[i];
-        memcpy(v->object, op_id, CS_ID_LEN);
+        memcpy(v->object, vote_create ? op_id : obj, CS_ID_LEN);
+      }
+      if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_MOTION) {
+        motion = &cs[i];
+        memcpy(rep->motion, op_id, CS_ID_LEN);
+      } else if (vote_create) {
         v->has_parent = true;
         memcpy(v->parent, op->parent, CS_ID_LEN);
         if (op->obj_local) cs_op_id(cs[i].id, op->obj_index, v->parent);
-      } else if (op->type == CS_OP_SET && op->obj_local && created[op->obj_index] == CS_OBJ_MOTION) {
+      } else if (op->type == CS_OP_SET && op->obj_local && created_types[op->obj_index] == CS_OBJ_MOTION) {
         if (op->field == CS_F_MOTION_TEXT) cs__text(op->value, rep->text, sizeof(rep->text));
         if (op->field == CS_F_MOTION_EFFECT) cs__text(op->value, rep->effect, sizeof(rep->effect));
         if (op->field == CS_F_MOTION_QUORUM) cs__text(op->value, rep->quorum, sizeof(rep->quorum));
@@ -395,20 +507,7 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
           snprintf(rep->why, sizeof(rep->why), "the resolution is malformed");
           err = CS_EFORMAT;
         }
-      } else if (op->type == CS_OP_SET && op->field == CS_F_VOTE_CHOICE) {
-        /* A vote's choice: on a vote created here or in another change. */
-        cs__vote_t *v = NULL;
-        for (uint32_t k = 0; k < vote_count; k++)
-          if (memcmp(votes[k].object, obj, CS_ID_LEN) == 0 && votes[k].change == &cs[i]) v = &votes[k];
-        if (!v && vote_count == votes_cap) {
-          err = CS_ETOOBIG;
-          break;
-        }
-        if (!v) {
-          v = &votes[vote_count++];
-          v->change = &cs[i];
-          memcpy(v->object, obj, CS_ID_LEN);
-        }
+      } else if (vote_set) {
         char choice[16];
         cs__text(op->value, choice, sizeof(choice));
         for (uint32_t k = 0; cs_vote_choices[k]; k++)
@@ -424,9 +523,10 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
   /* 3. Membership, replayed from the genesis. */
   if (!err) {
     rep->members = mop_count;
-    cs__bundle_rules_t rules = {cs, count, NULL, 0, NULL, 0};
-    err = cs__bundle_find_forks(&rules);
+    cs__bundle_rules_t rules = {cs, count, NULL, NULL, 0, NULL, 0};
+    err = cs__bundle_index(&rules);
     if (!err) err = cs__replay(mops, mop_count, &rules, &replay, rep);
+    free(rules.by_id);
     free(rules.forks);
   }
   if (!err && !cs__voter(cs__role(table, motion, rep->proposer, sizeof(rep->proposer)))) {
@@ -438,16 +538,26 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
     err = CS_EFORMAT;
   }
 
-  /* 4. Ballots: each by a voting member of the electorate, on this motion. */
+  /* 4. Ballots: each by a voting member of the electorate, on this motion.
+   * An entry that only overwrites a vote takes the parent of the vote's
+   * creation, found by object among the entries that created one. */
+  if (!err) {
+    created = malloc((vote_count ? vote_count : 1) * sizeof(*created));
+    rep->votes = calloc(vote_count ? vote_count : 1, sizeof(*rep->votes));
+    if (!created || !rep->votes) err = CS_ENOMEM;
+  }
+  for (uint32_t i = 0; i < vote_count && !err; i++)
+    if (votes[i].has_parent) created[created_count++] = &votes[i];
+  if (!err) qsort(created, created_count, sizeof(*created), cs__vote_by_object);
   for (uint32_t i = 0; i < vote_count && !err; i++) {
     cs__vote_t *v = &votes[i];
     if (!v->has_parent) {
-      /* An overwrite: the vote object was created by another change here. */
-      for (uint32_t k = 0; k < vote_count; k++)
-        if (votes[k].has_parent && memcmp(votes[k].object, v->object, CS_ID_LEN) == 0) {
-          v->has_parent = true;
-          memcpy(v->parent, votes[k].parent, CS_ID_LEN);
-        }
+      const cs__vote_t *key = v;
+      const cs__vote_t *const *found = bsearch(&key, created, created_count, sizeof(*created), cs__vote_by_object);
+      if (found) {
+        v->has_parent = true;
+        memcpy(v->parent, (*found)->parent, CS_ID_LEN);
+      }
     }
     if (!v->has_parent || memcmp(v->parent, rep->motion, CS_ID_LEN) != 0 || !v->has_choice) continue;
     cs_audit_vote_t *out = &rep->votes[rep->vote_count];
@@ -459,12 +569,13 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
       err = CS_EAUTH;
       break;
     }
-    if (rep->vote_count == sizeof(rep->votes) / sizeof(rep->votes[0])) break;
     memcpy(out->key, v->change->author, CS_KEY_LEN);
     memcpy(out->change, v->change->id, CS_ID_LEN);
+    out->lamport = v->change->lamport;
     out->choice = v->choice;
     rep->vote_count++;
   }
+  if (!err) err = cs__mark_latest(rep);
 
   /* 5. The resolution: by an admin; its deps are exactly the counted ballots. */
   if (!err && resolution) {
@@ -499,6 +610,54 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
   free(cs);
   free(mops);
   free(votes);
+  free(created);
   free(op);
   return err;
+}
+
+int cs_audit_bundle_verify(cs_span_t bytes, cs_audit_report_t *rep) {
+  cs_bundle_reader_t r;
+  cs_bundle_header_t h;
+  cs_span_t *records = NULL, record;
+  uint32_t count = 0, cap = 0;
+  bool too_many = false;
+  int err = cs_bundle_open(&r, bytes, &h);
+  while (!err && (err = cs_bundle_next(&r, &record)) == CS_OK) {
+    if (count == CS_AUDIT_CHANGES_MAX) {
+      too_many = true;
+      err = CS_ETOOBIG;
+      break;
+    }
+    if (count == cap) {
+      cs_span_t *grown = cs__grow(records, &cap, sizeof(*records));
+      if (!grown) {
+        err = CS_ENOMEM;
+        break;
+      }
+      records = grown;
+    }
+    records[count++] = record;
+  }
+  if (err == CS_ENOTFOUND) err = cs_bundle_check_trailer(&r);
+  if (!err) {
+    err = cs_audit_verify(records, count, rep);
+  } else {
+    memset(rep, 0, sizeof(*rep));
+    if (too_many) {
+      snprintf(rep->why, sizeof(rep->why),
+               "the bundle holds more than %d changes, the most verify reads (CS_AUDIT_CHANGES_MAX)",
+               CS_AUDIT_CHANGES_MAX);
+    } else if (err != CS_ENOMEM) {
+      rep->damaged = true;
+      snprintf(rep->why, sizeof(rep->why), "%s", cs_strerror(err));
+    }
+  }
+  free(records);
+  return err;
+}
+
+void cs_audit_report_free(cs_audit_report_t *rep) {
+  free(rep->votes);
+  rep->votes = NULL;
+  rep->vote_count = 0;
 }

@@ -70,12 +70,25 @@ typedef struct cs_counted_s {
 int cs_resolution_check(const cs_resolution_t *r, const char *rule, const cs_electorate_t *e,
                         const cs_counted_t *ballots, uint32_t count, char *why, size_t why_len) CS_MUST_USE;
 
+/* Bounds on what `verify` reads from an audit bundle (docs/limits.md). Each
+ * is checked before anything is allocated for it; past one, the bundle is
+ * invalid and the reason names the bound. An honest audit bundle holds one
+ * change per ballot (a museum changing its vote adds one), the motion, the
+ * resolution and the membership changes. */
+#define CS_AUDIT_CHANGES_MAX 200000      /* records in one audit bundle */
+#define CS_AUDIT_VOTE_ENTRIES_MAX 200000 /* vote entries: ops that create a vote or set its choice */
+#define CS_AUDIT_MEMBER_OPS_MAX 200000   /* genesis and member ops */
+
 /* An audit bundle's verdict (clubsync verify). */
 typedef struct cs_audit_vote_s {
   char museum[CS_NAME_MAX + 1];
   uint8_t key[CS_KEY_LEN];
   uint32_t choice;
   bool counted;
+  /* The museum's latest ballot in the bundle, by (lamport, key): the one a
+   * node's tally (`motion show`, `motion resolve`) takes for that museum. */
+  bool latest;
+  uint64_t lamport;
   uint8_t change[CS_ID_LEN];
 } cs_audit_vote_t;
 
@@ -88,7 +101,7 @@ typedef struct cs_audit_report_s {
   char quorum[16];
   char proposer[CS_NAME_MAX + 1];
   cs_electorate_t electorate;
-  cs_audit_vote_t votes[4 * CS_ELECTORATE_MAX];
+  cs_audit_vote_t *votes; /* vote_count ballots on the motion, in bundle order; owned by the report */
   uint32_t vote_count;
   bool resolved;
   cs_resolution_t resolution;
@@ -96,13 +109,26 @@ typedef struct cs_audit_report_s {
   uint32_t members;            /* member ops replayed */
   uint32_t members_kept_out;   /* member changes the club's rules keep out, as a node does */
   uint32_t decisions_elsewhere; /* admin removals whose decision is outside the bundle, taken as the club took them */
+  bool damaged;    /* the file's framing or trailer is broken (rather than the decision) */
   char why[512];   /* the first problem found, when the result is not CS_OK */
 } cs_audit_report_t;
 
-/* Verifies an audit bundle's changes (any order): every id, hash and
- * signature; the membership replayed from the genesis; the motion, its
- * ballots and its resolution authorised by that membership; the counts.
- * Returns CS_OK, or an error with report->why naming the first problem. */
+/* Verifies an audit bundle's changes (any order, at most
+ * CS_AUDIT_CHANGES_MAX): every id, hash and signature; the membership
+ * replayed from the genesis; the motion, its ballots and its resolution
+ * authorised by that membership; the counts. Fills *report (its previous
+ * content is overwritten, not freed). Returns CS_OK, or an error with
+ * report->why naming the first problem. Free the report with
+ * cs_audit_report_free whatever the result. */
 int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t *report) CS_MUST_USE;
+
+/* What `verify FILE` does with the file's bytes: reads the bundle
+ * (core/bundle.c) with its record count bounded by CS_AUDIT_CHANGES_MAX,
+ * checks its trailer, then cs_audit_verify. report->damaged tells a broken
+ * file from a decision that does not verify. Same contract as
+ * cs_audit_verify. */
+int cs_audit_bundle_verify(cs_span_t bytes, cs_audit_report_t *report) CS_MUST_USE;
+
+void cs_audit_report_free(cs_audit_report_t *report);
 
 #endif

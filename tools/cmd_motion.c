@@ -504,38 +504,15 @@ int cmd_verify(cli_t *cli, cli_args_t *args) {
   if (!path) return cli_fail(CLI_USAGE, "verify needs the audit bundle FILE");
   cli_mapped_t m;
   if (cli_map_file(path, &m) != 0) return cli_fail(CLI_ERROR, "cannot read %s: %s", path, strerror(errno));
-  cs_bundle_reader_t r;
-  cs_bundle_header_t h;
-  int err = cs_bundle_open(&r, m.bytes, &h);
-  cs_span_t *records = NULL;
-  uint32_t count = 0, cap = 0;
-  cs_span_t record;
-  while (!err && (err = cs_bundle_next(&r, &record)) == CS_OK) {
-    if (count == cap) {
-      cap = cap ? cap * 2 : 256;
-      cs_span_t *grown = realloc(records, cap * sizeof(*grown));
-      if (!grown) {
-        err = CS_ENOMEM;
-        break;
-      }
-      records = grown;
-    }
-    records[count++] = record;
-  }
-  if (err == CS_ENOTFOUND) err = cs_bundle_check_trailer(&r);
-  if (err) {
-    free(records);
-    cli_unmap_file(&m);
-    return cli_fail(CLI_INVALID, "%s is damaged or altered: %s", path, cs_strerror(err));
-  }
-  cs_audit_report_t *rep = malloc(sizeof(*rep));
-  err = rep ? cs_audit_verify(records, count, rep) : CS_ENOMEM;
-  free(records);
+  cs_audit_report_t *rep = calloc(1, sizeof(*rep));
+  int err = rep ? cs_audit_bundle_verify(m.bytes, rep) : CS_ENOMEM;
   cli_unmap_file(&m);
   if (err) {
-    code = err == CS_ENOMEM ? cli_fail(CLI_ERROR, "out of memory")
-                            : cli_fail(CLI_INVALID, "the decision does not verify: %s",
-                                       rep->why[0] ? rep->why : cs_strerror(err));
+    code = err == CS_ENOMEM   ? cli_fail(CLI_ERROR, "out of memory")
+           : rep->damaged     ? cli_fail(CLI_INVALID, "%s is damaged or altered: %s", path, rep->why)
+                              : cli_fail(CLI_INVALID, "the decision does not verify: %s",
+                                         rep->why[0] ? rep->why : cs_strerror(err));
+    if (rep) cs_audit_report_free(rep);
     free(rep);
     return code;
   }
@@ -547,18 +524,26 @@ int cmd_verify(cli_t *cli, cli_args_t *args) {
   for (uint32_t i = 0; i < rep->electorate.count; i++)
     json_array_append_new(electorate, json_string(rep->electorate.museums[i]));
   for (uint32_t i = 0; i < rep->vote_count; i++)
-    json_array_append_new(votes, json_pack("{s:s s:o s:s s:b s:o}", "museum", rep->votes[i].museum, "key",
+    json_array_append_new(votes, json_pack("{s:s s:o s:s s:b s:b s:o}", "museum", rep->votes[i].museum, "key",
                                            cli_json_hex(rep->votes[i].key), "choice",
                                            cs_vote_choices[rep->votes[i].choice], "counted", rep->votes[i].counted,
-                                           "change", cli_json_hex(rep->votes[i].change)));
+                                           "latest", rep->votes[i].latest, "change",
+                                           cli_json_hex(rep->votes[i].change)));
   json_object_set_new(doc, "electorate", electorate);
   json_object_set_new(doc, "votes", votes);
   json_object_set_new(doc, "outcome", json_string(!rep->resolved           ? "not resolved"
                                                   : rep->resolution.adopted ? "adopted"
                                                                             : "rejected"));
+  /* The same shape as `motion show --json`. */
+  if (rep->resolved)
+    json_object_set_new(doc, "resolution",
+                        json_pack("{s:s s:I s:I s:I}", "outcome", rep->resolution.adopted ? "adopted" : "rejected",
+                                  "yes", (json_int_t)rep->resolution.yes, "no", (json_int_t)rep->resolution.no,
+                                  "abstain", (json_int_t)rep->resolution.abstain));
   json_object_set_new(doc, "member_changes_kept_out", json_integer(rep->members_kept_out));
   json_object_set_new(doc, "admin_removals_decided_elsewhere", json_integer(rep->decisions_elsewhere));
   uint32_t kept_out = rep->members_kept_out, elsewhere = rep->decisions_elsewhere;
+  cs_audit_report_free(rep);
   free(rep);
   if (cli->json) return cli_print_json(doc);
   printf("Club %s, motion %s\n", json_string_value(json_object_get(doc, "club")), hex);
@@ -569,11 +554,34 @@ int cmd_verify(cli_t *cli, cli_args_t *args) {
   json_t *v;
   json_array_foreach(electorate, i, v) printf("%s%s", i ? ", " : "", json_string_value(v));
   printf("\n");
-  json_array_foreach(votes, i, v) printf("  %-30s %-8s%s\n", json_string_value(json_object_get(v, "museum")),
-                                         json_string_value(json_object_get(v, "choice")),
-                                         json_is_true(json_object_get(v, "counted")) ? " (counted)" : "");
-  printf("  outcome: %s\nEvery signature, the membership and the count verify.\n",
-         json_string_value(json_object_get(doc, "outcome")));
+  /* Each museum's latest ballot, as `motion show` lists them, and any
+   * counted ballot that is not its museum's latest. */
+  size_t earlier = 0;
+  json_array_foreach(votes, i, v) {
+    bool latest = json_is_true(json_object_get(v, "latest")), counted = json_is_true(json_object_get(v, "counted"));
+    if (!latest && !counted) {
+      earlier++;
+      continue;
+    }
+    if (counted)
+      printf("  %-30s %-8s (counted)\n", json_string_value(json_object_get(v, "museum")),
+             json_string_value(json_object_get(v, "choice")));
+    else
+      printf("  %-30s %s\n", json_string_value(json_object_get(v, "museum")),
+             json_string_value(json_object_get(v, "choice")));
+  }
+  if (earlier)
+    printf("  %zu earlier ballot%s, each replaced by a later one of %s museum (--json lists every ballot)\n", earlier,
+           earlier == 1 ? "" : "s", earlier == 1 ? "its" : "their");
+  json_t *r = json_object_get(doc, "resolution");
+  if (r)
+    printf("  outcome: %s (%lld yes, %lld no, %lld abstain)\n", json_string_value(json_object_get(r, "outcome")),
+           (long long)json_integer_value(json_object_get(r, "yes")),
+           (long long)json_integer_value(json_object_get(r, "no")),
+           (long long)json_integer_value(json_object_get(r, "abstain")));
+  else
+    printf("  outcome: not resolved\n");
+  printf("Every signature, the membership and the count verify.\n");
   if (kept_out)
     printf("  %u member change%s kept out of the membership by the club's rules, as every node keeps %s out.\n",
            kept_out, kept_out == 1 ? " is" : "s are", kept_out == 1 ? "it" : "them");
