@@ -306,6 +306,17 @@ static void cs__text(cs_span_t value, char *out, size_t out_len) {
 
 /* One vote entry: an op that creates a vote or sets its choice (a set on a
  * vote created in the same change joins that entry). */
+/* Whether a payload holds a genesis op (after cs_payload_check refused it). */
+static bool cs__has_genesis_op(cs_span_t payload) {
+  cs_op_iter_t it;
+  cs_op_t *op = malloc(sizeof(*op));
+  bool found = false;
+  if (op && cs_op_iter_init(&it, payload) == CS_OK)
+    while (!found && cs_op_iter_next(&it, op) == CS_OK) found = op->type == CS_OP_GENESIS;
+  free(op);
+  return found;
+}
+
 typedef struct cs__vote_s {
   const cs_change_t *change;
   uint8_t object[CS_ID_LEN];
@@ -355,7 +366,8 @@ static int cs__mark_latest(cs_audit_report_t *rep) {
   return CS_OK;
 }
 
-int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t *rep) {
+int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uint32_t count,
+                    cs_audit_report_t *rep) {
   memset(rep, 0, sizeof(*rep));
   if (count > CS_AUDIT_CHANGES_MAX) {
     snprintf(rep->why, sizeof(rep->why),
@@ -376,26 +388,52 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
   int err = cs && op ? CS_OK : CS_ENOMEM;
   char hex[65];
 
-  /* 1. Every change is intact: id, payload hash, signature. */
+  /* 1. Every change is intact (id, payload hash, signature) and its payload
+   * one a node accepts; exactly one genesis, the club's own; every other
+   * change in that club. A genesis is its club's id, so a second one, or
+   * another club's, could only found another club. */
+  memcpy(rep->club, club, CS_ID_LEN);
+  char club_hex[65];
+  cs_hex32(club, club_hex);
   for (uint32_t i = 0; i < count && !err; i++) {
     if ((err = cs_change_parse_verified(changes[i], &cs[i]))) {
       snprintf(rep->why, sizeof(rep->why), "change %u of the bundle is altered or damaged: %s", i + 1,
                cs_strerror(err));
       err = CS_EHASH;
+    } else if ((err = cs_payload_check(cs[i].payload_bytes, !cs[i].has_club))) {
+      if (cs[i].has_club && cs__has_genesis_op(cs[i].payload_bytes))
+        snprintf(rep->why, sizeof(rep->why),
+                 "change %u carries a genesis op but is no genesis: only the club's genesis founds it", i + 1);
+      else
+        snprintf(rep->why, sizeof(rep->why), "change %u of the bundle has a payload a node refuses: %s", i + 1,
+                 cs_strerror(err));
+      err = CS_EFORMAT;
+    } else if (!cs[i].has_club && genesis) {
+      snprintf(rep->why, sizeof(rep->why),
+               "the bundle holds a second genesis (changes %u and %u): an audit bundle holds its own club's only",
+               (uint32_t)(genesis - cs) + 1, i + 1);
+      err = CS_ECLUB;
+    } else if (!cs[i].has_club && memcmp(cs[i].id, club, CS_ID_LEN) != 0) {
+      cs_hex32(cs[i].id, hex);
+      snprintf(rep->why, sizeof(rep->why),
+               "change %u is the genesis of club %.12s, but the bundle's header names club %.12s", i + 1, hex,
+               club_hex);
+      err = CS_ECLUB;
     } else if (!cs[i].has_club) {
       genesis = &cs[i];
+    } else if (memcmp(cs[i].club, club, CS_ID_LEN) != 0) {
+      cs_hex32(cs[i].club, hex);
+      snprintf(rep->why, sizeof(rep->why), "change %u belongs to club %.12s, but the bundle's header names club %.12s",
+               i + 1, hex, club_hex);
+      err = CS_ECLUB;
     }
   }
   if (!err && !genesis) {
-    snprintf(rep->why, sizeof(rep->why), "the club's genesis is missing, so its membership cannot be checked");
+    snprintf(rep->why, sizeof(rep->why),
+             "the genesis of club %.12s is missing, so its founder and membership cannot be checked", club_hex);
     err = CS_ENOTFOUND;
   }
-  if (!err) memcpy(rep->club, genesis->id, CS_ID_LEN);
-  for (uint32_t i = 0; i < count && !err; i++)
-    if (cs[i].has_club && memcmp(cs[i].club, rep->club, CS_ID_LEN) != 0) {
-      snprintf(rep->why, sizeof(rep->why), "change %u belongs to another club", i + 1);
-      err = CS_ECLUB;
-    }
+  if (!err) memcpy(rep->founder, genesis->author, CS_KEY_LEN);
 
   /* 2. Collect member ops, the motion, votes and the resolution. Each list
    * grows with the bundle, up to its bound. */
@@ -450,8 +488,10 @@ int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t 
         m->entry.lamport = cs[i].lamport;
         memcpy(m->entry.change, cs[i].id, CS_ID_LEN);
         m->entry.op_index = index;
-        if (m->founder) snprintf(rep->club_name, sizeof(rep->club_name), "%.*s", (int)op->name.len,
-                                 (const char *)op->name.ptr);
+        if (m->founder) {
+          snprintf(rep->club_name, sizeof(rep->club_name), "%.*s", (int)op->name.len, (const char *)op->name.ptr);
+          snprintf(rep->founder_museum, sizeof(rep->founder_museum), "%s", m->entry.museum);
+        }
         continue;
       }
       bool vote_create = op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_VOTE;
@@ -640,7 +680,7 @@ int cs_audit_bundle_verify(cs_span_t bytes, cs_audit_report_t *rep) {
   }
   if (err == CS_ENOTFOUND) err = cs_bundle_check_trailer(&r);
   if (!err) {
-    err = cs_audit_verify(records, count, rep);
+    err = cs_audit_verify(h.club, records, count, rep);
   } else {
     memset(rep, 0, sizeof(*rep));
     if (too_many) {

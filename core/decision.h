@@ -93,8 +93,10 @@ typedef struct cs_audit_vote_s {
 } cs_audit_vote_t;
 
 typedef struct cs_audit_report_s {
-  uint8_t club[CS_ID_LEN];
+  uint8_t club[CS_ID_LEN]; /* the bundle's club: its genesis's id, the one the header names */
   char club_name[CS_NAME_MAX + 1];
+  uint8_t founder[CS_KEY_LEN]; /* the genesis's author */
+  char founder_museum[CS_NAME_MAX + 1];
   uint8_t motion[CS_ID_LEN];
   char text[CS_TEXT_MAX + 1];
   char effect[CS_TEXT_MAX + 1];
@@ -113,14 +115,18 @@ typedef struct cs_audit_report_s {
   char why[512];   /* the first problem found, when the result is not CS_OK */
 } cs_audit_report_t;
 
-/* Verifies an audit bundle's changes (any order, at most
- * CS_AUDIT_CHANGES_MAX): every id, hash and signature; the membership
- * replayed from the genesis; the motion, its ballots and its resolution
- * authorised by that membership; the counts. Fills *report (its previous
- * content is overwritten, not freed). Returns CS_OK, or an error with
- * report->why naming the first problem. Free the report with
- * cs_audit_report_free whatever the result. */
-int cs_audit_verify(const cs_span_t *changes, uint32_t count, cs_audit_report_t *report) CS_MUST_USE;
+/* Verifies an audit bundle of club `club` (the id its header names) from
+ * its changes (any order, at most CS_AUDIT_CHANGES_MAX): every id, hash and
+ * signature, and every payload as a node checks it (a genesis op only in a
+ * genesis change); exactly one genesis, the club's own (its id is `club`),
+ * and every other change in that club; the membership replayed from that
+ * genesis; the motion, its ballots and its resolution authorised by that
+ * membership; the counts. Fills *report (its previous content is
+ * overwritten, not freed). Returns CS_OK, or an error with report->why
+ * naming the first problem. Free the report with cs_audit_report_free
+ * whatever the result. */
+int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uint32_t count,
+                    cs_audit_report_t *report) CS_MUST_USE;
 
 /* What `verify FILE` does with the file's bytes: reads the bundle
  * (core/bundle.c) with its record count bounded by CS_AUDIT_CHANGES_MAX,

@@ -518,8 +518,10 @@ int cmd_verify(cli_t *cli, cli_args_t *args) {
   }
   char hex[65];
   cs_hex32(rep->motion, hex);
-  json_t *doc = json_pack("{s:s s:o s:s s:s s:s s:s}", "club", rep->club_name, "motion", cli_json_hex(rep->motion),
-                          "text", rep->text, "effect", rep->effect, "proposer", rep->proposer, "quorum", rep->quorum);
+  json_t *doc = json_pack("{s:s s:o s:{s:s s:o} s:o s:s s:s s:s s:s}", "club", rep->club_name, "club_id",
+                          cli_json_hex(rep->club), "founder", "museum", rep->founder_museum, "key",
+                          cli_json_hex(rep->founder), "motion", cli_json_hex(rep->motion), "text", rep->text, "effect",
+                          rep->effect, "proposer", rep->proposer, "quorum", rep->quorum);
   json_t *electorate = json_array(), *votes = json_array();
   for (uint32_t i = 0; i < rep->electorate.count; i++)
     json_array_append_new(electorate, json_string(rep->electorate.museums[i]));
@@ -546,7 +548,12 @@ int cmd_verify(cli_t *cli, cli_args_t *args) {
   cs_audit_report_free(rep);
   free(rep);
   if (cli->json) return cli_print_json(doc);
-  printf("Club %s, motion %s\n", json_string_value(json_object_get(doc, "club")), hex);
+  /* The club is its genesis: its id and founder tell it from another club
+   * of the same name. */
+  json_t *founder = json_object_get(doc, "founder");
+  printf("Club %s (id %s)\n  founded by %s (key %s)\nMotion %s\n", json_string_value(json_object_get(doc, "club")),
+         json_string_value(json_object_get(doc, "club_id")), json_string_value(json_object_get(founder, "museum")),
+         json_string_value(json_object_get(founder, "key")), hex);
   printf("  proposed by %s: %s\n", json_string_value(json_object_get(doc, "proposer")),
          json_string_value(json_object_get(doc, "text")));
   printf("  electorate (%s rule): ", json_string_value(json_object_get(doc, "quorum")));
