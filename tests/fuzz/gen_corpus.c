@@ -8,6 +8,7 @@
  * again rewrites the same files. Files named regress-* are crash inputs
  * kept by hand and are never touched here. */
 #include "tests/fuzz/fuzz_fixture.h"
+#include "tests/fuzz/fuzz_audit.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 
 #include "core/boxstream.h"
 #include "core/bundle.h"
+#include "core/decision.h"
 #include "core/members.h"
 #include "core/object.h"
 #include "core/shs1.h"
@@ -702,6 +704,243 @@ static void gen_ingest(void) {
   cs_buf_free(&b);
 }
 
+/* verify ------------------------------------------------------------------ */
+
+/* Honest audit bundles of a club of the museums in tests/fuzz/fuzz_audit.h,
+ * written the way `clubsync` writes them: museum 0 founds the club and adds
+ * the others, a motion, ballots (the first creates the key's vote, each
+ * later one overwrites it naming the value it replaces), a resolution whose
+ * deps are exactly the ballots it counts. Other changes depend on the one
+ * written before them. */
+typedef struct audit_club_s {
+  uint8_t pk[FUZZ_AUDIT_KEYS][32], sk[FUZZ_AUDIT_KEYS][64];
+  uint8_t club[CS_ID_LEN];
+  uint64_t seq[FUZZ_AUDIT_KEYS];
+  uint8_t prev[FUZZ_AUDIT_KEYS][CS_ID_LEN];
+  uint8_t last[CS_ID_LEN]; /* the change written last */
+  uint64_t lamport;
+  cs_bundle_writer_t w;
+  cs_buf_t out;
+  /* Per museum: its vote on the current motion and the op of its choice. */
+  bool voted[FUZZ_AUDIT_KEYS];
+  uint8_t vote[FUZZ_AUDIT_KEYS][CS_ID_LEN], choice_op[FUZZ_AUDIT_KEYS][CS_ID_LEN];
+  uint8_t ballot[FUZZ_AUDIT_KEYS][CS_ID_LEN]; /* its latest ballot change */
+  uint32_t choice[FUZZ_AUDIT_KEYS];
+} audit_club_t;
+
+static int by_id(const void *a, const void *b) { return memcmp(a, b, CS_ID_LEN); }
+
+static void ac_change(audit_club_t *a, int author, cs_buf_t *payload, uint8_t (*deps)[CS_ID_LEN], uint32_t n,
+                      uint8_t id[CS_ID_LEN]) {
+  bool genesis = a->lamport == 0;
+  if (!genesis && !deps) deps = &a->last, n = 1;
+  qsort(deps, n, CS_ID_LEN, by_id);
+  a->seq[author]++;
+  a->lamport++;
+  cs_change_draft_t d = {genesis ? NULL : a->club, a->pk[author], a->seq[author],
+                         a->seq[author] > 1 ? a->prev[author] : NULL, n, (const uint8_t(*)[CS_ID_LEN])deps,
+                         a->lamport, 1700000000000 + (int64_t)a->lamport * 1000, cs_buf_span(payload)};
+  cs_buf_t signed_bytes;
+  cs_buf_init(&signed_bytes, CS_CHANGE_SIGNED_MAX);
+  if (payload->failed || cs_change_build(&d, a->sk[author], &signed_bytes, id) != CS_OK ||
+      cs_bundle_write_change(&a->w, cs_buf_span(&signed_bytes), &a->out) != CS_OK)
+    abort();
+  cs_buf_free(&signed_bytes);
+  if (genesis) memcpy(a->club, id, CS_ID_LEN);
+  memcpy(a->prev[author], id, CS_ID_LEN);
+  memcpy(a->last, id, CS_ID_LEN);
+  cs_buf_reset(payload);
+}
+
+/* A club of `museums` museums; the first `admins` are admins. */
+static void ac_begin(audit_club_t *a, int museums, int admins) {
+  memset(a, 0, sizeof(*a));
+  fuzz_audit_keys(a->pk, a->sk);
+  cs_buf_t p, genesis;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  cs_buf_init(&genesis, CS_CHANGE_SIGNED_MAX);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_genesis(&p, "Club des musées", "Flora", "Musée 0");
+  /* The header names the club, whose id is its genesis's: sign the genesis
+   * once to learn it (ac_change signs the same bytes again). */
+  cs_change_draft_t d = {NULL, a->pk[0], 1, NULL, 0, NULL, 1, 1700000000000 + 1000, cs_buf_span(&p)};
+  cs_bundle_header_t h = {CS_BUNDLE_AUDIT, {0}};
+  if (cs_change_build(&d, a->sk[0], &genesis, h.club) != CS_OK) abort();
+  cs_buf_init(&a->out, 1 << 20);
+  cs_bundle_write_header(&a->w, &h, &a->out);
+  uint8_t id[CS_ID_LEN];
+  ac_change(a, 0, &p, NULL, 0, id);
+  if (memcmp(id, h.club, CS_ID_LEN) != 0) abort();
+  char museum[32];
+  for (int i = 1; i < museums; i++) {
+    snprintf(museum, sizeof(museum), "Musée %d", i);
+    cs_mp_write_array(&p, 1);
+    cs_op_write_member(&p, a->pk[i], museum, i < admins ? CS_ROLE_ADMIN : CS_ROLE_MEMBER, 0);
+    ac_change(a, 0, &p, NULL, 0, id);
+  }
+  cs_buf_free(&p);
+  cs_buf_free(&genesis);
+}
+
+/* A motion by `author` with the first `museums` museums as its electorate. */
+static void ac_motion(audit_club_t *a, int author, int museums, const char *quorum, const char *effect,
+                      uint8_t change[CS_ID_LEN], uint8_t motion[CS_ID_LEN]) {
+  cs_electorate_t *e = calloc(1, sizeof(*e));
+  cs_buf_t p, value;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  cs_buf_init(&value, CS_TEXT_MAX);
+  if (!e) abort();
+  e->count = (uint32_t)museums;
+  for (int i = 0; i < museums; i++) snprintf(e->museums[i], sizeof(e->museums[i]), "Musée %d", i);
+  cs_electorate_write(&value, e);
+  free(e);
+  cs_mp_write_array(&p, effect ? 5 : 4);
+  cs_op_write_create(&p, CS_OBJ_MOTION, NULL);
+  cs_op_write_set_str(&p, cs_ref_local(0), CS_F_MOTION_TEXT, "Adopter la charte", 0, NULL);
+  cs_op_write_set_str(&p, cs_ref_local(0), CS_F_MOTION_QUORUM, quorum, 0, NULL);
+  cs_op_write_set_raw(&p, cs_ref_local(0), CS_F_MOTION_ELECTORATE, cs_buf_span(&value), 0, NULL);
+  if (effect) cs_op_write_set_str(&p, cs_ref_local(0), CS_F_MOTION_EFFECT, effect, 0, NULL);
+  ac_change(a, author, &p, NULL, 0, change);
+  cs_op_id(change, 0, motion);
+  memset(a->voted, 0, sizeof(a->voted));
+  cs_buf_free(&p);
+  cs_buf_free(&value);
+}
+
+static void ac_vote(audit_club_t *a, int author, const uint8_t motion[CS_ID_LEN], uint32_t choice) {
+  static const char *const choices[] = {"yes", "no", "abstain"};
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  uint8_t id[CS_ID_LEN];
+  if (a->voted[author]) {
+    cs_mp_write_array(&p, 1);
+    cs_op_write_set_str(&p, cs_ref_id(a->vote[author]), CS_F_VOTE_CHOICE, choices[choice], 1,
+                        (const uint8_t(*)[CS_ID_LEN])a->choice_op[author]);
+    ac_change(a, author, &p, NULL, 0, id);
+    cs_op_id(id, 0, a->choice_op[author]);
+  } else {
+    cs_ref_t parent = cs_ref_id(motion);
+    cs_mp_write_array(&p, 2);
+    cs_op_write_create(&p, CS_OBJ_VOTE, &parent);
+    cs_op_write_set_str(&p, cs_ref_local(0), CS_F_VOTE_CHOICE, choices[choice], 0, NULL);
+    ac_change(a, author, &p, NULL, 0, id);
+    cs_op_id(id, 0, a->vote[author]);
+    cs_op_id(id, 1, a->choice_op[author]);
+    a->voted[author] = true;
+  }
+  memcpy(a->ballot[author], id, CS_ID_LEN);
+  a->choice[author] = choice;
+  cs_buf_free(&p);
+}
+
+/* Museum 0 counts the latest ballot of each of the first `museums`. */
+static void ac_resolve(audit_club_t *a, int museums, const char *quorum, const uint8_t motion[CS_ID_LEN],
+                       uint8_t change[CS_ID_LEN]) {
+  uint8_t deps[FUZZ_AUDIT_KEYS][CS_ID_LEN];
+  cs_resolution_t res = {false, 0, 0, 0};
+  uint32_t n = 0;
+  for (int i = 0; i < museums; i++) {
+    if (!a->voted[i]) continue;
+    memcpy(deps[n++], a->ballot[i], CS_ID_LEN);
+    if (a->choice[i] == 0) res.yes++;
+    else if (a->choice[i] == 1) res.no++;
+    else res.abstain++;
+  }
+  res.adopted = cs_quorum_met(quorum, (uint32_t)museums, res.yes);
+  cs_buf_t p, value;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  cs_buf_init(&value, 256);
+  cs_resolution_write(&value, &res);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_set_raw(&p, cs_ref_id(motion), CS_F_MOTION_RESOLUTION, cs_buf_span(&value), 0, NULL);
+  ac_change(a, 0, &p, deps, n, change);
+  cs_buf_free(&p);
+  cs_buf_free(&value);
+}
+
+/* Writes the bundle as a seed after checking that it verifies as expected. */
+static void ac_put(audit_club_t *a, const char *name, const char *outcome, uint32_t vote_entries) {
+  cs_bundle_write_trailer(&a->w, &a->out);
+  cs_audit_report_t rep;
+  if (cs_audit_bundle_verify(cs_buf_span(&a->out), &rep) != CS_OK) {
+    fprintf(stderr, "verify/%s does not verify: %s\n", name, rep.why);
+    exit(1);
+  }
+  const char *got = !rep.resolved ? "not resolved" : rep.resolution.adopted ? "adopted" : "rejected";
+  if (strcmp(got, outcome) != 0 || rep.vote_count != vote_entries) {
+    fprintf(stderr, "verify/%s: %s with %u vote entries\n", name, got, rep.vote_count);
+    exit(1);
+  }
+  cs_audit_report_free(&rep);
+  put_buf("verify", name, &a->out);
+  cs_buf_free(&a->out);
+}
+
+static void gen_verify(void) {
+  audit_club_t *a = malloc(sizeof(*a));
+  uint8_t change[CS_ID_LEN], motion[CS_ID_LEN], resolution[CS_ID_LEN];
+  if (!a) abort();
+
+  /* Three museums; a member proposes; adopted 2 to 1. */
+  ac_begin(a, 3, 1);
+  ac_motion(a, 1, 3, "majority", NULL, change, motion);
+  ac_vote(a, 0, motion, 0);
+  ac_vote(a, 1, motion, 1);
+  ac_vote(a, 2, motion, 0);
+  ac_resolve(a, 3, "majority", motion, change);
+  ac_put(a, "small", "adopted", 3);
+
+  /* Four museums change their votes, three times each; not counted yet. */
+  ac_begin(a, 4, 1);
+  ac_motion(a, 0, 4, "two-thirds", NULL, change, motion);
+  for (int round = 0; round < 3; round++)
+    for (int i = 0; i < 4; i++) ac_vote(a, i, motion, (uint32_t)(round + i) % 3);
+  ac_put(a, "changed-votes-open", "not resolved", 12);
+
+  /* An admin removed by an adopted motion whose effect names it: the
+   * removal depends on the motion and the resolution, in the bundle. */
+  ac_begin(a, 3, 2);
+  char effect[CS_GOVERNED_EFFECT_MAX + 1];
+  cs_governed_effect(effect, "remove-admin", a->pk[1]);
+  uint8_t motion_change[CS_ID_LEN];
+  ac_motion(a, 2, 3, "majority", effect, motion_change, motion);
+  ac_vote(a, 0, motion, 0);
+  ac_vote(a, 1, motion, 1);
+  ac_vote(a, 2, motion, 0);
+  ac_resolve(a, 3, "majority", motion, resolution);
+  {
+    uint8_t deps[2][CS_ID_LEN];
+    memcpy(deps[0], motion_change, CS_ID_LEN);
+    memcpy(deps[1], resolution, CS_ID_LEN);
+    cs_buf_t p;
+    cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+    cs_mp_write_array(&p, 1);
+    cs_op_write_member(&p, a->pk[1], "Musée 1", CS_ROLE_MEMBER, a->seq[1]);
+    ac_change(a, 0, &p, deps, 2, change);
+    cs_buf_free(&p);
+  }
+  ac_put(a, "remove-admin", "adopted", 3);
+
+  /* Busy motions: five museums change their votes many times, past the 256
+   * entries that once overflowed the report; in the last round the first
+   * `yes` museums vote yes and the others no. */
+  static const struct {
+    const char *name;
+    int rounds, yes;
+    const char *outcome;
+  } busy[] = {{"busy-300", 60, 3, "adopted"}, {"busy-800", 160, 2, "rejected"}};
+  for (size_t b = 0; b < sizeof(busy) / sizeof(busy[0]); b++) {
+    ac_begin(a, 5, 1);
+    ac_motion(a, 0, 5, "majority", NULL, change, motion);
+    for (int round = 0; round < busy[b].rounds - 1; round++)
+      for (int i = 0; i < 5; i++) ac_vote(a, i, motion, (uint32_t)(round + i) % 3);
+    for (int i = 0; i < 5; i++) ac_vote(a, i, motion, i < busy[b].yes ? 0 : 1);
+    ac_resolve(a, 5, "majority", motion, change);
+    ac_put(a, busy[b].name, busy[b].outcome, (uint32_t)busy[b].rounds * 5);
+  }
+  free(a);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
@@ -717,6 +956,7 @@ int main(int argc, char **argv) {
   gen_record();
   gen_sync();
   gen_ingest();
+  gen_verify();
   fixture_free(&fx);
   printf("wrote %d seed files under %s\n", written, out_dir);
   return 0;
