@@ -272,7 +272,8 @@ static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LE
 
 /* The club's membership, replayed from the genesis by the same rules as a
  * node's (core/members.c). A member change the rules keep out is counted,
- * not fatal: a node keeps it out too. */
+ * not fatal: a node keeps it out too, one past CS_MEMBER_ENTRIES_MAX
+ * included (store/ingest.c). */
 static int cs__replay(cs_member_op_t *ops, uint32_t n, cs__bundle_rules_t *b, cs_member_replay_t *replay,
                       cs_audit_report_t *rep) {
   qsort(ops, n, sizeof(*ops), cs__mop_order);
@@ -282,7 +283,7 @@ static int cs__replay(cs_member_op_t *ops, uint32_t n, cs__bundle_rules_t *b, cs
     uint32_t end = at;
     while (end < n && memcmp(ops[end].entry.change, ops[at].entry.change, CS_ID_LEN) == 0) end++;
     int validity = cs_member_replay_change(replay, &ops[at], end - at, &rules);
-    if (validity == CS_ENOMEM || validity == CS_ETOOBIG) return validity;
+    if (validity == CS_ENOMEM) return validity;
     if (validity != CS_OK) rep->members_kept_out++;
     at = end;
   }

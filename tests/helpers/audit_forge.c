@@ -22,6 +22,8 @@
  * |                      |        | then a decision in C                             |
  * | other-club           | C      | the genesis of X and a decision in X only        |
  * | other-club-own       | X      | the same, under its own club's header            |
+ * | member-timeline      | X      | the genesis of X, CS_MEMBER_ENTRIES_MAX + 1      |
+ * |                      |        | changes of one member's role, a decision in X    |
  * | header-club          | X      | IN's changes                                     |
  *
  * The outsider's club X is named like C's ("Club régional") and its
@@ -36,6 +38,7 @@
 #include "core/bundle.h"
 #include "core/change.h"
 #include "core/decision.h"
+#include "core/members.h"
 #include "core/op.h"
 
 #define FORGE_RECORDS_MAX 65536
@@ -102,6 +105,24 @@ static int forge_genesis_op(forge_t *g, chain_t *c) {
   cs_mp_write_array(&payload, 1);
   cs_op_write_genesis(&payload, "Club régional", "Flora", "Musée a");
   int err = forge_change(g, c, cs_buf_span(&payload), NULL, 0, id);
+  cs_buf_free(&payload);
+  return err;
+}
+
+/* CS_MEMBER_ENTRIES_MAX + 1 changes of one key's role, each a member op
+ * of its own: a node keeps the last one out of the membership. */
+static int forge_timeline(forge_t *g, chain_t *c) {
+  uint8_t key[CS_KEY_LEN], id[CS_ID_LEN];
+  crypto_generichash(key, sizeof(key), (const uint8_t *)"member", 6, NULL, 0);
+  cs_buf_t payload;
+  cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
+  int err = CS_OK;
+  for (int i = 0; i <= CS_MEMBER_ENTRIES_MAX && !err; i++) {
+    cs_buf_reset(&payload);
+    cs_mp_write_array(&payload, 1);
+    cs_op_write_member(&payload, key, "Musée b", i % 2 ? CS_ROLE_OBSERVER : CS_ROLE_MEMBER, 0);
+    err = forge_change(g, c, cs_buf_span(&payload), NULL, 0, id);
+  }
   cs_buf_free(&payload);
   return err;
 }
@@ -262,6 +283,11 @@ int main(int argc, char **argv) {
     err = forge_decision(mine, &in_x);
     parts[0] = mine;
     if (strcmp(mode, "other-club-own") == 0) memcpy(header.club, other, CS_ID_LEN);
+  } else if (strcmp(mode, "member-timeline") == 0) {
+    err = forge_timeline(mine, &in_x);
+    if (!err) err = forge_decision(mine, &in_x);
+    parts[0] = mine;
+    memcpy(header.club, other, CS_ID_LEN);
   } else if (strcmp(mode, "header-club") == 0) {
     parts[0] = in;
     memcpy(header.club, other, CS_ID_LEN);

@@ -3,8 +3,10 @@
 # bundle, a museum changing its vote too. Honest bundles of 300 and 5,000
 # vote entries, made by the CLI, verify with exit 0 and print the tally the
 # node shows (`motion show`), before and after the count; bundles past one of
-# verify's bounds exit 5 and name it. Both builds: the sanitized one and the
-# one `make build` makes, which once died with SIGSEGV on 300 entries.
+# verify's bounds exit 5 and name it, but a member change past a bound that a
+# node applies too is kept out as the node keeps it. Both builds: the
+# sanitized one and the one `make build` makes, which once died with SIGSEGV
+# on 300 entries.
 source "$(dirname "$0")/lib.sh"
 HELPERS=${CS_TEST_HELPERS:-$(dirname "$CLUBSYNC")/../tests}
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -101,8 +103,8 @@ body += struct.pack(">I", 0) + struct.pack(">Q", n)
 body += hashlib.blake2b(bytes(body), digest_size=32).digest()
 open(sys.argv[2], "wb").write(bytes(body))
 PY
-"$HELPERS/cs_audit_forge" "$WORK/busy.bundle" "$WORK/votes.bundle" vote-flood
-"$HELPERS/cs_audit_forge" "$WORK/busy.bundle" "$WORK/members.bundle" member-flood
+"$HELPERS/cs_audit_forge" "$WORK/busy.bundle" "$WORK/votes.bundle" vote-flood >/dev/null
+"$HELPERS/cs_audit_forge" "$WORK/busy.bundle" "$WORK/members.bundle" member-flood >/dev/null
 for bin in $(both_builds); do
   for case in records:CS_AUDIT_CHANGES_MAX votes:CS_AUDIT_VOTE_ENTRIES_MAX members:CS_AUDIT_MEMBER_OPS_MAX; do
     file=${case%%:*} bound=${case#*:}
@@ -110,5 +112,20 @@ for bin in $(both_builds); do
     grep -q "more than 200000 .*($bound)" "$WORK/last.err" && ok ||
       fail "$file: the reason names $bound ($bin): $(cat "$WORK/last.err")"
   done
+done
+
+# A bound verify shares with a node: a key's member timeline holds at most
+# CS_MEMBER_ENTRIES_MAX (32) entries, and a node keeps a change past it out
+# of the membership. A club whose founder changed one member's role 33 times:
+# verify keeps that change out too and says so, as the node's audit does.
+"$HELPERS/cs_audit_forge" "$WORK/busy.bundle" "$WORK/timeline.bundle" member-timeline >/dev/null
+new_node node "Musée n"
+cs --home "$WORK/node" import "$WORK/timeline.bundle" >/dev/null
+expect_code "the node's audit" 0 cs --home "$WORK/node" audit
+expect_eq "the node keeps one change out" "$(grep -c 'kept out of the state: .*data exceeds a size limit' "$WORK/last.out")" 1
+for bin in $(both_builds); do
+  expect_code "a member timeline past its bound ($bin)" 0 "$bin" --home "$WORK/empty" verify "$WORK/timeline.bundle"
+  grep -q "1 member change is kept out of the membership" "$WORK/last.out" && ok ||
+    fail "verify keeps the change out as the node does ($bin): $(cat "$WORK/last.out") $(cat "$WORK/last.err")"
 done
 finish
