@@ -32,7 +32,7 @@ cs --home "$WORK/b" club join "$code" >/dev/null
 expect_eq "a second join keeps one peer" "$(cs --home "$WORK/b" peer list)" "127.0.0.1:$port"
 
 # C serves on every interface: the wildcard is no address to dial, so its
-# invite carries none of C's own and says so (docs/decisions.md, 17).
+# invite carries none of C's own and says so (docs/decisions.md, 18).
 new_node c "Musée C"
 cs --home "$WORK/c" club create "Club des Causses" >/dev/null
 serve_node_on c 0.0.0.0:0
