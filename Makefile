@@ -6,9 +6,13 @@ BUILD_TYPE ?= RelWithDebInfo
 TEST_BUILD ?= $(BUILD)/asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
+# node-llhttp ships llhttp's C sources (the HTTP parser of the web UI);
+# chromium is the browser the browser tests drive.
 DEB_PACKAGES = cmake make gcc clang pkg-config libsodium-dev libuv1-dev libmsgpack-dev \
-               liblmdb-dev libjansson-dev lmdb-utils
+               liblmdb-dev libjansson-dev lmdb-utils node-llhttp chromium
 SHS1_TEST_VERSION = 1.1.1
+# The browser tests' npm packages, pinned by tests/browser/package-lock.json.
+BROWSER_NPM = $(BUILD)/browser
 
 .PHONY: all deps build test demo fuzz bench clean
 
@@ -32,6 +36,14 @@ deps:
 	  mkdir -p $(BUILD)/npm && npm install --silent --no-audit --no-fund --prefix $(BUILD)/npm \
 	    shs1-test@$(SHS1_TEST_VERSION) >/dev/null || { echo "npm install shs1-test failed"; exit 1; }; \
 	fi
+	@if ! cmp -s tests/browser/package-lock.json $(BROWSER_NPM)/package-lock.json || \
+	    [ ! -f $(BROWSER_NPM)/node_modules/playwright-core/package.json ] || \
+	    [ ! -f $(BROWSER_NPM)/node_modules/axe-core/axe.min.js ]; then \
+	  echo "Installing the browser tests' npm packages (npm ci)"; \
+	  mkdir -p $(BROWSER_NPM) && cp tests/browser/package.json tests/browser/package-lock.json $(BROWSER_NPM)/ && \
+	  (cd $(BROWSER_NPM) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --silent --no-audit --no-fund >/dev/null) || \
+	    { echo "npm ci in $(BROWSER_NPM) failed"; exit 1; }; \
+	fi
 
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
@@ -43,6 +55,7 @@ test: deps build
 	  -DCS_RELEASE_CLUBSYNC=$(abspath $(BUILD))/bin/clubsync >/dev/null
 	@cmake --build $(TEST_BUILD) -j$(JOBS)
 	cd $(TEST_BUILD) && SHS1_TEST_DIR=$(abspath $(BUILD)/npm) SHS1_TEST_REQUIRED=1 \
+	  CS_BROWSER_NPM=$(abspath $(BROWSER_NPM)) CS_BROWSER_REQUIRED=1 \
 	  ctest --output-on-failure -j$(JOBS) --timeout 900
 
 demo: deps build
