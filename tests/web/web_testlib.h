@@ -66,7 +66,7 @@ typedef struct wt_server_s {
   int log_count;
 } wt_server_t;
 
-static void wt_log(void *ctx, cs_web_log_level_t level, const char *line) {
+static inline void wt_log(void *ctx, cs_web_log_level_t level, const char *line) {
   wt_server_t *wt = ctx;
   (void)level;
   pthread_mutex_lock(&wt->lock);
@@ -75,7 +75,7 @@ static void wt_log(void *ctx, cs_web_log_level_t level, const char *line) {
   if (getenv("WT_VERBOSE")) fprintf(stderr, "  log: %s\n", line);
 }
 
-static int wt_log_count(wt_server_t *wt) {
+static inline int wt_log_count(wt_server_t *wt) {
   pthread_mutex_lock(&wt->lock);
   int n = wt->log_count;
   pthread_mutex_unlock(&wt->lock);
@@ -83,7 +83,7 @@ static int wt_log_count(wt_server_t *wt) {
 }
 
 /* True when one of the log lines from `from` on holds `text`. */
-static bool wt_logged(wt_server_t *wt, int from, const char *text) {
+static inline bool wt_logged(wt_server_t *wt, int from, const char *text) {
   bool found = false;
   pthread_mutex_lock(&wt->lock);
   for (int i = from; i < wt->log_count && !found; i++) found = strstr(wt->log[i], text) != NULL;
@@ -91,19 +91,19 @@ static bool wt_logged(wt_server_t *wt, int from, const char *text) {
   return found;
 }
 
-static void wt_on_stopped(cs_web_server_t *server, void *ctx) {
+static inline void wt_on_stopped(cs_web_server_t *server, void *ctx) {
   (void)server;
   wt_server_t *wt = ctx;
   uv_close((uv_handle_t *)&wt->stop_async, NULL);
   uv_close((uv_handle_t *)&wt->call_async, NULL);
 }
 
-static void wt_on_stop(uv_async_t *async) {
+static inline void wt_on_stop(uv_async_t *async) {
   wt_server_t *wt = async->data;
   cs_web_server_stop(wt->server, wt_on_stopped, wt);
 }
 
-static void wt_on_call(uv_async_t *async) {
+static inline void wt_on_call(uv_async_t *async) {
   wt_server_t *wt = async->data;
   pthread_mutex_lock(&wt->lock);
   wt_call_cb call = wt->call;
@@ -118,7 +118,7 @@ static void wt_on_call(uv_async_t *async) {
   pthread_mutex_unlock(&wt->lock);
 }
 
-static void *wt_thread(void *arg) {
+static inline void *wt_thread(void *arg) {
   wt_server_t *wt = arg;
   uv_run(&wt->loop, UV_RUN_DEFAULT);
   return NULL;
@@ -126,7 +126,7 @@ static void *wt_thread(void *arg) {
 
 /* Starts a server with `config` (listen and log are filled in when NULL)
  * and the routes `setup` adds. */
-static void wt_start(wt_server_t *wt, cs_web_config_t *config, wt_setup_cb setup, void *ctx) {
+static inline void wt_start(wt_server_t *wt, cs_web_config_t *config, wt_setup_cb setup, void *ctx) {
   memset(wt, 0, sizeof(*wt));
   REQUIRE(sodium_init() >= 0);
   pthread_mutex_init(&wt->lock, NULL);
@@ -151,7 +151,7 @@ static void wt_start(wt_server_t *wt, cs_web_config_t *config, wt_setup_cb setup
 }
 
 /* Runs `call` on the server's loop and waits for it. */
-static void wt_call(wt_server_t *wt, wt_call_cb call, void *arg) {
+static inline void wt_call(wt_server_t *wt, wt_call_cb call, void *arg) {
   pthread_mutex_lock(&wt->lock);
   wt->call = call;
   wt->call_arg = arg;
@@ -163,16 +163,16 @@ static void wt_call(wt_server_t *wt, wt_call_cb call, void *arg) {
   pthread_mutex_unlock(&wt->lock);
 }
 
-static void wt_stats_call(cs_web_server_t *server, void *arg) { cs_web_server_stats(server, arg); }
+static inline void wt_stats_call(cs_web_server_t *server, void *arg) { cs_web_server_stats(server, arg); }
 
-static cs_web_stats_t wt_stats(wt_server_t *wt) {
+static inline cs_web_stats_t wt_stats(wt_server_t *wt) {
   cs_web_stats_t stats;
   wt_call(wt, wt_stats_call, &stats);
   return stats;
 }
 
 /* Stops the server; every connection and handler must be done. */
-static void wt_stop(wt_server_t *wt) {
+static inline void wt_stop(wt_server_t *wt) {
   uv_async_send(&wt->stop_async);
   pthread_join(wt->thread, NULL);
   uv_run(&wt->loop, UV_RUN_DEFAULT);
@@ -199,7 +199,7 @@ typedef struct wt_response_s {
 } wt_response_t;
 
 /* Connects from `source` (NULL: any loopback address) to 127.0.0.1:port. */
-static wt_client_t *wt_connect_from(int port, const char *source) {
+static inline wt_client_t *wt_connect_from(int port, const char *source) {
   wt_client_t *c = calloc(1, sizeof(*c));
   REQUIRE(c);
   c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -217,14 +217,14 @@ static wt_client_t *wt_connect_from(int port, const char *source) {
   return c;
 }
 
-static wt_client_t *wt_connect(int port) { return wt_connect_from(port, NULL); }
+static inline wt_client_t *wt_connect(int port) { return wt_connect_from(port, NULL); }
 
-static void wt_close(wt_client_t *c) {
+static inline void wt_close(wt_client_t *c) {
   close(c->fd);
   free(c);
 }
 
-static void wt_send(wt_client_t *c, const void *data, size_t len) {
+static inline void wt_send(wt_client_t *c, const void *data, size_t len) {
   const char *p = data;
   while (len > 0) {
     ssize_t n = send(c->fd, p, len, MSG_NOSIGNAL);
@@ -235,8 +235,8 @@ static void wt_send(wt_client_t *c, const void *data, size_t len) {
   }
 }
 
-static void wt_sendf(wt_client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void wt_sendf(wt_client_t *c, const char *fmt, ...) {
+static inline void wt_sendf(wt_client_t *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static inline void wt_sendf(wt_client_t *c, const char *fmt, ...) {
   char text[16384];
   va_list ap;
   va_start(ap, fmt);
@@ -247,7 +247,7 @@ static void wt_sendf(wt_client_t *c, const char *fmt, ...) {
 }
 
 /* Reads more into the buffer; false at EOF, on error or after WT_WAIT_MS. */
-static bool wt_fill(wt_client_t *c) {
+static inline bool wt_fill(wt_client_t *c) {
   if (c->len == sizeof(c->buf)) return false;
   struct pollfd p = {.fd = c->fd, .events = POLLIN};
   if (poll(&p, 1, WT_WAIT_MS) <= 0) return false;
@@ -258,7 +258,7 @@ static bool wt_fill(wt_client_t *c) {
   return true;
 }
 
-static char *wt_find(char *hay, size_t len, const char *needle) {
+static inline char *wt_find(char *hay, size_t len, const char *needle) {
   size_t n = strlen(needle);
   for (size_t i = 0; i + n <= len; i++)
     if (memcmp(hay + i, needle, n) == 0) return hay + i;
@@ -266,20 +266,20 @@ static char *wt_find(char *hay, size_t len, const char *needle) {
 }
 
 /* True when `text` holds `lower` (lowercase) in any case. */
-static bool wt_has_ci(const char *text, const char *lower) {
+static inline bool wt_has_ci(const char *text, const char *lower) {
   size_t n = strlen(lower);
   for (const char *p = text; *p; p++)
     if (strncasecmp(p, lower, n) == 0) return true;
   return false;
 }
 
-static void wt_consume(wt_client_t *c, size_t n) {
+static inline void wt_consume(wt_client_t *c, size_t n) {
   memmove(c->buf, c->buf + n, c->len - n);
   c->len -= n;
 }
 
 /* The value of a response header, copied into a static buffer; NULL when absent. */
-static const char *wt_header(const wt_response_t *r, const char *name) {
+static inline const char *wt_header(const wt_response_t *r, const char *name) {
   static char value[4096];
   size_t name_len = strlen(name);
   const char *p = strstr(r->head, "\r\n");
@@ -300,14 +300,14 @@ static const char *wt_header(const wt_response_t *r, const char *name) {
   return NULL;
 }
 
-static void wt_response_free(wt_response_t *r) {
+static inline void wt_response_free(wt_response_t *r) {
   free(r->body);
   r->body = NULL;
 }
 
 /* Reads one response (a HEAD's has no body: pass `head`). False when the
  * connection ends first. */
-static bool wt_read_response_head(wt_client_t *c, wt_response_t *r, bool head) {
+static inline bool wt_read_response_head(wt_client_t *c, wt_response_t *r, bool head) {
   memset(r, 0, sizeof(*r));
   char *end;
   for (;;) {
@@ -334,10 +334,10 @@ static bool wt_read_response_head(wt_client_t *c, wt_response_t *r, bool head) {
   return true;
 }
 
-static bool wt_read_response(wt_client_t *c, wt_response_t *r) { return wt_read_response_head(c, r, false); }
+static inline bool wt_read_response(wt_client_t *c, wt_response_t *r) { return wt_read_response_head(c, r, false); }
 
 /* True when the server closes the connection (after any bytes still due). */
-static bool wt_closed(wt_client_t *c) {
+static inline bool wt_closed(wt_client_t *c) {
   for (;;) {
     struct pollfd p = {.fd = c->fd, .events = POLLIN};
     if (poll(&p, 1, WT_WAIT_MS) <= 0) return false;
@@ -349,7 +349,7 @@ static bool wt_closed(wt_client_t *c) {
 }
 
 /* One request on a new connection; returns the status (0 when none came). */
-static int wt_status_of(int port, const char *request) {
+static inline int wt_status_of(int port, const char *request) {
   wt_client_t *c = wt_connect(port);
   wt_send(c, request, strlen(request));
   wt_response_t r;
@@ -366,7 +366,7 @@ typedef struct wt_session_s {
   char csrf[CS_WEB_SECRET_HEX + 1];
 } wt_session_t;
 
-static void wt_login(wt_server_t *wt, const char *login_dir, wt_session_t *s) {
+static inline void wt_login(wt_server_t *wt, const char *login_dir, wt_session_t *s) {
   char token[CS_WEB_SECRET_HEX + 1];
   REQUIRE(cs_web_login_token_mint(login_dir, (uint64_t)time(NULL), token) == CS_OK);
   wt_client_t *c = wt_connect(wt->port);
@@ -391,13 +391,13 @@ static void wt_login(wt_server_t *wt, const char *login_dir, wt_session_t *s) {
 }
 
 /* A fresh directory under TMPDIR; removed with wt_rmdir. */
-static void wt_tempdir(char *out, size_t len, const char *name) {
+static inline void wt_tempdir(char *out, size_t len, const char *name) {
   const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
   snprintf(out, len, "%s/cs-web-%s-XXXXXX", tmp, name);
   REQUIRE(mkdtemp(out) != NULL);
 }
 
-static void wt_rmdir(const char *dir) {
+static inline void wt_rmdir(const char *dir) {
   char cmd[4200];
   snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
   REQUIRE(system(cmd) == 0);
