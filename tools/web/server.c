@@ -897,14 +897,11 @@ int cs_web_server_start(cs_web_server_t *server) {
   server->listening = true;
   /* The Host values a browser sends for this server. */
   const char *loopbacks[] = {"localhost", "127.0.0.1", "[::1]"};
-  uint32_t extra = server->host_count;
   for (size_t i = 0; i < sizeof(loopbacks) / sizeof(loopbacks[0]); i++)
     snprintf(server->hosts[server->host_count++], CS_WEB__HOST_MAX, "%s:%d", loopbacks[i], server->port);
   bool wildcard = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
   if (!wildcard && !server->loopback)
     snprintf(server->hosts[server->host_count++], CS_WEB__HOST_MAX, v6 ? "[%s]:%d" : "%s:%d", host, server->port);
-  snprintf(server->bound_host, sizeof(server->bound_host), wildcard ? "" : v6 ? "[%s]" : "%s", host);
-  (void)extra;
   return CS_OK;
 }
 

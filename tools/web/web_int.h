@@ -143,7 +143,6 @@ struct cs_web_server_s {
   cs_web_stopped_cb stopped_cb;
   void *stopped_ctx;
   char listen[CS_WEB__HOST_MAX];
-  char bound_host[CS_WEB__HOST_MAX]; /* "127.0.0.1", "[::1]", "" for a wildcard */
   bool loopback;
   int port;
   char hosts[4 + CS_WEB__EXTRA_HOSTS_MAX][CS_WEB__HOST_MAX]; /* accepted Host values */
