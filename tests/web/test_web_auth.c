@@ -95,6 +95,10 @@ static void test_login_token(wt_server_t *wt, const char *dir) {
   snprintf(other_node, sizeof(other_node), "clubsync-00000000=%s", cookie + 18);
   CHECK(status_with_cookie(wt, "/api/whoami", other_node) == 401);
   CHECK(status_with_cookie(wt, "/api/whoami", NULL) == 401);
+  /* A page without a session sends the browser to the login page. */
+  CHECK(get_with_cookie(wt, "/page", NULL, &r) == 303);
+  CHECK(wt_header(&r, "Location") && strcmp(wt_header(&r, "Location"), "/login") == 0);
+  wt_response_free(&r);
 
   /* Reused: refused, with one line. */
   before = wt_log_count(wt);

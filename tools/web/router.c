@@ -11,7 +11,8 @@
  * | 3     | exactly one Host, naming this server               | 400, 403     |
  * | 4     | a route for the path, and for the method           | 404, 405     |
  * | 5     | not GET or HEAD: Origin is this server's own       | 403          |
- * | 6     | a route that is not public: a session cookie       | 401          |
+ * | 6     | a route that is not public: a session cookie       | 401 (API),   |
+ * |       |                                                    | 303 /login   |
  * | 7     | not public, not GET or HEAD: X-CSRF-Token          | 403          |
  * | 8     | the body fits the route's bound                    | 413          |
  * | 9     | Expect is absent or 100-continue                   | 417          | */
@@ -330,7 +331,9 @@ void cs_web__admit(cs_web_request_t *req, llhttp_t *parser) {
   if (!(route->flags & CS_WEB_PUBLIC)) {
     req->session = cs_web__session_find(server, req);
     if (req->session < 0) {
-      refuse_fmt(req, 401, "no session: open the UI with the link `clubsync ui` prints%s", "");
+      /* A page sends the browser to the login page; an API call gets 401. */
+      bool page = safe_method && strncmp(url, "/api/", 5) != 0;
+      refuse_fmt(req, page ? 303 : 401, "no session: open the UI with the link `clubsync ui` prints%s", "");
       return;
     }
     if (!safe_method && !cs_web__csrf_ok(server, req)) {
@@ -366,6 +369,7 @@ void cs_web__admit(cs_web_request_t *req, llhttp_t *parser) {
 
 void cs_web__dispatch(cs_web_request_t *req) {
   if (req->error_status) {
+    if (req->error_status == 303) cs_web_header_add(req, "Location", "/login");
     cs_web_respond_error(req, req->error_status, req->error_reason);
     return;
   }

@@ -12,7 +12,8 @@
  * HTTP/1.1 parsing (llhttp, no lenient flag) within the limits below; the
  * Host check (DNS rebinding); the route (404, 405); for every method but
  * GET and HEAD the Origin check; for a route that is not public a session
- * (the cookie `clubsync-<node tag>`; 401 without one), and for every method
+ * (the cookie `clubsync-<node tag>`; without one, 401 for /api/ paths and
+ * changes, a redirect to /login for pages), and for every method
  * but GET and HEAD the session's X-CSRF-Token. Every response carries the
  * security headers (CS_WEB_SECURITY_HEADERS) and no CORS header. A refused
  * request gets its status and one line through the caller's log callback.
