@@ -17,8 +17,9 @@
  * | STREAM   | events to send (SSE)                   | ping                          |
  * | CLOSING  | the last answer to be written          | write timeout                 |
  *
- * Bytes queued and not taken by the client for CS_WEB_WRITE_TIMEOUT_MS
- * close the connection in any state. After an answer that ends the
+ * A client that takes none of its queued bytes for CS_WEB_WRITE_TIMEOUT_MS
+ * is closed in any state (the queue is looked at four times per timeout, so
+ * a slow reader of a long answer is not cut off). After an answer that ends the
  * connection, the server shuts its side down and drops the client's input
  * for CS_WEB_LINGER_MS, so the client reads the answer instead of a reset. */
 #include "tools/web/web_int.h"
@@ -306,6 +307,7 @@ static void on_write(uv_write_t *w, int status) {
     return;
   }
   conn->write_progress_ms = cs_web__now_ms(conn->server);
+  if (conn->queued == 0) conn->idle_since_ms = conn->write_progress_ms;
   if (conn->state == CONN_CLOSING && conn->queued == 0) {
     conn_finish(conn);
     return;
@@ -350,7 +352,9 @@ void cs_web__conn_write(cs_web__conn_t *conn, char *owned, size_t len, const voi
     free(owned);
     free(wr);
     cs_web__conn_close(conn);
+    return;
   }
+  conn->sampled_pending = uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp);
 }
 
 static void on_close(uv_handle_t *handle) {
@@ -430,7 +434,14 @@ static void conn_eof(cs_web__conn_t *conn) {
     conn->close_after = true;
     return;
   }
-  if (conn->state == CONN_CLOSING && conn->queued > 0) return;
+  /* A client that closed its side after its request still gets the rest
+   * of the answer; then the connection closes (conn_finish). */
+  if (conn->queued > 0 && (conn->state == CONN_CLOSING || conn->state == CONN_IDLE)) {
+    conn->state = CONN_CLOSING;
+    conn_update_reading(conn);
+    cs_web__conn_rearm(conn);
+    return;
+  }
   cs_web__conn_close(conn);
 }
 
@@ -527,6 +538,13 @@ static void on_timer(uv_timer_t *timer) {
   cs_web_server_t *server = conn->server;
   uint64_t now = cs_web__now_ms(server);
   if (conn->closing) return;
+  if (conn->queued > 0 && !conn->fake_out) {
+    /* A client that takes part of a long answer is making progress, even
+     * before a whole write completes. */
+    size_t pending = uv_stream_get_write_queue_size((uv_stream_t *)&conn->tcp);
+    if (pending < conn->sampled_pending) conn->write_progress_ms = now;
+    conn->sampled_pending = pending;
+  }
   if (conn->queued > 0 && now - conn->write_progress_ms >= server->write_timeout_ms) {
     cs_web__log(server, CS_WEB_LOG_WARN, "web: %s: the client took none of %zu queued bytes for %u ms; closed",
                 conn->peer, conn->queued, server->write_timeout_ms);
@@ -540,7 +558,8 @@ static void on_timer(uv_timer_t *timer) {
       return;
     }
   } else if (conn->state == CONN_IDLE) {
-    if (now - conn->idle_since_ms >= server->idle_timeout_ms) {
+    /* Idle means nothing to read and nothing left to write. */
+    if (conn->queued == 0 && now - conn->idle_since_ms >= server->idle_timeout_ms) {
       cs_web__conn_close(conn);
       return;
     }
@@ -576,7 +595,11 @@ void cs_web__conn_rearm(cs_web__conn_t *conn) {
     wait = conn->linger_until_ms > now ? conn->linger_until_ms - now : 1;
   } else {
     switch (conn->state) {
-    case CONN_IDLE: wait = server->idle_timeout_ms; break;
+    case CONN_IDLE: {
+      uint64_t due = conn->idle_since_ms + server->idle_timeout_ms;
+      wait = conn->queued > 0 ? 0 : due > now ? due - now : 1;
+      break;
+    }
     case CONN_HEAD: {
       uint64_t due = conn->head_started_ms + server->headers_timeout_ms;
       wait = due > now ? due - now : 1;
@@ -589,8 +612,10 @@ void cs_web__conn_rearm(cs_web__conn_t *conn) {
     }
   }
   if (conn->queued > 0) {
+    /* Looks at the queue four times per timeout, to see progress. */
     uint64_t due = conn->write_progress_ms + server->write_timeout_ms;
     uint64_t write_wait = due > now ? due - now : 1;
+    if (write_wait > server->write_timeout_ms / 4 + 1) write_wait = server->write_timeout_ms / 4 + 1;
     if (wait == 0 || write_wait < wait) wait = write_wait;
   }
   if (wait == 0) uv_timer_stop(&conn->timer);
@@ -648,6 +673,10 @@ static void on_connection(uv_stream_t *listener, int status) {
     return;
   }
   uv_tcp_nodelay(&conn->tcp, 1);
+  if (server->send_buffer_bytes > 0) {
+    int size = server->send_buffer_bytes;
+    uv_send_buffer_size((uv_handle_t *)&conn->tcp, &size);
+  }
   struct sockaddr_storage addr;
   int len = sizeof(addr);
   if (uv_tcp_getpeername(&conn->tcp, (struct sockaddr *)&addr, &len) == 0) {
@@ -844,6 +873,7 @@ int cs_web_server_new(uv_loop_t *loop, const cs_web_config_t *config, cs_web_ser
   server->body_timeout_ms = config->body_timeout_ms ? config->body_timeout_ms : CS_WEB_BODY_TIMEOUT_MS;
   server->idle_timeout_ms = config->idle_timeout_ms ? config->idle_timeout_ms : CS_WEB_IDLE_TIMEOUT_MS;
   server->write_timeout_ms = config->write_timeout_ms ? config->write_timeout_ms : CS_WEB_WRITE_TIMEOUT_MS;
+  server->send_buffer_bytes = config->send_buffer_bytes > INT_MAX ? INT_MAX : (int)config->send_buffer_bytes;
   settings_init(&server->settings);
   cs_web__auth_init(server);
   int rc = cs_web__auth_routes(server);

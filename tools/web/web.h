@@ -171,6 +171,9 @@ typedef struct cs_web_config_s {
   uint32_t body_timeout_ms;
   uint32_t idle_timeout_ms;
   uint32_t write_timeout_ms;
+  /* SO_SNDBUF of each connection; 0 keeps the kernel's (which autotunes to
+   * megabytes). Tests make it small so answers wait in the write queue. */
+  uint32_t send_buffer_bytes;
 } cs_web_config_t;
 
 /* Route flags. */

@@ -112,6 +112,7 @@ struct cs_web__conn_s {
   char in[CS_WEB_READ_BUFFER];
   size_t in_len;
   size_t queued;        /* bytes handed to uv_write and not yet written */
+  size_t sampled_pending; /* libuv's write queue when last looked at */
   uint64_t write_progress_ms;
   uint64_t head_started_ms;
   uint64_t body_progress_ms;
@@ -155,6 +156,7 @@ struct cs_web_server_s {
   cs_web_log_cb log;
   void *log_ctx;
   uint32_t headers_timeout_ms, body_timeout_ms, idle_timeout_ms, write_timeout_ms;
+  int send_buffer_bytes;
   cs_web__route_t routes[CS_WEB_ROUTES_MAX];
   uint32_t route_count;
   cs_web__conn_t *conns;
