@@ -82,12 +82,14 @@ static void sha256_parts(uint8_t out[32], const uint8_t *p1, size_t n1,
   sodium_memzero(&st, sizeof st);
 }
 
-/* Common part of both inits. */
+/* Common part of both inits. The client knows its network key (netkey);
+ * the server learns which of its keys applies from the client hello, so it
+ * passes NULL and computes its own hello's HMAC then. */
 static int init_common(cs_shs1_t *hs, int role, const uint8_t *netkey,
                        const uint8_t *local_sk, const uint8_t *eph_sk) {
   memset(hs, 0, sizeof *hs);
   hs->role = role;
-  memcpy(hs->netkey, netkey, CS_SHS1_NETKEY_BYTES);
+  if (netkey != NULL) memcpy(hs->netkey, netkey, CS_SHS1_NETKEY_BYTES);
   memcpy(hs->local_sk, local_sk, CS_SHS1_SK_BYTES);
   /* The public half is recomputed from the seed rather than trusted from
    * the last 32 bytes, so a mismatched key pair cannot sign for another. */
@@ -107,7 +109,8 @@ static int init_common(cs_shs1_t *hs, int role, const uint8_t *netkey,
   memcpy(hs->eph_sk, eph_sk, CS_SHS1_EPH_BYTES);
   if (crypto_scalarmult_base(hs->eph_pk, hs->eph_sk) != 0)
     return fail(hs, -CS_EINVAL);
-  crypto_auth(hs->local_hmac, hs->eph_pk, sizeof hs->eph_pk, hs->netkey);
+  if (netkey != NULL)
+    crypto_auth(hs->local_hmac, hs->eph_pk, sizeof hs->eph_pk, hs->netkey);
   return 0;
 }
 
@@ -137,12 +140,27 @@ int cs_shs1_server_init(cs_shs1_t *hs,
                         const uint8_t netkey[CS_SHS1_NETKEY_BYTES],
                         const uint8_t local_sk[CS_SHS1_SK_BYTES],
                         const uint8_t eph_sk[CS_SHS1_EPH_BYTES]) {
+  if (hs == NULL) return -CS_EINVAL;
+  if (netkey == NULL) return fail(hs, -CS_EINVAL);
+  return cs_shs1_server_init_keys(
+      hs, (const uint8_t(*)[CS_SHS1_NETKEY_BYTES])netkey, 1, local_sk,
+      eph_sk);
+}
+
+int cs_shs1_server_init_keys(cs_shs1_t *hs,
+                             const uint8_t (*netkeys)[CS_SHS1_NETKEY_BYTES],
+                             size_t count,
+                             const uint8_t local_sk[CS_SHS1_SK_BYTES],
+                             const uint8_t eph_sk[CS_SHS1_EPH_BYTES]) {
   int rc;
   if (hs == NULL) return -CS_EINVAL;
-  if (netkey == NULL || local_sk == NULL || eph_sk == NULL)
+  if (netkeys == NULL || local_sk == NULL || eph_sk == NULL || count == 0 ||
+      count > CS_SHS1_NETKEYS_MAX)
     return fail(hs, -CS_EINVAL);
-  rc = init_common(hs, ROLE_SERVER, netkey, local_sk, eph_sk);
+  rc = init_common(hs, ROLE_SERVER, NULL, local_sk, eph_sk);
   if (rc != 0) return rc;
+  memcpy(hs->netkeys, netkeys, count * CS_SHS1_NETKEY_BYTES);
+  hs->netkey_count = (uint32_t)count;
   memcpy(hs->server_pk, hs->local_pk, CS_SHS1_PK_BYTES);
   hs->state = ST_S_RECV1;
   return 0;
@@ -175,10 +193,8 @@ static void write_hello(const cs_shs1_t *hs, uint8_t out[64]) {
   memcpy(out + 32, hs->eph_pk, 32);
 }
 
-/* Verifies a hello against our network key and stores its parts. */
-static int read_hello(cs_shs1_t *hs, const uint8_t in[64]) {
-  if (crypto_auth_verify(in, in + 32, 32, hs->netkey) != 0)
-    return -CS_EHANDSHAKE;
+/* Stores the parts of a hello whose HMAC has been verified. */
+static int absorb_hello(cs_shs1_t *hs, const uint8_t in[64]) {
   memcpy(hs->peer_hmac, in, 32);
   memcpy(hs->peer_eph_pk, in + 32, 32);
   /* libsodium refuses low-order points (an all-zero product), which would
@@ -186,6 +202,35 @@ static int read_hello(cs_shs1_t *hs, const uint8_t in[64]) {
   if (crypto_scalarmult(hs->ab, hs->eph_sk, hs->peer_eph_pk) != 0)
     return -CS_EHANDSHAKE;
   crypto_hash_sha256(hs->ab_hash, hs->ab, sizeof hs->ab);
+  return 0;
+}
+
+/* Client: verifies the server's hello against our network key. */
+static int read_hello(cs_shs1_t *hs, const uint8_t in[64]) {
+  if (crypto_auth_verify(in, in + 32, 32, hs->netkey) != 0)
+    return -CS_EHANDSHAKE;
+  return absorb_hello(hs, in);
+}
+
+/* Server: finds which of its network keys the client hello used. Every key
+ * is tried, and the first match is selected with masks rather than a
+ * branch, so the work done does not depend on which key matched: an
+ * observer timing hellos cannot tell one club's connections from
+ * another's. The other keys leave the machine. */
+static int server_pick_key(cs_shs1_t *hs, const uint8_t in[64]) {
+  uint32_t found = 0, index = 0;
+  for (uint32_t i = 0; i < hs->netkey_count; i++) {
+    uint32_t ok =
+        (uint32_t)(crypto_auth_verify(in, in + 32, 32, hs->netkeys[i]) == 0);
+    uint32_t mask = 0u - (ok & (found ^ 1u));
+    index = (index & ~mask) | (i & mask);
+    found |= ok;
+  }
+  if (!found) return -CS_EHANDSHAKE;
+  memcpy(hs->netkey, hs->netkeys[index], CS_SHS1_NETKEY_BYTES);
+  sodium_memzero(hs->netkeys, sizeof hs->netkeys);
+  hs->netkey_index = index;
+  crypto_auth(hs->local_hmac, hs->eph_pk, sizeof hs->eph_pk, hs->netkey);
   return 0;
 }
 
@@ -270,7 +315,8 @@ static int client_read_accept(cs_shs1_t *hs, const uint8_t in[80]) {
 
 /* Server: absorbs msg1. */
 static int server_read_hello(cs_shs1_t *hs, const uint8_t in[64]) {
-  int rc = read_hello(hs, in);
+  int rc = server_pick_key(hs, in);
+  if (rc == 0) rc = absorb_hello(hs, in);
   if (rc != 0) return rc;
   if (crypto_scalarmult(hs->aB, hs->local_curve_sk, hs->peer_eph_pk) != 0)
     return -CS_EHANDSHAKE;
@@ -384,6 +430,14 @@ int cs_shs1_consume(cs_shs1_t *hs, const uint8_t *in, size_t len) {
   }
   if (rc != 0) return fail(hs, rc);
   return 0;
+}
+
+int cs_shs1_netkey_index(const cs_shs1_t *hs) {
+  if (hs == NULL || hs->role != ROLE_SERVER) return -1;
+  if (hs->state != ST_S_SEND2 && hs->state != ST_S_RECV3 &&
+      hs->state != ST_S_SEND4 && hs->state != ST_DONE)
+    return -1;
+  return (int)hs->netkey_index;
 }
 
 const uint8_t *cs_shs1_peer_pk(const cs_shs1_t *hs) {

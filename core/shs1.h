@@ -25,7 +25,7 @@
  *   -CS_EPROTO     a call that the current state does not allow (out of
  *                  order, after the end or after a failure);
  *   -CS_EHANDSHAKE the peer's message failed authentication: a hello whose
- *                  HMAC does not match our network key, a box that does not
+ *                  HMAC matches none of our network keys, a box that does not
  *                  open, or a key that is not a usable curve point;
  *   -CS_ESIG       the box opened but the peer's signature did not verify.
  * Any failure on peer input moves the machine to CS_SHS1_FAILED and wipes
@@ -42,6 +42,7 @@
 #define CS_SHS1_EPH_BYTES 32u    /* Ephemeral Curve25519 secret. */
 #define CS_SHS1_KEY_BYTES 32u    /* Box-stream key. */
 #define CS_SHS1_NONCE_BYTES 24u  /* Box-stream starting nonce. */
+#define CS_SHS1_NETKEYS_MAX 64u  /* Network keys a server tries on a hello. */
 
 #define CS_SHS1_MSG1_BYTES 64u  /* Client hello. */
 #define CS_SHS1_MSG2_BYTES 64u  /* Server hello. */
@@ -73,7 +74,11 @@ typedef struct cs_shs1_session_s {
 typedef struct cs_shs1_s {
   int role;
   int state;
-  uint8_t netkey[CS_SHS1_NETKEY_BYTES];
+  uint8_t netkey[CS_SHS1_NETKEY_BYTES]; /* Server: the one the hello used. */
+  /* Server: the keys a client hello may use, wiped once one matched. */
+  uint8_t netkeys[CS_SHS1_NETKEYS_MAX][CS_SHS1_NETKEY_BYTES];
+  uint32_t netkey_count;
+  uint32_t netkey_index;
   uint8_t local_sk[CS_SHS1_SK_BYTES];
   uint8_t local_pk[CS_SHS1_PK_BYTES];
   uint8_t local_curve_sk[32];
@@ -114,6 +119,27 @@ int cs_shs1_server_init(cs_shs1_t *hs,
                         const uint8_t netkey[CS_SHS1_NETKEY_BYTES],
                         const uint8_t local_sk[CS_SHS1_SK_BYTES],
                         const uint8_t eph_sk[CS_SHS1_EPH_BYTES]) CS_MUST_USE;
+
+/* Starts the server side of one port shared by several networks (a node in
+ * several clubs): the client hello's HMAC is checked under each of the
+ * `count` keys, 1 to CS_SHS1_NETKEYS_MAX, every one of them whatever
+ * matched, so the time a hello takes does not tell which key it used. The
+ * handshake goes on under the first key that matched (the others are wiped
+ * from the machine then), and cs_shs1_netkey_index tells which it was; a
+ * hello that matches none fails with -CS_EHANDSHAKE. Copies the keys.
+ * Returns 0, or -CS_EINVAL for a NULL pointer, a count out of range or a
+ * bad local key. */
+int cs_shs1_server_init_keys(cs_shs1_t *hs,
+                             const uint8_t (*netkeys)[CS_SHS1_NETKEY_BYTES],
+                             size_t count,
+                             const uint8_t local_sk[CS_SHS1_SK_BYTES],
+                             const uint8_t eph_sk[CS_SHS1_EPH_BYTES])
+    CS_MUST_USE;
+
+/* Server: the index, in the keys given at init, of the network key the
+ * client's hello used, once the hello is consumed; -1 before, on the client
+ * side and after a failure. */
+int cs_shs1_netkey_index(const cs_shs1_t *hs);
 
 /* Tells what the machine needs next. When `len` is not NULL it receives
  * the exact size of the message to produce or consume, or 0 in the DONE

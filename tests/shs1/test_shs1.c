@@ -79,6 +79,17 @@ static int exchange(cs_shs1_t *from, cs_shs1_t *to, long flip_pos,
   return cs_shs1_consume(to, buf, len);
 }
 
+/* Runs the messages from `first` (1-4) to the end, untouched. */
+static int run_handshake_from(peers_t *p, int first) {
+  for (int msg = first; msg <= 4; msg++) {
+    int client_sends = (msg % 2) == 1;
+    int rc = exchange(client_sends ? &p->client : &p->server,
+                      client_sends ? &p->server : &p->client, -1, 0);
+    if (rc != 0) return rc;
+  }
+  return 0;
+}
+
 /* Runs the four messages. Tampers with message `flip_msg` (1-4, 0 for
  * none). Returns 0 when all four were accepted, else sets `*fail_msg` to
  * the rejected message and returns the receiver's error. */
@@ -178,6 +189,75 @@ static void test_wrong_netkey(void) {
     CHECK(cs_shs1_consume(&p.server, buf, sizeof buf) == -CS_EPROTO);
   }
   cs_shs1_wipe(&p.client);
+}
+
+/* A server on one port for several networks: a client of any of them
+ * completes the handshake under its own key, the server says which one,
+ * and the session equals the one a single-key server would make; a client
+ * of none of them is turned away at its hello. */
+static void test_server_several_netkeys(void) {
+  enum { KEYS = 5 };
+  uint8_t keys[KEYS][32];
+  for (int k = 0; k < KEYS; k++) randombytes_buf(keys[k], 32);
+  for (int used = 0; used < KEYS; used++) {
+    peers_t p, single;
+    int fail_msg = -1;
+    peers_keys(&p, 20);
+    memcpy(p.netkey, keys[used], 32);
+    single = p;
+    CHECK(cs_shs1_client_init(&p.client, p.netkey, p.client_sk, p.client_eph,
+                              p.server_pk) == 0);
+    CHECK(cs_shs1_server_init_keys(&p.server,
+                                   (const uint8_t(*)[32])keys, KEYS,
+                                   p.server_sk, p.server_eph) == 0);
+    CHECK(cs_shs1_netkey_index(&p.server) == -1);
+    CHECK(exchange(&p.client, &p.server, -1, 0) == 0);
+    CHECK(cs_shs1_netkey_index(&p.server) == used);
+    /* Only the key in use stays in the machine. */
+    CHECK(sodium_is_zero(&p.server.netkeys[0][0], sizeof p.server.netkeys));
+    CHECK(run_handshake_from(&p, 2) == 0);
+    CHECK(cs_shs1_netkey_index(&p.server) == used);
+    CHECK(cs_shs1_netkey_index(&p.client) == -1);
+    /* The same handshake with a server that holds only that key. */
+    CHECK(peers_init(&single) == 0);
+    CHECK(run_handshake(&single, 0, -1, 0, &fail_msg) == 0);
+    const cs_shs1_session_t *a = cs_shs1_session(&p.server);
+    const cs_shs1_session_t *b = cs_shs1_session(&single.server);
+    CHECK(a != NULL && b != NULL && memcmp(a, b, sizeof *a) == 0);
+    cs_shs1_wipe(&p.client);
+    cs_shs1_wipe(&p.server);
+    cs_shs1_wipe(&single.client);
+    cs_shs1_wipe(&single.server);
+  }
+  {
+    peers_t p;
+    int fail_msg = -1;
+    peers_keys(&p, 21); /* a random network key, none of the server's */
+    CHECK(peers_init(&p) == 0);
+    CHECK(cs_shs1_server_init_keys(&p.server,
+                                   (const uint8_t(*)[32])keys, KEYS,
+                                   p.server_sk, p.server_eph) == 0);
+    CHECK(run_handshake(&p, 0, -1, 0, &fail_msg) == -CS_EHANDSHAKE);
+    CHECK(fail_msg == 1);
+    CHECK(cs_shs1_netkey_index(&p.server) == -1);
+    CHECK(sodium_is_zero((const unsigned char *)&p.server, sizeof p.server));
+    cs_shs1_wipe(&p.client);
+  }
+  {
+    cs_shs1_t hs;
+    uint8_t sk[64], pk[32], eph[32] = {1};
+    static uint8_t many[CS_SHS1_NETKEYS_MAX + 1][32];
+    crypto_sign_keypair(pk, sk);
+    CHECK(cs_shs1_server_init_keys(&hs, (const uint8_t(*)[32])many, 0, sk,
+                                   eph) == -CS_EINVAL);
+    CHECK(cs_shs1_server_init_keys(&hs, (const uint8_t(*)[32])many,
+                                   CS_SHS1_NETKEYS_MAX + 1, sk,
+                                   eph) == -CS_EINVAL);
+    CHECK(cs_shs1_server_init_keys(&hs, NULL, 1, sk, eph) == -CS_EINVAL);
+    CHECK(cs_shs1_server_init_keys(&hs, (const uint8_t(*)[32])many,
+                                   CS_SHS1_NETKEYS_MAX, sk, eph) == 0);
+    cs_shs1_wipe(&hs);
+  }
 }
 
 /* A client that expects another server fails at msg3: the server cannot
@@ -674,6 +754,7 @@ int main(void) {
   test_server_peer_before_accept();
   test_wrong_netkey();
   test_wrong_server_key();
+  test_server_several_netkeys();
   test_flipped_bytes();
   test_bad_signatures();
   test_low_order_ephemeral();
