@@ -156,6 +156,40 @@ static uint64_t cs__peer_seq(const cs_sync_t *s, const uint8_t author[CS_KEY_LEN
 
 static int cs__prefix_cmp(const void *a, const void *b) { return memcmp(a, b, CS_SYNC_PREFIX_LEN); }
 
+/* One entry of a received vector. */
+typedef struct cs__peer_entry_s {
+  uint8_t author[CS_SYNC_PREFIX_LEN];
+  uint64_t seq;
+  uint8_t id[CS_SYNC_PREFIX_LEN];
+  uint64_t forks;
+} cs__peer_entry_t;
+
+/* How many changes the peer will stream to us: for each author of its
+ * vector, the seqs above what it will take us to hold, worked out with the
+ * rule cs__receive_vector applies on its side. A fork below the peer's head
+ * and the evidence a forked author's summary stands for are not in the
+ * vectors, so such changes come on top of this count. */
+static uint64_t cs__expected_from(const cs__peer_entry_t *peer, uint32_t count, const cs__vec_t *mine) {
+  uint64_t expected = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    const cs__peer_entry_t *theirs = &peer[i];
+    const cs_sync_entry_t *ours = NULL;
+    uint32_t lo = 0, hi = mine->count;
+    while (lo < hi && !ours) {
+      uint32_t mid = lo + (hi - lo) / 2;
+      int c = memcmp(mine->entries[mid].author, theirs->author, CS_SYNC_PREFIX_LEN);
+      if (c == 0) ours = &mine->entries[mid];
+      else if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    uint64_t has = ours ? ours->seq : 0;
+    if (ours && has > 0 && has == theirs->seq && memcmp(ours->id, theirs->id, CS_SYNC_PREFIX_LEN) != 0) has -= 1;
+    if (ours && ours->forks != theirs->forks) has = 0;
+    if (theirs->seq > has) expected += theirs->seq - has;
+  }
+  return expected;
+}
+
 /* Reads the peer's vector, then decides where the stream of what it lacks
  * starts: the smallest lamport among each author's first missing change. */
 static int cs__receive_vector(cs_sync_t *s, cs_mp_reader_t *r) {
@@ -164,12 +198,7 @@ static int cs__receive_vector(cs_sync_t *s, cs_mp_reader_t *r) {
   if (err) return CS_EPROTO;
   if (count > CS_SYNC_VECTOR_MAX || count > cs_mp_remaining(r) || s->peer_vector_received) return CS_EPROTO;
   /* Entries are read into one array of (prefix, seq, id prefix, forks). */
-  typedef struct {
-    uint8_t author[CS_SYNC_PREFIX_LEN];
-    uint64_t seq;
-    uint8_t id[CS_SYNC_PREFIX_LEN];
-    uint64_t forks;
-  } peer_entry_t;
+  typedef cs__peer_entry_t peer_entry_t;
   peer_entry_t *peer = malloc((count ? count : 1) * sizeof(*peer));
   s->peer_authors = malloc((count ? count : 1) * (size_t)CS_SYNC_PREFIX_LEN);
   s->peer_seqs = malloc((count ? count : 1) * sizeof(uint64_t));
@@ -198,6 +227,10 @@ static int cs__receive_vector(cs_sync_t *s, cs_mp_reader_t *r) {
 
   cs__vec_t v;
   err = cs__local_vector(&s->io, &v);
+  if (!err) {
+    s->changes_expected = cs__expected_from(peer, count, &v);
+    s->expected_known = true;
+  }
   uint64_t start = UINT64_MAX;
   for (uint32_t i = 0; i < v.count && !err; i++) {
     const cs_sync_entry_t *mine = &v.entries[i];
@@ -365,6 +398,7 @@ int cs_sync_receive(cs_sync_t *s, cs_span_t message) {
     if (memcmp(digest, s->local_digest, 32) == 0) {
       /* Equal vectors: nothing to exchange; both sides conclude the same. */
       s->done_sent = s->done_received = true;
+      s->expected_known = true;
       return CS_OK;
     }
     return cs__send_vector(s);

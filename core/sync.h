@@ -88,9 +88,16 @@ typedef struct cs_sync_s {
   /* A CHECK exchange: after catching up, both sides compare vector digests. */
   bool check_answered;
   bool check_equal;
+  /* How many changes the peer's stream will carry, worked out from the two
+   * vectors as the peer works out what we lack (known once its vector, or a
+   * hello with our digest, arrived), so a driver can say "N of M". Exact
+   * unless an author forked: a fork below the peer's head, or evidence kept
+   * beside a chain, shows in no vector, and such changes come on top. */
+  bool expected_known;
+  uint64_t changes_expected;
   /* Counters, for status and the benchmark. */
   uint64_t changes_sent;
-  uint64_t changes_received;
+  uint64_t changes_received; /* of the session's club: the stream and live pushes */
   uint64_t changes_other_club; /* received, of another club: refused */
   uint64_t forks_seen;
 } cs_sync_t;

@@ -167,6 +167,11 @@ int main(void) {
   CHECK(cs_sync_caught_up(&a.sync) && cs_sync_caught_up(&b.sync));
   CHECK(same_digest(&a, &b, club));
   CHECK_EQ_INT(b.x.added, 402);
+  /* Each side knew from the vectors how many changes the other would send. */
+  CHECK(b.sync.expected_known && a.sync.expected_known);
+  CHECK_EQ_INT(b.sync.changes_expected, 402);
+  CHECK_EQ_INT(b.sync.changes_received, 402);
+  CHECK_EQ_INT(a.sync.changes_expected, 0);
   disconnect(&a, &b, &ab, &ba);
 
   /* Both write offline, then sync both ways. */
@@ -176,11 +181,51 @@ int main(void) {
   connect_nodes(&a, &b, club, &ab, &ba);
   run(&a, &b, &ab, &ba);
   CHECK(same_digest(&a, &b, club));
+  CHECK_EQ_INT(a.sync.changes_expected, 2);
+  CHECK_EQ_INT(a.sync.changes_received, 2);
+  CHECK_EQ_INT(b.sync.changes_expected, 1);
+  CHECK_EQ_INT(b.sync.changes_received, 1);
+  disconnect(&a, &b, &ab, &ba);
+
+  /* A transfer cut short: B knows it was to receive 1,000 changes and got
+   * the first CHANGES message of them (one pump of at most 256 KiB); the
+   * next session expects and carries exactly the rest. */
+  enum { LOT = 1000 };
+  for (int i = 0; i < LOT; i++) {
+    char title[32];
+    snprintf(title, sizeof(title), "Lot %d", i);
+    add_request(a.store, club, sk[i % 20], title);
+  }
+  connect_nodes(&a, &b, club, &ab, &ba);
+  for (int turn = 0; turn < 2; turn++) { /* the hellos, then the vectors */
+    size_t ab_end = ab.data.len, ba_end = ba.data.len;
+    test_pipe_deliver(&ab, ab_end, &b.sync);
+    test_pipe_deliver(&ba, ba_end, &a.sync);
+  }
+  CHECK(b.sync.expected_known);
+  CHECK_EQ_INT(b.sync.changes_expected, LOT);
+  bool more_to_send;
+  CHECK_EQ_INT(cs_sync_pump(&a.sync, 1, &more_to_send), CS_OK);
+  CHECK(more_to_send);
+  test_pipe_deliver(&ab, ab.data.len, &b.sync);
+  CHECK_EQ_INT(cs_store_sync_flush(&b.x), CS_OK);
+  uint64_t cut_after = b.sync.changes_received;
+  printf("transfer cut after %llu of %d changes\n", (unsigned long long)cut_after, LOT);
+  CHECK(cut_after > 0 && cut_after < LOT);
+  disconnect(&a, &b, &ab, &ba);
+  connect_nodes(&a, &b, club, &ab, &ba);
+  run(&a, &b, &ab, &ba);
+  CHECK(same_digest(&a, &b, club));
+  CHECK_EQ_INT(b.sync.changes_expected, LOT - cut_after);
+  CHECK_EQ_INT(b.sync.changes_received, LOT - cut_after);
+  CHECK_EQ_INT(a.sync.changes_expected, 0);
   disconnect(&a, &b, &ab, &ba);
 
   /* Idle reconnect: only the two hellos. */
   connect_nodes(&a, &b, club, &ab, &ba);
   run(&a, &b, &ab, &ba);
+  CHECK(a.sync.expected_known && b.sync.expected_known);
+  CHECK_EQ_INT(b.sync.changes_expected, 0);
   size_t idle = ab.bytes + ba.bytes;
   printf("idle reconnect: %zu bytes of messages\n", idle);
   CHECK_EQ_INT(ab.messages + ba.messages, 2);
@@ -207,6 +252,8 @@ int main(void) {
   run(&a, &b, &ab, &ba);
   CHECK(a.x.forks >= 1);
   CHECK(b.x.forks >= 1);
+  CHECK_EQ_INT(b.sync.changes_expected, 1); /* the other branch, at the same seq */
+  CHECK_EQ_INT(b.sync.changes_received, 1);
   CHECK(same_digest(&a, &b, club));
   disconnect(&a, &b, &ab, &ba);
 
