@@ -3,6 +3,8 @@
 
 #include "core/decision.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -150,44 +152,226 @@ void cli_close(cli_t *cli) {
   cli->store = NULL;
 }
 
-typedef struct cli__club_pick_s {
-  const char *name;
-  uint8_t id[CS_ID_LEN];
-  int matches;
-  int total;
-} cli__club_pick_t;
+typedef struct cli__held_s {
+  cli_club_entry_t *clubs;
+  uint32_t count, cap;
+  int err;
+} cli__held_t;
 
-static int cli__club_each(const cs_club_info_t *club, void *ctx) {
-  cli__club_pick_t *pick = ctx;
-  pick->total++;
-  if (!pick->name || strcmp(pick->name, club->name) == 0) {
-    memcpy(pick->id, club->id, CS_ID_LEN);
-    pick->matches++;
+static cli_club_entry_t *cli__held_add(cli__held_t *held, const uint8_t id[CS_ID_LEN]) {
+  for (uint32_t i = 0; i < held->count; i++)
+    if (memcmp(held->clubs[i].id, id, CS_ID_LEN) == 0) return &held->clubs[i];
+  if (held->count == held->cap) {
+    uint32_t cap = held->cap ? held->cap * 2 : 8;
+    cli_club_entry_t *grown = realloc(held->clubs, cap * sizeof(*grown));
+    if (!grown) return NULL;
+    held->clubs = grown;
+    held->cap = cap;
   }
+  cli_club_entry_t *e = &held->clubs[held->count++];
+  memset(e, 0, sizeof(*e));
+  memcpy(e->id, id, CS_ID_LEN);
+  return e;
+}
+
+static int cli__held_each(const cs_club_info_t *club, void *ctx) {
+  cli__held_t *held = ctx;
+  cli_club_entry_t *e = cli__held_add(held, club->id);
+  if (!e) {
+    held->err = CS_ENOMEM;
+    return 1;
+  }
+  snprintf(e->name, sizeof(e->name), "%s", club->name);
+  e->has_data = true;
   return 0;
 }
 
-int cli_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {
-  cli__club_pick_t pick = {.name = cli->club_arg};
-  if (cli->club_arg) {
-    int err = cs_store_resolve_prefix(txn, CS_LOOKUP_CLUB, NULL, cli->club_arg, club);
-    if (err == CS_OK) return CLI_OK;
-    if (err == CS_EAMBIGUOUS) return cli_fail_err(err, "--club");
+static int cli__held_cmp(const void *a, const void *b) {
+  const cli_club_entry_t *x = a, *y = b;
+  if (x->has_data != y->has_data) return x->has_data ? -1 : 1;
+  int c = strcmp(x->name, y->name);
+  return c ? c : memcmp(x->id, y->id, CS_ID_LEN);
+}
+
+int cli_clubs_held(cli_t *cli, cs_txn_t *txn, cli_club_entry_t **out, uint32_t *count) {
+  cli__held_t held = {NULL, 0, 0, CS_OK};
+  int err = txn ? cs_store_clubs(txn, cli__held_each, &held) : CS_OK;
+  if (!err) err = held.err;
+  char dir[4200];
+  cli_path(cli, "keys", dir, sizeof(dir));
+  DIR *d = err ? NULL : opendir(dir);
+  struct dirent *e;
+  while (d && !err && (e = readdir(d)) != NULL) {
+    char hex[65];
+    uint8_t id[CS_ID_LEN];
+    if (strlen(e->d_name) != 64 + 7 || strcmp(e->d_name + 64, ".netkey") != 0) continue;
+    memcpy(hex, e->d_name, 64);
+    hex[64] = '\0';
+    if (cs_unhex32(hex, id) != CS_OK) continue;
+    cli_club_entry_t *entry = cli__held_add(&held, id);
+    if (!entry) err = CS_ENOMEM;
+    else entry->has_netkey = true;
   }
-  int err = cs_store_clubs(txn, cli__club_each, &pick);
+  if (d) closedir(d);
+  if (err) {
+    free(held.clubs);
+    return err;
+  }
+  if (held.count > 1) qsort(held.clubs, held.count, sizeof(*held.clubs), cli__held_cmp);
+  *out = held.clubs;
+  *count = held.count;
+  return CS_OK;
+}
+
+void cli_club_label(const cli_club_entry_t *club, char *out, size_t out_len) {
+  char hex[65];
+  cs_hex32(club->id, hex);
+  if (club->has_data) snprintf(out, out_len, "\"%s\" (%.8s)", club->name, hex);
+  else snprintf(out, out_len, "%.8s (joined, not yet synced)", hex);
+}
+
+bool cli_default_club(const cli_t *cli, uint8_t out[CS_ID_LEN]) {
+  char path[4200], line[80] = "";
+  cli_path(cli, "default-club", path, sizeof(path));
+  FILE *f = fopen(path, "r");
+  if (!f) return false;
+  bool ok = fgets(line, sizeof(line), f) != NULL;
+  fclose(f);
+  line[strcspn(line, "\r\n")] = '\0';
+  return ok && cs_unhex32(line, out) == CS_OK;
+}
+
+int cli_set_default_club(const cli_t *cli, const uint8_t id[CS_ID_LEN]) {
+  char path[4200], hex[66];
+  cli_path(cli, "default-club", path, sizeof(path));
+  cs_hex32(id, hex);
+  hex[64] = '\n';
+  return cli_write_private(path, hex, 65);
+}
+
+/* The names of the clubs, for a message that asks to choose. */
+static void cli__labels(const cli_club_entry_t *clubs, uint32_t count, char *out, size_t out_len) {
+  size_t at = 0;
+  out[0] = '\0';
+  for (uint32_t i = 0; i < count && at + 1 < out_len; i++) {
+    char label[CLI_CLUB_LABEL_MAX];
+    cli_club_label(&clubs[i], label, sizeof(label));
+    int n = snprintf(out + at, out_len - at, "%s%s", i ? ", " : "", label);
+    if (n < 0) break;
+    at += (size_t)n;
+  }
+}
+
+/* Whether arg can be an id prefix: 6 to 64 hex characters. */
+static bool cli__id_prefix(const char *arg) {
+  size_t n = strlen(arg);
+  return n >= 6 && n <= 64 && strspn(arg, "0123456789abcdefABCDEF") == n;
+}
+
+static bool cli__id_starts(const uint8_t id[CS_ID_LEN], const char *prefix) {
+  char hex[65];
+  cs_hex32(id, hex);
+  for (size_t i = 0; prefix[i]; i++)
+    if (hex[i] != (char)tolower((unsigned char)prefix[i])) return false;
+  return true;
+}
+
+int cli_club_pick(cli_t *cli, cs_txn_t *txn, bool joined_too, uint8_t club[CS_ID_LEN]) {
+  cli_club_entry_t *clubs = NULL;
+  uint32_t count = 0;
+  int err = cli_clubs_held(cli, txn, &clubs, &count);
   if (err) return cli_fail_err(err, "cannot list clubs");
-  if (pick.matches == 1) {
-    memcpy(club, pick.id, CS_ID_LEN);
-    return CLI_OK;
-  }
+  char names[2048];
+  int code = CLI_OK;
+  const cli_club_entry_t *chosen = NULL;
+  const char *how = NULL;
   if (cli->club_arg) {
-    if (pick.matches > 1) return cli_fail(CLI_USAGE, "several clubs are named '%s'; give its id", cli->club_arg);
-    return cli_fail(CLI_NOTFOUND, "no club '%s' on this node; 'clubsync club list' shows them", cli->club_arg);
+    /* An id prefix first, then a name. */
+    cli_club_entry_t *matches = malloc((count ? count : 1) * sizeof(*matches));
+    uint32_t found = 0;
+    for (uint32_t pass = 0; pass < 2 && found == 0 && matches; pass++)
+      for (uint32_t i = 0; i < count; i++)
+        if (pass == 0 ? cli__id_prefix(cli->club_arg) && cli__id_starts(clubs[i].id, cli->club_arg)
+                      : clubs[i].has_data && strcmp(clubs[i].name, cli->club_arg) == 0)
+          matches[found++] = clubs[i];
+    if (!matches) {
+      code = cli_fail(CLI_ERROR, "out of memory");
+    } else if (found == 0) {
+      code = cli_fail(CLI_NOTFOUND, "no club '%s' on this node; 'clubsync club list' shows them", cli->club_arg);
+    } else if (found > 1) {
+      cli__labels(matches, found, names, sizeof(names));
+      code = cli_fail(CLI_USAGE, "'%s' names several clubs: %s; give the id of the one you mean (at least 6 "
+                                 "characters)", cli->club_arg, names);
+    } else {
+      for (uint32_t i = 0; i < count; i++)
+        if (memcmp(clubs[i].id, matches[0].id, CS_ID_LEN) == 0) chosen = &clubs[i];
+      how = "--club";
+    }
+    free(matches);
+  } else {
+    uint8_t fallback[CS_ID_LEN];
+    bool has_default = cli_default_club(cli, fallback);
+    for (uint32_t i = 0; i < count && has_default; i++)
+      if (memcmp(clubs[i].id, fallback, CS_ID_LEN) == 0) {
+        chosen = &clubs[i];
+        how = "the default club";
+      }
+    uint32_t candidates = 0;
+    for (uint32_t i = 0; i < count && !chosen; i++)
+      if (joined_too || clubs[i].has_data) candidates++;
+    for (uint32_t i = 0; i < count && !chosen && candidates == 1; i++)
+      if (joined_too || clubs[i].has_data) chosen = &clubs[i];
+    if (!chosen && candidates == 0)
+      code = cli_fail(CLI_NOTFOUND, "this node belongs to no club yet; create one with 'clubsync club create NAME', "
+                                    "join one with 'clubsync club join CODE' or import a club's bundle");
+    else if (!chosen) {
+      cli__labels(clubs, count, names, sizeof(names));
+      code = cli_fail(CLI_USAGE, "this node belongs to several clubs (%s); choose the one plain commands act on "
+                                 "with 'clubsync club use NAME|ID', or give --club NAME|ID", names);
+    }
   }
-  if (pick.total == 0)
-    return cli_fail(CLI_NOTFOUND, "this node belongs to no club yet; create one with 'clubsync club create NAME' "
-                                  "or import a club's bundle");
-  return cli_fail(CLI_USAGE, "this node belongs to several clubs; say which with --club ID|NAME");
+  if (chosen && !joined_too && !chosen->has_data) {
+    char label[CLI_CLUB_LABEL_MAX];
+    cli_club_label(chosen, label, sizeof(label));
+    code = cli_fail(CLI_NOTFOUND, "club %s (%s) has no data on this node yet: sync it first ('clubsync sync "
+                                  "IP:PORT'), or give another club with --club", label, how);
+    chosen = NULL;
+  }
+  if (chosen) memcpy(club, chosen->id, CS_ID_LEN);
+  free(clubs);
+  return code;
+}
+
+int cli_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) { return cli_club_pick(cli, txn, false, club); }
+
+int cli_before_new_club(cli_t *cli, const uint8_t new_club[CS_ID_LEN]) {
+  cs_txn_t txn;
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  cli_club_entry_t *clubs = NULL;
+  uint32_t count = 0;
+  err = cli_clubs_held(cli, &txn, &clubs, &count);
+  cs_store_abort(&txn);
+  if (err) return cli_fail_err(err, "cannot list clubs");
+  bool held = false;
+  for (uint32_t i = 0; i < count && new_club; i++)
+    if (memcmp(clubs[i].id, new_club, CS_ID_LEN) == 0) held = true;
+  int code = CLI_OK;
+  uint8_t current[CS_ID_LEN];
+  if (!held && count >= CLI_CLUBS_MAX) {
+    code = cli_fail(CLI_ERROR, "this node holds %u clubs already, the most one node serves on its port; use "
+                               "another --home for this one", (unsigned)count);
+  } else if (!held && count == 1 && !cli_default_club(cli, current)) {
+    char label[CLI_CLUB_LABEL_MAX];
+    cli_club_label(&clubs[0], label, sizeof(label));
+    if (cli_set_default_club(cli, clubs[0].id) != 0)
+      code = cli_fail(CLI_ERROR, "cannot write %s/default-club: %s", cli->home, strerror(errno));
+    else if (!cli->json)
+      printf("Commands without --club still act on %s, now the default club ('clubsync club use' changes it).\n",
+             label);
+  }
+  free(clubs);
+  return code;
 }
 
 int cli_read_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]) {

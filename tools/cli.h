@@ -23,6 +23,7 @@ enum {
   CLI_DENIED = 3,
   CLI_NOTFOUND = 4,
   CLI_INVALID = 5,
+  CLI_INTERRUPTED = 130, /* Ctrl-C, SIGINT or SIGTERM */
 };
 
 typedef struct cli_args_s {
@@ -65,7 +66,42 @@ void cli_close(cli_t *cli);
  * transaction, and returns the exit code. */
 int cli_read_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]);
 
-/* Picks the club: --club ID|NAME|prefix, else the only club. */
+/* The clubs a node holds: in its store, or joined by invite (the club's
+ * network key in HOME/keys, no data yet). At most CLI_CLUBS_MAX: club
+ * create, club join and import --new-club refuse one more. */
+#define CLI_CLUBS_MAX 64
+#define CLI_CLUB_LABEL_MAX (CS_NAME_MAX + 48)
+typedef struct cli_club_entry_s {
+  uint8_t id[CS_ID_LEN];
+  char name[CS_NAME_MAX + 1]; /* "" for a club joined and not yet synced */
+  bool has_data;              /* in the store */
+  bool has_netkey;            /* its network key is here: serve and sync can reach it */
+} cli_club_entry_t;
+
+/* Lists the clubs held, by name then id (joined clubs without data last);
+ * *out is malloc'd, free it. txn may be NULL (the store is not read). */
+int cli_clubs_held(cli_t *cli, cs_txn_t *txn, cli_club_entry_t **out, uint32_t *count) CS_MUST_USE;
+/* How a club is named for people, told apart from another of the same
+ * name by its short id: "Club Un" (1a2b3c4d). */
+void cli_club_label(const cli_club_entry_t *club, char *out, size_t out_len);
+/* The default club ('club use'), false when none is set. */
+bool cli_default_club(const cli_t *cli, uint8_t out[CS_ID_LEN]);
+/* Records the default club; 0 or -1 with errno. */
+int cli_set_default_club(const cli_t *cli, const uint8_t id[CS_ID_LEN]);
+/* Called before the node gains a club (create with new_club NULL, join,
+ * import --new-club), and harmless for a club it holds already:
+ * refuses one past CLI_CLUBS_MAX, and when the node held exactly one club
+ * and no default, makes that one the default, so that plain commands keep
+ * acting on it (and says so on stdout). Returns an exit code. */
+int cli_before_new_club(cli_t *cli, const uint8_t new_club[CS_ID_LEN]);
+
+/* Picks the club a command acts on: --club ID|NAME (an id prefix of at
+ * least 6 characters, or a name), else the default club ('club use'), else
+ * the only club. `joined_too` counts clubs joined but not synced yet (for
+ * the network commands); without it, such a club is refused as having no
+ * data. On failure it has printed why and returns the exit code. */
+int cli_club_pick(cli_t *cli, cs_txn_t *txn, bool joined_too, uint8_t club[CS_ID_LEN]);
+/* cli_club_pick for commands that read or write the club's data. */
 int cli_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]);
 /* Resolves an object id or prefix within the club. */
 int cli_object(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *arg, uint64_t type,
@@ -170,6 +206,11 @@ typedef struct cli_merge_ctx_s {
   const uint8_t *club;
 } cli_merge_ctx_t;
 bool cli_merged_into(const uint8_t request[CS_ID_LEN], uint8_t into[CS_ID_LEN], void *ctx);
+
+/* status's network side (tools/cmd_net.c): adds each club's peers,
+ * connections and last sync to its object in `clubs`; returns serve's state
+ * ({running, pid, listen}), and every connection and the latest sync. */
+json_t *cli_network_status(cli_t *cli, json_t *clubs, json_t **connections, json_t **last_sync);
 
 /* Command families. */
 int cmd_init(cli_t *cli, cli_args_t *args);

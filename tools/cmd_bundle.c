@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/bundle.h"
+#include "core/op.h"
 #include "store/verifier.h"
 #include "tools/cli.h"
 
@@ -168,9 +169,23 @@ static void import_count(import_stats_t *s, const cs_ingest_result_t *res) {
   }
 }
 
+/* The name a genesis gives its club, or "" (NUL-terminated in out). */
+static void import_genesis_name(cs_span_t genesis, char *out, size_t out_len) {
+  cs_change_t *c = malloc(sizeof(*c));
+  cs_op_t *op = malloc(sizeof(*op));
+  cs_op_iter_t it;
+  out[0] = '\0';
+  if (c && op && cs_change_decode(genesis, c) == CS_OK && cs_op_iter_init(&it, c->payload_bytes) == CS_OK &&
+      cs_op_iter_next(&it, op) == CS_OK && op->type == CS_OP_GENESIS)
+    snprintf(out, out_len, "%.*s", (int)op->name.len, (const char *)op->name.ptr);
+  free(c);
+  free(op);
+}
+
 int cmd_import(cli_t *cli, cli_args_t *args) {
+  bool new_club = cli_flag(args, "--new-club");
   const char *path = cli_next(args);
-  int code = cli_no_more(cli, args, "import FILE");
+  int code = cli_no_more(cli, args, "import FILE [--new-club]");
   if (code) return code;
   if (!path || !*path) return cli_fail(CLI_USAGE, "import needs the bundle FILE to read");
   cli_mapped_t m;
@@ -228,18 +243,49 @@ int cmd_import(cli_t *cli, cli_args_t *args) {
     bool starts_club = c && cs_change_decode(records[0], c) == CS_OK && !c->has_club &&
                        memcmp(c->id, header.club, CS_ID_LEN) == 0;
     free(c);
-    bool known = cs_store_begin(cli->store, false, &txn) == CS_OK && cs_store_club_get(&txn, header.club, &info) == CS_OK;
-    cs_store_abort(&txn);
+    /* A club is held when its data or its network key (joined by invite) is here. */
+    cli_club_entry_t *held = NULL;
+    uint32_t held_count = 0;
+    bool read = cs_store_begin(cli->store, false, &txn) == CS_OK;
+    bool known = read && cs_store_club_get(&txn, header.club, &info) == CS_OK;
+    if (read && cli_clubs_held(cli, &txn, &held, &held_count) != CS_OK) held_count = 0;
+    if (read) cs_store_abort(&txn);
+    for (uint32_t i = 0; i < held_count; i++) known = known || memcmp(held[i].id, header.club, CS_ID_LEN) == 0;
+    char hex[65];
+    cs_hex32(header.club, hex);
     if (!known && !starts_club) {
+      free(held);
       free(records);
       cli_unmap_file(&m);
-      char hex[65];
-      cs_hex32(header.club, hex);
       if (integrity)
         return cli_fail(CLI_INVALID, "%s is damaged (%s); nothing was imported, ask for a new copy", path,
                         cs_strerror(integrity));
       return cli_fail(CLI_NOTFOUND, "%s holds changes of club %s, which this node does not have; import a full "
                                     "export of that club first", path, hex);
+    }
+    /* A node that holds clubs takes another only when asked: a bundle is
+     * for one club, and the person says which clubs their node holds. */
+    if (!known && held_count > 0) {
+      char name[CS_NAME_MAX + 1], same[CS_NAME_MAX + 64] = "";
+      import_genesis_name(records[0], name, sizeof(name));
+      for (uint32_t i = 0; i < held_count; i++)
+        if (held[i].has_data && strcmp(held[i].name, name) == 0) {
+          char other[65];
+          cs_hex32(held[i].id, other);
+          snprintf(same, sizeof(same), ", not the \"%s\" (%.8s) it holds", name, other);
+        }
+      if (!new_club)
+        code = cli_fail(CLI_USAGE, "%s is a bundle of a club this node does not hold: \"%s\" (%.8s)%s; to hold it "
+                                   "as well, run 'clubsync import %s --new-club'", path, name, hex, same, path);
+      else
+        code = cli_before_new_club(cli, header.club);
+      if (!code && !cli->json) printf("Importing a new club for this node: \"%s\" (%.8s)%s.\n", name, hex, same);
+    }
+    free(held);
+    if (code) {
+      free(records);
+      cli_unmap_file(&m);
+      return code;
     }
   }
 

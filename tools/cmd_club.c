@@ -1,4 +1,4 @@
-/* club create/list, member add/list. */
+/* club create/list/use, member add/list. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +17,8 @@ static int club_create(cli_t *cli, cli_args_t *args) {
   if (!software) software = "";
   if (strlen(name) > CS_NAME_MAX || strlen(software) > CS_NAME_MAX)
     return cli_fail(CLI_USAGE, "names are limited to %d bytes", CS_NAME_MAX);
-  if ((code = cli_identity(cli)) || (code = cli_open(cli, false))) return code;
+  if ((code = cli_identity(cli)) || (code = cli_open(cli, false)) || (code = cli_before_new_club(cli, NULL)))
+    return code;
 
   /* The network key comes first: a club without it could never sync. */
   uint8_t network_key[32];
@@ -44,10 +45,21 @@ static int club_create(cli_t *cli, cli_args_t *args) {
   return CLI_OK;
 }
 
-static int club_list_each(const cs_club_info_t *club, void *ctx) {
-  json_array_append_new(ctx, json_pack("{s:o s:s s:s s:I}", "id", cli_json_hex(club->id), "name", club->name,
-                                       "software", club->software, "changes", (json_int_t)club->change_count));
-  return 0;
+/* The club plain commands act on: the default club ('club use'), else the
+ * only club with data; NULL when they would ask for --club. */
+static const cli_club_entry_t *club_effective_default(const cli_t *cli, const cli_club_entry_t *clubs,
+                                                      uint32_t count) {
+  uint8_t id[CS_ID_LEN];
+  if (cli_default_club(cli, id))
+    for (uint32_t i = 0; i < count; i++)
+      if (memcmp(clubs[i].id, id, CS_ID_LEN) == 0) return &clubs[i];
+  const cli_club_entry_t *only = NULL;
+  for (uint32_t i = 0; i < count; i++)
+    if (clubs[i].has_data) {
+      if (only) return NULL;
+      only = &clubs[i];
+    }
+  return only;
 }
 
 static int club_list(cli_t *cli, cli_args_t *args) {
@@ -57,9 +69,26 @@ static int club_list(cli_t *cli, cli_args_t *args) {
   cs_txn_t txn;
   int err = cs_store_begin(cli->store, false, &txn);
   if (err) return cli_fail_err(err, "cannot read the store");
+  cli_club_entry_t *clubs = NULL;
+  uint32_t count = 0;
+  err = cli_clubs_held(cli, &txn, &clubs, &count);
+  if (err) {
+    cs_store_abort(&txn);
+    return cli_fail_err(err, "cannot list clubs");
+  }
+  const cli_club_entry_t *current = club_effective_default(cli, clubs, count);
   json_t *list = json_array();
-  err = cs_store_clubs(&txn, club_list_each, list);
+  for (uint32_t i = 0; i < count; i++) {
+    cs_club_info_t info;
+    memset(&info, 0, sizeof(info));
+    if (clubs[i].has_data && (err = cs_store_club_get(&txn, clubs[i].id, &info))) break;
+    json_array_append_new(list, json_pack("{s:o s:s s:s s:I s:b s:b s:b}", "id", cli_json_hex(clubs[i].id), "name",
+                                          clubs[i].name, "software", info.software, "changes",
+                                          (json_int_t)info.change_count, "default", &clubs[i] == current, "synced",
+                                          clubs[i].has_data, "network_key", clubs[i].has_netkey));
+  }
   cs_store_abort(&txn);
+  free(clubs);
   if (err) {
     json_decref(list);
     return cli_fail_err(err, "cannot list clubs");
@@ -68,12 +97,48 @@ static int club_list(cli_t *cli, cli_args_t *args) {
   size_t i;
   json_t *c;
   json_array_foreach(list, i, c) {
-    printf("%s  %s%s%s  (%lld changes)\n", json_string_value(json_object_get(c, "id")),
-           json_string_value(json_object_get(c, "name")), *json_string_value(json_object_get(c, "software")) ? ", " : "",
-           json_string_value(json_object_get(c, "software")), json_integer_value(json_object_get(c, "changes")));
+    const char *software = json_string_value(json_object_get(c, "software"));
+    printf("%s %s  ", json_is_true(json_object_get(c, "default")) ? "*" : " ",
+           json_string_value(json_object_get(c, "id")));
+    if (json_is_true(json_object_get(c, "synced")))
+      printf("%s%s%s  (%lld changes)\n", json_string_value(json_object_get(c, "name")), *software ? ", " : "", software,
+             json_integer_value(json_object_get(c, "changes")));
+    else
+      printf("(joined, not yet synced)\n");
   }
   if (json_array_size(list) == 0) printf("No clubs yet: create one with 'clubsync club create NAME'.\n");
+  else if (json_array_size(list) > 1)
+    printf("* marks the default club, the one commands act on without --club ('clubsync club use NAME|ID').\n");
   json_decref(list);
+  return CLI_OK;
+}
+
+static int club_use(cli_t *cli, cli_args_t *args) {
+  const char *which = cli_next(args);
+  int code = cli_no_more(cli, args, "club use NAME|ID");
+  if (code) return code;
+  if (!which || !*which) return cli_fail(CLI_USAGE, "club use needs the club's NAME or ID ('clubsync club list')");
+  if ((code = cli_open(cli, false))) return code;
+  cs_txn_t txn;
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  uint8_t club[CS_ID_LEN];
+  cli->club_arg = which;
+  code = cli_club_pick(cli, &txn, true, club);
+  cli_club_entry_t *clubs = NULL;
+  uint32_t count = 0;
+  if (!code && (err = cli_clubs_held(cli, &txn, &clubs, &count))) code = cli_fail_err(err, "cannot list clubs");
+  cs_store_abort(&txn);
+  char label[CLI_CLUB_LABEL_MAX] = "";
+  for (uint32_t i = 0; i < count; i++)
+    if (memcmp(clubs[i].id, club, CS_ID_LEN) == 0) cli_club_label(&clubs[i], label, sizeof(label));
+  free(clubs);
+  if (code) return code;
+  if (cli_set_default_club(cli, club) != 0)
+    return cli_fail(CLI_ERROR, "cannot write %s/default-club: %s", cli->home, strerror(errno));
+  char hex[65];
+  cs_hex32(club, hex);
+  printf("The default club is now %s: commands act on it unless given --club.\n%s\n", label, hex);
   return CLI_OK;
 }
 
@@ -81,10 +146,11 @@ int cmd_club(cli_t *cli, cli_args_t *args) {
   const char *sub = cli_next(args);
   if (sub && strcmp(sub, "create") == 0) return club_create(cli, args);
   if (sub && strcmp(sub, "list") == 0) return club_list(cli, args);
+  if (sub && strcmp(sub, "use") == 0) return club_use(cli, args);
   if (sub && strcmp(sub, "invite") == 0 && cmd_club_invite) return cmd_club_invite(cli, args);
   if (sub && strcmp(sub, "join") == 0 && cmd_club_join) return cmd_club_join(cli, args);
-  return cli_fail(CLI_USAGE, "usage: clubsync club create NAME [--software S] | club list | club invite [--role R] | "
-                             "club join CODE");
+  return cli_fail(CLI_USAGE, "usage: clubsync club create NAME [--software S] | club list | club use NAME|ID | "
+                             "club invite [--role R] | club join CODE");
 }
 
 /* member add sets a key's role; member remove sets it to none. Either way

@@ -4,7 +4,8 @@
 # included, after Club Un's changes or before them) imports only Club Un's:
 # the others are refused, counted in the summary line and in --json, and
 # the import exits 5; no second club appears as a side effect. An honest
-# bundle of a club the node lacks still imports as before, from its genesis.
+# bundle of a club the node lacks imports from its genesis, into a node
+# that holds another club only with --new-club.
 source "$(dirname "$0")/lib.sh"
 EDIT="$(dirname "$0")/bundle_edit.py"
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
@@ -71,9 +72,11 @@ grep -q "^  $un_changes new, .*, $deux_changes of another club" "$WORK/import.ou
   fail "the summary line counts the other club's changes: $(cat "$WORK/import.out")"
 cat "$WORK/import.out" "$WORK/import.err"
 
-# An honest bundle of a club the node lacks imports as before: a node of
-# Club Un that imports Club Deux's export holds both clubs.
-expect_code "an honest bundle of another club" 0 cs --home "$WORK/a" import "$WORK/deux.bundle" --json
+# An honest bundle of a club the node lacks: a node of Club Un holds Club
+# Deux only when asked with --new-club, and then holds both clubs.
+expect_code "another club needs --new-club" 2 cs --home "$WORK/a" import "$WORK/deux.bundle" --json
+expect_eq "nothing imported without --new-club" "$(club_ids "$CLUBSYNC" "$WORK/a")" "$un"
+expect_code "an honest bundle of another club" 0 cs --home "$WORK/a" import "$WORK/deux.bundle" --new-club --json
 expect_eq "nothing refused in an honest bundle" "$(json 'd["other_club"]' <"$WORK/last.out")" 0
 expect_eq "a holds both clubs" "$(club_ids "$CLUBSYNC" "$WORK/a")" "$(printf '%s\n' "$un" "$deux" | sort | paste -sd' ')"
 finish

@@ -32,7 +32,7 @@ wait_equal_digests 30 a b && ok || fail "b did not sync Club Un from a"
 
 # B imports Club Deux while its serve is connected to A (B's first bundle of
 # that club, so B now holds two clubs, as before), then writes in Club Un.
-cs --home "$WORK/b" import "$WORK/deux.bundle" >/dev/null
+cs --home "$WORK/b" import "$WORK/deux.bundle" --new-club >/dev/null
 expect_eq "b holds both clubs" "$(club_ids b)" "$(echo -e "$un\n$deux" | sort | tr '\n' ' ' | sed 's/ $//')"
 cs --home "$WORK/b" --club "Club Un" request add --title "Écrit à B après l'import" >/dev/null
 # B's serve pushes its new changes in arrival order: once A holds B's
