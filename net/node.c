@@ -8,7 +8,9 @@
  * | 1    | server | 32         | server's Ed25519 key, so a client that knows  |
  * |      |        |            | only HOST:PORT can run the handshake           |
  * | 2    | both   | 64,64,112,80 | Secret Handshake v1 (shs1), network key =   |
- * |      |        |            | the club's secret network key                 |
+ * |      |        |            | a club's secret network key: the server tries |
+ * |      |        |            | each club it serves; the hello's club is the  |
+ * |      |        |            | connection's                                  |
  * | 3    | both   | boxes      | box-stream: 34-byte header + body <= 4096     |
  *
  * Inside the box-stream, each sync message is a u32 big-endian length (at
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 #include <uv.h>
@@ -45,6 +48,8 @@ typedef struct conn_s {
   bool closing;
   bool outbound;
   int peer_slot; /* index in node->peers for outbound connections, else -1 */
+  int club;      /* index in cfg->clubs: the dialed peer's, or the one the client hello used; -1 before */
+  bool counted;  /* once: its counters were added to the result */
   char address[280];
   phase_t phase;
   cs_shs1_t hs;
@@ -85,6 +90,7 @@ typedef struct conn_s {
 typedef struct peer_slot_s {
   char host[256];
   int port;
+  uint32_t club; /* dialed with this club's network key */
   conn_t *conn;
   uv_timer_t retry;
   uint32_t backoff_ms;
@@ -106,7 +112,8 @@ struct cs_node_s {
   peer_slot_t peers[CS_NODE_PEERS_MAX];
   uint64_t last_txnid;
   bool stopping;
-  char last_sync[32];
+  uint8_t (*netkeys)[32]; /* every club's network key, in cfg->clubs order, for the server's handshake */
+  uint64_t status_mark;   /* what serve.status last showed, to rewrite it only on a change */
 };
 
 static void node_log(cs_node_t *node, cs_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -165,31 +172,62 @@ static void node_write_line(const char *path, const char *line) {
   if (fclose(f) != 0 || !written || rename(tmp, path) != 0) remove(tmp);
 }
 
-/* Status file: one line per connection and the last sync, for `status`. */
+/* What a connection's status line shows changes when this does. */
+static uint64_t conn_status_mark(const conn_t *c) {
+  return c->phase != PHASE_SYNC ? 0
+                                : 1 + c->sync.changes_sent + c->sync.changes_received + c->sync.changes_other_club +
+                                      (cs_sync_caught_up(&c->sync) ? 1u << 20 : 0);
+}
+
+static uint64_t node_status_mark(const cs_node_t *node) {
+  uint64_t mark = (uint64_t)node->conn_count << 40;
+  for (int i = 0; i < node->conn_count; i++) mark += conn_status_mark(node->conns[i]) * (uint64_t)(i + 1);
+  return mark;
+}
+
+/* serve.status, for `status` (docs/store.md, "The home"): the serving
+ * process, then one line per connection past the handshake, with its club
+ * and what it carried:
+ *   serve PID
+ *   conn CLUB KEY ADDRESS in|out live|syncing SENT RECEIVED OTHER_CLUB
+ * SENT and RECEIVED count changes of the connection's club; OTHER_CLUB the
+ * changes of another club the peer sent on it, refused. */
 static void node_write_status(cs_node_t *node) {
   if (!node->cfg->status_path) return;
+  node->status_mark = node_status_mark(node);
   char tmp[4200];
   snprintf(tmp, sizeof(tmp), "%s.tmp", node->cfg->status_path);
   FILE *f = fopen(tmp, "w");
   if (!f) return;
-  fprintf(f, "last_sync %s\n", node->last_sync[0] ? node->last_sync : "never");
+  fprintf(f, "serve %ld\n", (long)getpid());
   for (int i = 0; i < node->conn_count; i++) {
     conn_t *c = node->conns[i];
-    if (c->phase != PHASE_SYNC) continue;
-    char hex[65];
-    cs_hex32(c->peer_key, hex);
-    fprintf(f, "peer %s %s %s %s\n", hex, c->address, c->outbound ? "out" : "in",
-            cs_sync_caught_up(&c->sync) ? "live" : "syncing");
+    if (c->phase != PHASE_SYNC || c->club < 0) continue;
+    char key[65], club[65];
+    cs_hex32(c->peer_key, key);
+    cs_hex32(node->cfg->clubs[c->club].id, club);
+    fprintf(f, "conn %s %s %s %s %s %llu %llu %llu\n", club, key, c->address, c->outbound ? "out" : "in",
+            cs_sync_caught_up(&c->sync) ? "live" : "syncing", (unsigned long long)c->sync.changes_sent,
+            (unsigned long long)c->sync.changes_received, (unsigned long long)c->sync.changes_other_club);
   }
-  fclose(f);
-  rename(tmp, node->cfg->status_path);
+  bool written = !ferror(f);
+  if (fclose(f) != 0 || !written || rename(tmp, node->cfg->status_path) != 0) remove(tmp);
 }
 
-static void node_mark_synced(cs_node_t *node) {
-  time_t now = time(NULL);
-  struct tm tm;
-  gmtime_r(&now, &tm);
-  strftime(node->last_sync, sizeof(node->last_sync), "%Y-%m-%dT%H:%M:%SZ", &tm);
+/* A session that caught up is the club's last sync, kept after the process
+ * ends (for `status`): "WHEN ADDRESS KEY", in UTC. */
+static void node_mark_synced(cs_node_t *node, const conn_t *c) {
+  const char *path = node->cfg->clubs[c->club].last_sync_path;
+  if (path) {
+    char when[32], key[65], line[400];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    cs_hex32(c->peer_key, key);
+    snprintf(line, sizeof(line), "%s %s %s", when, c->address, key);
+    node_write_line(path, line);
+  }
   node_write_status(node);
 }
 
@@ -307,25 +345,45 @@ static void conn_close(conn_t *c, const char *why) {
     if (err) node_log(c->node, CS_LOG_ERROR, "cannot commit changes from %s: %s", c->address, cs_strerror(err));
     conn_report_other_club(c, true);
   }
-  if (why) node_log(c->node, CS_LOG_INFO, "closed connection with %s: %s", c->address, why);
+  cs_node_t *node = c->node;
+  if (c->phase == PHASE_SYNC && c->club >= 0) {
+    /* What the connection carried, for the log and for `sync`'s result. */
+    char who[17];
+    key_short(c->peer_key, who);
+    node_log(node, CS_LOG_INFO, "connection with %s (%s) for club %s ends: %llu changes sent, %llu received, %llu of "
+             "another club refused", who, c->address, node->cfg->clubs[c->club].label,
+             (unsigned long long)c->sync.changes_sent, (unsigned long long)c->sync.changes_received,
+             (unsigned long long)c->sync.changes_other_club);
+    if (node->cfg->once && !c->counted) {
+      c->counted = true;
+      node->result->bytes_sent += c->bytes_sent;
+      node->result->bytes_received += c->bytes_received;
+      node->result->changes_received += c->sync.changes_received;
+      node->result->changes_sent += c->sync.changes_sent;
+      node->result->round_trips += c->sync_round_trips;
+      node->result->sync_bytes += c->sync_bytes;
+    }
+  }
+  if (why) node_log(node, CS_LOG_INFO, "closed connection with %s: %s", c->address, why);
   uv_close((uv_handle_t *)&c->timer, on_handle_closed);
   uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
 }
 
 /* Membership ------------------------------------------------------------- */
 
-/* Whether a key may sync with us: a member of the club with any role. A
- * node that holds no data for the club yet (joined by invite) accepts any
- * key that completed the handshake with the network key. */
-static bool node_accepts(cs_node_t *node, const uint8_t key[32]) {
+/* Whether a key may sync with us in a club: a member of it with any role.
+ * A node that holds no data for the club yet (joined by invite) accepts any
+ * key that completed the handshake with the club's network key. */
+static bool node_accepts(cs_node_t *node, int club_index, const uint8_t key[32]) {
   cs_txn_t txn;
   cs_club_info_t info;
+  const uint8_t *club = node->cfg->clubs[club_index].id;
   if (cs_store_begin(node->cfg->store, false, &txn) != CS_OK) return false;
   bool accept = true;
-  if (cs_store_club_get(&txn, node->cfg->club, &info) == CS_OK) {
+  if (cs_store_club_get(&txn, club, &info) == CS_OK) {
     cs_member_t *m = malloc(sizeof(*m));
-    accept = m && cs_store_member_get(&txn, node->cfg->club, key, m) == CS_OK &&
-             cs_member_role_at(m, cs_store_author_seq(&txn, node->cfg->club, key, NULL) + 1) != CS_ROLE_NONE;
+    accept = m && cs_store_member_get(&txn, club, key, m) == CS_OK &&
+             cs_member_role_at(m, cs_store_author_seq(&txn, club, key, NULL) + 1) != CS_ROLE_NONE;
     free(m);
   }
   cs_store_abort(&txn);
@@ -373,19 +431,21 @@ static void conn_start_sync(conn_t *c) {
   cs_shs1_wipe(&c->hs);
   char who[17];
   key_short(c->peer_key, who);
-  if (c->outbound && !node_accepts(c->node, c->peer_key)) {
+  const cs_node_club_t *club = &c->node->cfg->clubs[c->club];
+  if (c->outbound && !node_accepts(c->node, c->club, c->peer_key)) {
     node_log(c->node, CS_LOG_WARN, "refused %s at %s: that key is not a member of club %s; ask an admin to add it",
-             who, c->address, c->node->cfg->club_name);
+             who, c->address, club->label);
     conn_close(c, NULL);
     return;
   }
   c->phase = PHASE_SYNC;
   c->pushed_upto = node_arrival_last(c->node);
-  cs_store_sync_init(&c->x, c->node->cfg->store, c->node->cfg->club, conn_send_message, c, &c->io);
+  cs_store_sync_init(&c->x, c->node->cfg->store, club->id, conn_send_message, c, &c->io);
   c->x.stored = conn_on_stored;
-  cs_sync_init(&c->sync, c->node->cfg->club, &c->io);
+  cs_sync_init(&c->sync, club->id, &c->io);
   c->sync_started = true;
-  node_log(c->node, CS_LOG_INFO, "connected to %s (%s, %s)", who, c->address, c->outbound ? "outgoing" : "incoming");
+  node_log(c->node, CS_LOG_INFO, "connected to %s (%s, %s) for club %s", who, c->address,
+           c->outbound ? "outgoing" : "incoming", club->label);
   int err = cs_sync_start(&c->sync);
   if (err) conn_close(c, cs_strerror(err));
   node_write_status(c->node);
@@ -430,7 +490,7 @@ static void conn_report_other_club(conn_t *c, bool now) {
   node_log(c->node, CS_LOG_WARN,
            "refused %llu changes of another club from %s (%s): this connection is for club %s and carries only "
            "its changes",
-           (unsigned long long)count, who, c->address, c->node->cfg->club_name);
+           (unsigned long long)count, who, c->address, c->node->cfg->clubs[c->club].label);
   c->other_club_reported = c->sync.changes_other_club;
   c->other_club_reported_at = at ? at : 1;
 }
@@ -486,9 +546,10 @@ static void conn_after_messages(conn_t *c) {
     c->caught_up_logged = true;
     char who[17];
     key_short(c->peer_key, who);
-    node_log(node, CS_LOG_INFO, "in sync with %s: received %llu changes, sent %llu", who,
-             (unsigned long long)c->sync.changes_received, (unsigned long long)c->sync.changes_sent);
-    node_mark_synced(node);
+    node_log(node, CS_LOG_INFO, "in sync with %s for club %s: received %llu changes, sent %llu", who,
+             node->cfg->clubs[c->club].label, (unsigned long long)c->sync.changes_received,
+             (unsigned long long)c->sync.changes_sent);
+    node_mark_synced(node, c);
     conn_push_new(c);
     if (node->cfg->once && c->outbound && !c->check_sent) {
       /* Round trips and bytes of the sync itself; the final check is extra. */
@@ -499,12 +560,6 @@ static void conn_after_messages(conn_t *c) {
     }
   }
   if (node->cfg->once && c->check_sent && c->sync.check_answered) {
-    node->result->bytes_sent += c->bytes_sent;
-    node->result->bytes_received += c->bytes_received;
-    node->result->changes_received += c->sync.changes_received;
-    node->result->changes_sent += c->sync.changes_sent;
-    node->result->round_trips += c->sync_round_trips;
-    node->result->sync_bytes += c->sync_bytes;
     if (!c->sync.check_equal)
       snprintf(node->result->reason, sizeof(node->result->reason),
                "%s still holds other changes (some may be invalid or waiting for missing ones)", c->address);
@@ -600,7 +655,7 @@ static void conn_handshake_step(conn_t *c) {
       return;
     }
     if (next == CS_SHS1_FAILED) {
-      conn_close(c, "handshake failed (another club's key, or not a clubsync node)");
+      conn_close(c, "handshake failed (a key of no club served here, or not a clubsync node)");
       return;
     }
     if (next == CS_SHS1_SEND) {
@@ -608,12 +663,12 @@ static void conn_handshake_step(conn_t *c) {
        * non-member before confirming the handshake. */
       if (!c->outbound) {
         const uint8_t *peer = cs_shs1_peer_pk(&c->hs);
-        if (peer && !node_accepts(c->node, peer)) {
+        if (peer && !node_accepts(c->node, c->club, peer)) {
           char who[17];
           key_short(peer, who);
           node_log(c->node, CS_LOG_WARN,
                    "refused %s from %s: that key is not a member of club %s; ask an admin to add it", who, c->address,
-                   c->node->cfg->club_name);
+                   c->node->cfg->clubs[c->club].label);
           conn_close(c, NULL);
           return;
         }
@@ -630,16 +685,22 @@ static void conn_handshake_step(conn_t *c) {
     memmove(c->in, c->in + len, c->in_len - len);
     c->in_len -= len;
     if (rc != 0) {
-      conn_close(c, "handshake failed: the peer does not have this club's network key");
+      if (c->outbound)
+        conn_close(c, "handshake failed: the peer does not have this club's network key");
+      else
+        conn_close(c, "handshake failed: the peer used the network key of no club served here");
       return;
     }
+    /* The client hello tells which club this connection is for. */
+    if (!c->outbound && c->club < 0) c->club = cs_shs1_netkey_index(&c->hs);
   }
 }
 
 static void conn_begin_client(conn_t *c, const uint8_t server_key[32]) {
   uint8_t eph[32];
   randombytes_buf(eph, sizeof(eph));
-  int rc = cs_shs1_client_init(&c->hs, c->node->cfg->network_key, c->node->cfg->secret_key, eph, server_key);
+  int rc = cs_shs1_client_init(&c->hs, c->node->cfg->clubs[c->club].network_key, c->node->cfg->secret_key, eph,
+                               server_key);
   sodium_memzero(eph, sizeof(eph));
   if (rc != 0) {
     conn_close(c, "cannot start the handshake");
@@ -724,6 +785,7 @@ static conn_t *conn_new(cs_node_t *node, bool outbound, int slot) {
   c->node = node;
   c->outbound = outbound;
   c->peer_slot = slot;
+  c->club = slot >= 0 ? (int)node->peers[slot].club : -1;
   uv_tcp_init(&node->loop, &c->tcp);
   uv_timer_init(&node->loop, &c->timer);
   c->tcp.data = c;
@@ -776,7 +838,8 @@ static void on_connection(uv_stream_t *server, int status) {
   snprintf(c->address, sizeof(c->address), "%s", ip);
   uint8_t eph[32];
   randombytes_buf(eph, sizeof(eph));
-  int rc = cs_shs1_server_init(&c->hs, node->cfg->network_key, node->cfg->secret_key, eph);
+  int rc = cs_shs1_server_init_keys(&c->hs, (const uint8_t(*)[32])node->netkeys, node->cfg->club_count,
+                                    node->cfg->secret_key, eph);
   sodium_memzero(eph, sizeof(eph));
   if (rc != 0) {
     conn_close(c, "cannot start the handshake");
@@ -861,6 +924,7 @@ static void on_poll(uv_timer_t *t) {
   for (int i = 0; i < node->conn_count; i++)
     if (!node->conns[i]->closing && node->conns[i]->phase == PHASE_SYNC && conn_commit(node->conns[i]))
       conn_report_other_club(node->conns[i], false);
+  if (node_status_mark(node) != node->status_mark) node_write_status(node);
   /* A change written by the CLI while we run shows as a new LMDB txn id. */
   uint64_t txnid = cs_store_last_txnid(node->cfg->store);
   if (txnid == node->last_txnid) return;
@@ -911,10 +975,24 @@ int cs_node_run(const cs_node_config_t *cfg, cs_node_result_t *result) {
   uv_loop_init(&node->loop);
   node->loop.data = node;
   int err = CS_OK;
-  if (cfg->peer_count > CS_NODE_PEERS_MAX) {
+  if (cfg->peer_count > CS_NODE_PEERS_MAX || cfg->club_count == 0 || cfg->club_count > CS_NODE_CLUBS_MAX) {
+    snprintf(result->reason, sizeof(result->reason), "a node serves 1 to %u clubs and dials at most %d addresses",
+             (unsigned)CS_NODE_CLUBS_MAX, CS_NODE_PEERS_MAX);
     err = CS_ETOOBIG;
     goto done;
   }
+  for (uint32_t i = 0; i < cfg->peer_count; i++)
+    if (cfg->peers[i].club >= cfg->club_count) {
+      snprintf(result->reason, sizeof(result->reason), "peer %s is given for no club", cfg->peers[i].address);
+      err = CS_EINVAL;
+      goto done;
+    }
+  node->netkeys = sodium_malloc(CS_NODE_CLUBS_MAX * sizeof(*node->netkeys));
+  if (!node->netkeys) {
+    err = CS_ENOMEM;
+    goto done;
+  }
+  for (uint32_t i = 0; i < cfg->club_count; i++) memcpy(node->netkeys[i], cfg->clubs[i].network_key, 32);
   uv_signal_init(&node->loop, &node->sigint);
   uv_signal_init(&node->loop, &node->sigterm);
   node->sigint.data = node->sigterm.data = node;
@@ -958,15 +1036,17 @@ int cs_node_run(const cs_node_config_t *cfg, cs_node_result_t *result) {
     snprintf(bound_address, sizeof(bound_address), bound.ss_family == AF_INET ? "%s:%d" : "[%s]:%d", bound_host,
              bound_port);
     snprintf(port_text, sizeof(port_text), "%d", bound_port);
-    node_log(node, CS_LOG_INFO, "listening on %s for club %s", bound_address, cfg->club_name);
+    for (uint32_t i = 0; i < cfg->club_count; i++)
+      node_log(node, CS_LOG_INFO, "listening on %s for club %s", bound_address, cfg->clubs[i].label);
     /* The address before the port: whoever waits for the port finds both. */
     if (cfg->listen_path) node_write_line(cfg->listen_path, bound_address);
     if (cfg->port_path) node_write_line(cfg->port_path, port_text);
   }
   for (uint32_t i = 0; i < cfg->peer_count; i++) {
     peer_slot_t *p = &node->peers[i];
-    if (!cs_node_parse_address(cfg->peers[i], p->host, sizeof(p->host), &p->port)) {
-      snprintf(result->reason, sizeof(result->reason), "a peer is given as IP:PORT, not '%s'", cfg->peers[i]);
+    p->club = cfg->peers[i].club;
+    if (!cs_node_parse_address(cfg->peers[i].address, p->host, sizeof(p->host), &p->port)) {
+      snprintf(result->reason, sizeof(result->reason), "a peer is given as IP:PORT, not '%s'", cfg->peers[i].address);
       err = CS_EINVAL;
       goto done;
     }
@@ -989,6 +1069,7 @@ done:
   uv_run(&node->loop, UV_RUN_DEFAULT);
   uv_loop_close(&node->loop);
   if (cfg->status_path) remove(cfg->status_path);
+  if (node->netkeys) sodium_free(node->netkeys);
   free(node);
   return err;
 }

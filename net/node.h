@@ -2,17 +2,24 @@
 #define CS_NET_NODE_H
 
 /* A running node: a libuv loop that listens and dials, runs the Secret
- * Handshake with the club's network key, then drives one sync machine per
- * connection over box-stream frames. docs/protocol.md describes the wire. */
+ * Handshake, then drives one sync machine per connection over box-stream
+ * frames. A node may serve several clubs on one port: every connection
+ * belongs to exactly one club, the one whose network key its handshake used
+ * (the server tries each club's key on the client hello; a dial uses the
+ * key of the club the peer was configured for), and carries only that
+ * club's changes. docs/protocol.md describes the wire. */
 
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/shs1.h"
 #include "store/store.h"
 
 typedef enum cs_log_level_e { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG_DEBUG } cs_log_level_t;
 
-#define CS_NODE_PEERS_MAX 64
+#define CS_NODE_PEERS_MAX 64 /* addresses dialed: per club, and for the whole node */
+#define CS_NODE_CLUBS_MAX CS_SHS1_NETKEYS_MAX /* clubs one node serves on one port */
+#define CS_NODE_LABEL_MAX (CS_NAME_MAX + 48)  /* "NAME" (8 hex of the id), for logs */
 #define CS_NODE_CONNECTIONS_MAX 128
 #define CS_NODE_QUEUE_HIGH (1u << 20) /* stop producing for a peer above this */
 #define CS_NODE_BACKOFF_MIN_MS 500
@@ -22,18 +29,32 @@ typedef enum cs_log_level_e { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG
 #define CS_NODE_PROGRESS_MS 5000 /* a progress line this often during a long sync */
 #define CS_NODE_REPORT_MS 1000   /* a repeated refusal is logged at most this often, with its count */
 
+/* A club the node serves. */
+typedef struct cs_node_club_s {
+  uint8_t id[32];
+  uint8_t network_key[32];
+  char label[CS_NODE_LABEL_MAX]; /* how logs name it: "Club Un" (1a2b3c4d) */
+  const char *last_sync_path;    /* where a session of this club that caught up is recorded, or NULL */
+} cs_node_club_t;
+
+/* An address to dial, for one club: a peer that serves several clubs is
+ * dialed once per club, each connection with its club's key. */
+typedef struct cs_node_peer_s {
+  const char *address; /* HOST:PORT */
+  uint32_t club;       /* index in cs_node_config_t.clubs */
+} cs_node_peer_t;
+
 typedef struct cs_node_config_s {
   cs_store_t *store;
   const uint8_t *secret_key;  /* 64 bytes, the node's identity */
-  const uint8_t *club;        /* 32 bytes */
-  const uint8_t *network_key; /* 32 bytes */
-  const char *club_name;
+  const cs_node_club_t *clubs; /* 1 .. CS_NODE_CLUBS_MAX */
+  uint32_t club_count;
   const char *listen;         /* HOST:PORT, or NULL */
-  const char *const *peers;   /* HOST:PORT each */
-  uint32_t peer_count;
+  const cs_node_peer_t *peers;
+  uint32_t peer_count;        /* at most CS_NODE_PEERS_MAX */
   bool once;                  /* sync with the peers, check, then stop */
   cs_log_level_t log_level;
-  const char *status_path;    /* where serve records peers and last sync, or NULL */
+  const char *status_path;    /* where serve records its connections, or NULL */
   const char *port_path;      /* where the bound port is written, or NULL */
   const char *listen_path;    /* where the bound IP:PORT is written once listening, or NULL */
   void (*on_commit)(void);    /* called after each committed batch (memory sampling), or NULL */
@@ -43,7 +64,7 @@ typedef struct cs_node_result_s {
   bool synced;           /* once: every peer reached and digests equal */
   uint64_t bytes_sent;   /* after handshakes */
   uint64_t bytes_received;
-  uint64_t changes_received;
+  uint64_t changes_received; /* once: handed to the store, and committed unless it failed */
   uint64_t changes_sent;
   uint32_t round_trips;  /* once: round trips after the handshake, until caught up */
   uint64_t sync_bytes;   /* once: bytes both ways after the handshake, until caught up */
@@ -51,7 +72,9 @@ typedef struct cs_node_result_s {
 } cs_node_result_t;
 
 /* Runs until SIGINT/SIGTERM (or, with once, until done). Returns CS_OK or
- * an error for a listener that cannot bind. */
+ * an error for a listener that cannot bind or a configuration out of
+ * bounds. What was received is committed before it returns, interrupted
+ * or not. */
 int cs_node_run(const cs_node_config_t *config, cs_node_result_t *result) CS_MUST_USE;
 
 /* Splits "HOST:PORT" (IPv4 or [IPv6]); false when malformed or when the port

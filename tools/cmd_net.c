@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -63,6 +64,9 @@ static int net_check_listen(const char *listen) {
   return CLI_OK;
 }
 
+_Static_assert(CLI_CLUBS_MAX <= CS_NODE_CLUBS_MAX, "serve serves every club a node may hold");
+_Static_assert(CLI_CLUB_LABEL_MAX == CS_NODE_LABEL_MAX, "a club label fits the node's");
+
 /* Reads the club's network key from HOME/keys/<club>.netkey. */
 static int net_read_key(cli_t *cli, const uint8_t club[CS_ID_LEN], uint8_t key[32]) {
   char hex[65], path[4300];
@@ -75,62 +79,53 @@ static int net_read_key(cli_t *cli, const uint8_t club[CS_ID_LEN], uint8_t key[3
   return n == 32 ? 0 : -1;
 }
 
-/* Picks the club to serve: the store's clubs and the clubs joined by invite
- * (a network key without data yet); --club chooses among several. */
-static int net_pick_club(cli_t *cli, uint8_t club[CS_ID_LEN], uint8_t netkey[32], char *name, size_t name_len) {
-  char dir[4200];
-  snprintf(dir, sizeof(dir), "%s/keys", cli->home);
-  DIR *d = opendir(dir);
-  int matches = 0;
-  struct dirent *e;
-  cs_txn_t txn;
-  bool have_txn = cs_store_begin(cli->store, false, &txn) == CS_OK;
-  while (d && (e = readdir(d))) {
-    size_t len = strlen(e->d_name);
-    if (len != 64 + 7 || strcmp(e->d_name + 64, ".netkey") != 0) continue;
-    char hex[65];
-    memcpy(hex, e->d_name, 64);
-    hex[64] = '\0';
-    uint8_t id[CS_ID_LEN];
-    if (cs_unhex32(hex, id)) continue;
-    cs_club_info_t info;
-    bool known = have_txn && cs_store_club_get(&txn, id, &info) == CS_OK;
-    const char *club_name = known ? info.name : "(joined, not yet synced)";
-    if (cli->club_arg && strncmp(hex, cli->club_arg, strlen(cli->club_arg)) != 0 &&
-        !(known && strcmp(info.name, cli->club_arg) == 0))
-      continue;
-    memcpy(club, id, CS_ID_LEN);
-    snprintf(name, name_len, "%s", club_name);
-    matches++;
-  }
-  if (d) closedir(d);
-  if (have_txn) cs_store_abort(&txn);
-  if (matches == 0)
-    return cli_fail(CLI_NOTFOUND, "no club to sync: create one, or join one with 'clubsync club join CODE'");
-  if (matches > 1) return cli_fail(CLI_USAGE, "this node has several clubs; say which with --club ID|NAME");
-  if (net_read_key(cli, club, netkey) != 0)
-    return cli_fail(CLI_ERROR, "the club's network key in %s/keys is unreadable", cli->home);
-  return CLI_OK;
+/* A club's own network files live in HOME/clubs/<club id>/ (docs/store.md,
+ * "The home"): `peers`, the addresses serve dials for it, one IP:PORT a
+ * line; `last-sync`, its last session that caught up, "WHEN ADDRESS KEY". */
+static void net_club_path(const cli_t *cli, const uint8_t club[CS_ID_LEN], const char *name, char *out,
+                          size_t out_len) {
+  char hex[65];
+  cs_hex32(club, hex);
+  snprintf(out, out_len, "%s/clubs/%s/%s", cli->home, hex, name);
 }
 
-/* The peers file: one IP:PORT a line. */
-static int net_read_peers(cli_t *cli, char ***out, uint32_t *count) {
-  char path[4200], line[512];
-  cli_path(cli, "peers", path, sizeof(path));
+static int net_club_dir(const cli_t *cli, const uint8_t club[CS_ID_LEN]) {
+  char dir[4300], hex[65];
+  cs_hex32(club, hex);
+  snprintf(dir, sizeof(dir), "%s/clubs", cli->home);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -1;
+  snprintf(dir, sizeof(dir), "%s/clubs/%s", cli->home, hex);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) return -1;
+  return 0;
+}
+
+/* Reads a peers file, up to CS_NODE_PEERS_MAX addresses. */
+static void net_read_peers_file(const char *path, char ***out, uint32_t *count) {
+  char line[512];
   FILE *f = fopen(path, "r");
   *out = NULL;
   *count = 0;
-  if (!f) return CLI_OK;
+  if (!f) return;
   while (fgets(line, sizeof(line), f) && *count < CS_NODE_PEERS_MAX) {
     line[strcspn(line, "\r\n")] = '\0';
     if (!*line) continue;
     char **grown = realloc(*out, (*count + 1) * sizeof(char *));
-    if (!grown) break;
+    char *copy = strdup(line);
+    if (!grown || !copy) {
+      free(copy);
+      if (grown) *out = grown;
+      break;
+    }
     *out = grown;
-    (*out)[(*count)++] = strdup(line);
+    (*out)[(*count)++] = copy;
   }
   fclose(f);
-  return CLI_OK;
+}
+
+static void net_read_peers(const cli_t *cli, const uint8_t club[CS_ID_LEN], char ***out, uint32_t *count) {
+  char path[4400];
+  net_club_path(cli, club, "peers", path, sizeof(path));
+  net_read_peers_file(path, out, count);
 }
 
 static void net_free_peers(char **peers, uint32_t count) {
@@ -138,23 +133,112 @@ static void net_free_peers(char **peers, uint32_t count) {
   free(peers);
 }
 
-static int net_add_peer(cli_t *cli, const char *address) {
+/* Writes a club's peers file whole, through a rename. */
+static int net_write_peers(const cli_t *cli, const uint8_t club[CS_ID_LEN], char *const *peers, uint32_t count) {
+  char path[4400], tmp[4500];
+  if (net_club_dir(cli, club) != 0) return -1;
+  net_club_path(cli, club, "peers", path, sizeof(path));
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (!f) return -1;
+  bool ok = true;
+  for (uint32_t i = 0; i < count; i++) ok = fprintf(f, "%s\n", peers[i]) >= 0 && ok;
+  ok = fclose(f) == 0 && ok;
+  if (!ok || rename(tmp, path) != 0) {
+    remove(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+/* Adds an address to a club's peers (once); sets *added when it was new. */
+static int net_add_peer(const cli_t *cli, const uint8_t club[CS_ID_LEN], const char *address, bool *added) {
   if (!net_is_dialable(address))
     return cli_fail(CLI_USAGE, "a peer is an IP:PORT to dial, e.g. 192.0.2.10:7450, not '%s'", address);
   char **peers;
   uint32_t count;
-  net_read_peers(cli, &peers, &count);
-  for (uint32_t i = 0; i < count; i++)
-    if (strcmp(peers[i], address) == 0) {
-      net_free_peers(peers, count);
-      return CLI_OK;
+  net_read_peers(cli, club, &peers, &count);
+  bool known = false;
+  for (uint32_t i = 0; i < count; i++) known = known || strcmp(peers[i], address) == 0;
+  int code = CLI_OK;
+  if (added) *added = !known;
+  if (!known && count >= CS_NODE_PEERS_MAX) {
+    code = cli_fail(CLI_ERROR, "this club has %d peers already, the most serve dials; remove one with 'clubsync peer "
+                               "remove IP:PORT'", CS_NODE_PEERS_MAX);
+  } else if (!known) {
+    char **grown = realloc(peers, (count + 1) * sizeof(char *));
+    if (!grown) {
+      code = cli_fail(CLI_ERROR, "out of memory");
+    } else {
+      peers = grown;
+      peers[count++] = strdup(address);
+      if (!peers[count - 1] || net_write_peers(cli, club, peers, count) != 0)
+        code = cli_fail(CLI_ERROR, "cannot write the peers of the club in %s/clubs: %s", cli->home, strerror(errno));
     }
+  }
   net_free_peers(peers, count);
-  char path[4200];
-  cli_path(cli, "peers", path, sizeof(path));
-  FILE *f = fopen(path, "a");
-  if (!f || fprintf(f, "%s\n", address) < 0 || fclose(f) != 0)
-    return cli_fail(CLI_ERROR, "cannot write %s: %s", path, strerror(errno));
+  return code;
+}
+
+/* Peers were kept per home before a node could serve several clubs: the
+ * old HOME/peers file moves to every club whose network key the node holds
+ * (an old node served one club at a time, with the same peers whichever it
+ * was; one that dials a peer with a club it does not serve is refused and
+ * retries with backoff, and `peer remove --club` takes it out). Nothing
+ * moves while the node holds no network key. */
+static void net_migrate_peers(cli_t *cli) {
+  char old[4200];
+  cli_path(cli, "peers", old, sizeof(old));
+  if (access(old, F_OK) != 0) return;
+  cli_club_entry_t *clubs = NULL;
+  uint32_t club_count = 0;
+  if (cli_clubs_held(cli, NULL, &clubs, &club_count) != CS_OK) return;
+  char **peers;
+  uint32_t count;
+  net_read_peers_file(old, &peers, &count);
+  bool moved = club_count > 0;
+  for (uint32_t c = 0; c < club_count && moved; c++) {
+    char **have;
+    uint32_t have_count;
+    net_read_peers(cli, clubs[c].id, &have, &have_count);
+    char **all = calloc(have_count + count + 1, sizeof(char *));
+    uint32_t n = 0;
+    for (uint32_t i = 0; all && i < have_count; i++) all[n++] = have[i];
+    for (uint32_t i = 0; all && i < count && n < CS_NODE_PEERS_MAX; i++) {
+      bool known = false;
+      for (uint32_t j = 0; j < n; j++) known = known || strcmp(all[j], peers[i]) == 0;
+      if (!known) all[n++] = peers[i];
+    }
+    moved = all && net_write_peers(cli, clubs[c].id, all, n) == 0;
+    free(all);
+    net_free_peers(have, have_count);
+  }
+  if (moved && remove(old) == 0)
+    fprintf(stderr, "clubsync: peers are kept per club now: moved the %u addresses of %s to %s/clubs/<club id>/peers "
+                    "for each of the %u clubs ('clubsync peer list --club NAME')\n",
+            (unsigned)count, old, cli->home, (unsigned)club_count);
+  net_free_peers(peers, count);
+  free(clubs);
+}
+
+/* The club a network command acts on (--club, else the default, else the
+ * only one), which must have its network key here. */
+static int net_pick_club(cli_t *cli, uint8_t club[CS_ID_LEN], uint8_t netkey[32], char *label, size_t label_len) {
+  cs_txn_t txn;
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  int code = cli_club_pick(cli, &txn, true, club);
+  cli_club_entry_t *clubs = NULL;
+  uint32_t count = 0;
+  if (!code && (err = cli_clubs_held(cli, &txn, &clubs, &count))) code = cli_fail_err(err, "cannot list clubs");
+  cs_store_abort(&txn);
+  for (uint32_t i = 0; i < count && !code; i++)
+    if (memcmp(clubs[i].id, club, CS_ID_LEN) == 0) cli_club_label(&clubs[i], label, label_len);
+  free(clubs);
+  if (code) return code;
+  if (net_read_key(cli, club, netkey) != 0)
+    return cli_fail(CLI_ERROR, "this node has no network key for club %s (it came in a bundle): join it with an "
+                               "invitation code ('clubsync club join CODE') to sync it", label);
   return CLI_OK;
 }
 
@@ -168,6 +252,53 @@ static cs_log_level_t net_log_level(const char *name, bool *ok) {
   return CS_LOG_INFO;
 }
 
+/* The clubs serve serves: every club whose network key this node holds. */
+static int net_serve_clubs(cli_t *cli, cs_node_club_t *out, uint32_t *count, char (*last_sync)[4400]) {
+  cs_txn_t txn;
+  int err = cs_store_begin(cli->store, false, &txn);
+  if (err) return cli_fail_err(err, "cannot read the store");
+  cli_club_entry_t *clubs = NULL;
+  uint32_t held = 0;
+  err = cli_clubs_held(cli, &txn, &clubs, &held);
+  cs_store_abort(&txn);
+  if (err) return cli_fail_err(err, "cannot list clubs");
+  *count = 0;
+  for (uint32_t i = 0; i < held; i++) {
+    char label[CLI_CLUB_LABEL_MAX];
+    cli_club_label(&clubs[i], label, sizeof(label));
+    if (!clubs[i].has_netkey) {
+      fprintf(stderr, "clubsync: note: club %s came in a bundle and this node has not its network key, so serve "
+                      "cannot sync it; join it with an invitation code to sync it\n", label);
+      continue;
+    }
+    if (*count == CS_NODE_CLUBS_MAX) {
+      fprintf(stderr, "clubsync: warning: serve serves at most %u clubs; club %s is left out\n",
+              (unsigned)CS_NODE_CLUBS_MAX, label);
+      continue;
+    }
+    cs_node_club_t *c = &out[*count];
+    memcpy(c->id, clubs[i].id, CS_ID_LEN);
+    /* A club joined without data yet is named by its id: the label stays
+     * as long as serve runs, and its data may come meanwhile. */
+    char hex[65];
+    cs_hex32(clubs[i].id, hex);
+    if (clubs[i].has_data) snprintf(c->label, sizeof(c->label), "%s", label);
+    else snprintf(c->label, sizeof(c->label), "%.8s (joined by invitation)", hex);
+    if (net_read_key(cli, c->id, c->network_key) != 0 || net_club_dir(cli, c->id) != 0) {
+      free(clubs);
+      return cli_fail(CLI_ERROR, "the network key of club %s in %s/keys is unreadable", label, cli->home);
+    }
+    net_club_path(cli, c->id, "last-sync", last_sync[*count], sizeof(last_sync[*count]));
+    c->last_sync_path = last_sync[*count];
+    (*count)++;
+  }
+  free(clubs);
+  if (*count == 0)
+    return cli_fail(CLI_NOTFOUND, "no club to sync: create one, or join one with 'clubsync club join CODE'");
+  return CLI_OK;
+}
+
+/* serve: every club held, on one port; sync: the chosen club with one peer. */
 static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   const char *listen = once ? NULL : cli_take(args, "--listen");
   const char *level_name = cli_take(args, "--log-level");
@@ -183,19 +314,54 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   if (!level_ok) return cli_fail(CLI_USAGE, "--log-level is error, warn, info or debug");
   if (once && !target) return cli_fail(CLI_USAGE, "sync needs the peer's HOST:PORT");
   if ((code = cli_identity(cli)) || (code = cli_open(cli, false))) return code;
-  uint8_t club[CS_ID_LEN], netkey[32];
-  char name[CS_NAME_MAX + 32];
-  if ((code = net_pick_club(cli, club, netkey, name, sizeof(name)))) return code;
+  net_migrate_peers(cli);
 
-  char **file_peers = NULL;
-  uint32_t file_count = 0;
-  if (!once) net_read_peers(cli, &file_peers, &file_count);
-  const char **peers = calloc(file_count + extra_count + 1, sizeof(char *));
-  uint32_t peer_count = 0;
-  if (once) peers[peer_count++] = target;
-  for (uint32_t i = 0; i < extra_count; i++) peers[peer_count++] = extra[i];
-  for (uint32_t i = 0; i < file_count && peer_count < CS_NODE_PEERS_MAX; i++) peers[peer_count++] = file_peers[i];
-  if (!once && !listen && peer_count == 0) listen = "0.0.0.0:7450";
+  cs_node_club_t *clubs = sodium_malloc(CS_NODE_CLUBS_MAX * sizeof(*clubs));
+  char(*last_sync)[4400] = calloc(CS_NODE_CLUBS_MAX, sizeof(*last_sync));
+  cs_node_peer_t peers[CS_NODE_PEERS_MAX];
+  char **files[CS_NODE_CLUBS_MAX] = {0};
+  uint32_t file_counts[CS_NODE_CLUBS_MAX] = {0};
+  uint32_t club_count = 0, peer_count = 0;
+  if (!clubs || !last_sync) {
+    code = cli_fail(CLI_ERROR, "out of memory");
+    goto done;
+  }
+  if (once || extra_count > 0) {
+    /* sync's club, and the club serve's --peer addresses are for. */
+    uint8_t id[CS_ID_LEN];
+    char label[CLI_CLUB_LABEL_MAX];
+    if ((code = net_pick_club(cli, id, clubs[0].network_key, label, sizeof(label)))) goto done;
+    if (once) {
+      memcpy(clubs[0].id, id, CS_ID_LEN);
+      snprintf(clubs[0].label, sizeof(clubs[0].label), "%s", label);
+      if (net_club_dir(cli, id) != 0) {
+        code = cli_fail(CLI_ERROR, "cannot create %s/clubs: %s", cli->home, strerror(errno));
+        goto done;
+      }
+      net_club_path(cli, id, "last-sync", last_sync[0], sizeof(last_sync[0]));
+      clubs[0].last_sync_path = last_sync[0];
+      club_count = 1;
+      peers[peer_count++] = (cs_node_peer_t){target, 0};
+    } else {
+      if ((code = net_serve_clubs(cli, clubs, &club_count, last_sync))) goto done;
+      for (uint32_t c = 0; c < club_count; c++)
+        if (memcmp(clubs[c].id, id, CS_ID_LEN) == 0)
+          for (uint32_t i = 0; i < extra_count; i++) peers[peer_count++] = (cs_node_peer_t){extra[i], c};
+    }
+  } else if ((code = net_serve_clubs(cli, clubs, &club_count, last_sync))) {
+    goto done;
+  }
+  if (!once) {
+    for (uint32_t c = 0; c < club_count; c++) {
+      net_read_peers(cli, clubs[c].id, &files[c], &file_counts[c]);
+      for (uint32_t i = 0; i < file_counts[c]; i++) {
+        if (peer_count < CS_NODE_PEERS_MAX) peers[peer_count++] = (cs_node_peer_t){files[c][i], c};
+        else fprintf(stderr, "clubsync: warning: serve dials at most %d addresses; %s (club %s) is left out\n",
+                     CS_NODE_PEERS_MAX, files[c][i], clubs[c].label);
+      }
+    }
+    if (!listen && peer_count == 0) listen = "0.0.0.0:7450";
+  }
 
   char status_path[4200], port_path[4200], listen_path[4200];
   cli_path(cli, "serve.status", status_path, sizeof(status_path));
@@ -204,9 +370,8 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   cs_node_config_t config = {
       .store = cli->store,
       .secret_key = cli->secret_key,
-      .club = club,
-      .network_key = netkey,
-      .club_name = name,
+      .clubs = clubs,
+      .club_count = club_count,
       .listen = listen,
       .peers = peers,
       .peer_count = peer_count,
@@ -221,23 +386,34 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   };
   cs_node_result_t result;
   int err = cs_node_run(&config, &result);
-  sodium_memzero(netkey, sizeof(netkey));
-  free(peers);
-  net_free_peers(file_peers, file_count);
-  if (err) return cli_fail(CLI_ERROR, "%s", result.reason[0] ? result.reason : cs_strerror(err));
-  if (!once) return CLI_OK;
+  if (err) {
+    code = cli_fail(CLI_ERROR, "%s", result.reason[0] ? result.reason : cs_strerror(err));
+    goto done;
+  }
+  if (!once) goto done;
+  char hex[65];
+  cs_hex32(clubs[0].id, hex);
   if (cli->json)
-    cli_print_json(json_pack("{s:b s:I s:I s:I s:I s:I s:I s:s}", "synced", result.synced, "sync_bytes",
-                             (json_int_t)result.sync_bytes, "bytes_sent",
-                             (json_int_t)result.bytes_sent, "bytes_received", (json_int_t)result.bytes_received,
-                             "changes_received", (json_int_t)result.changes_received, "changes_sent",
-                             (json_int_t)result.changes_sent, "round_trips", (json_int_t)result.round_trips, "reason",
-                             result.reason));
-  else if (result.synced)
-    printf("In sync with %s: received %llu changes, sent %llu.\n", target,
-           (unsigned long long)result.changes_received, (unsigned long long)result.changes_sent);
-  if (!result.synced) return cli_fail(CLI_ERROR, "not in sync with %s: %s", target, result.reason);
-  return CLI_OK;
+    cli_print_json(json_pack("{s:s s:b s:I s:I s:I s:I s:I s:I s:s}", "club", hex, "synced", result.synced,
+                             "sync_bytes", (json_int_t)result.sync_bytes, "bytes_sent", (json_int_t)result.bytes_sent,
+                             "bytes_received", (json_int_t)result.bytes_received, "changes_received",
+                             (json_int_t)result.changes_received, "changes_sent", (json_int_t)result.changes_sent,
+                             "round_trips", (json_int_t)result.round_trips, "reason", result.reason));
+  if (result.synced) {
+    if (!cli->json)
+      printf("In sync with %s for club %s: received %llu changes, sent %llu.\n", target, clubs[0].label,
+             (unsigned long long)result.changes_received, (unsigned long long)result.changes_sent);
+  } else {
+    code = cli_fail(CLI_ERROR, "not in sync with %s: %s", target, result.reason);
+  }
+done:
+  if (clubs) {
+    sodium_memzero(clubs, CS_NODE_CLUBS_MAX * sizeof(*clubs));
+    sodium_free(clubs);
+  }
+  free(last_sync);
+  for (uint32_t c = 0; c < CS_NODE_CLUBS_MAX; c++) net_free_peers(files[c], file_counts[c]);
+  return code;
 }
 
 int cmd_serve(cli_t *cli, cli_args_t *args) { return net_run(cli, args, false); }
@@ -245,33 +421,54 @@ int cmd_sync(cli_t *cli, cli_args_t *args) { return net_run(cli, args, true); }
 
 int cmd_peer(cli_t *cli, cli_args_t *args) {
   const char *sub = cli_next(args);
-  if (sub && strcmp(sub, "add") == 0) {
-    const char *address = cli_next(args);
-    int code = cli_no_more(cli, args, "peer add HOST:PORT");
-    if (code) return code;
-    if (!address) return cli_fail(CLI_USAGE, "peer add needs the peer's IP:PORT");
-    if ((code = cli_open(cli, false)) || (code = net_add_peer(cli, address))) return code;
-    printf("Added %s; 'clubsync serve' will keep syncing with it.\n", address);
+  bool add = sub && strcmp(sub, "add") == 0, remove_peer = sub && strcmp(sub, "remove") == 0;
+  bool list = sub && strcmp(sub, "list") == 0;
+  if (!add && !remove_peer && !list)
+    return cli_fail(CLI_USAGE, "usage: clubsync [--club NAME|ID] peer add HOST:PORT | peer remove HOST:PORT | peer list");
+  const char *address = list ? NULL : cli_next(args);
+  int code = cli_no_more(cli, args, add ? "peer add HOST:PORT" : remove_peer ? "peer remove HOST:PORT" : "peer list");
+  if (code) return code;
+  if (!list && !address) return cli_fail(CLI_USAGE, "peer %s needs the peer's IP:PORT", sub);
+  if ((code = cli_open(cli, false))) return code;
+  net_migrate_peers(cli);
+  uint8_t club[CS_ID_LEN], netkey[32];
+  char label[CLI_CLUB_LABEL_MAX];
+  code = net_pick_club(cli, club, netkey, label, sizeof(label));
+  sodium_memzero(netkey, sizeof(netkey));
+  if (code) return code;
+  if (add) {
+    bool added;
+    if ((code = net_add_peer(cli, club, address, &added))) return code;
+    printf("%s %s for club %s; 'clubsync serve' will keep syncing the club with it.\n", added ? "Added" : "Already had",
+           address, label);
     return CLI_OK;
   }
-  if (sub && strcmp(sub, "list") == 0) {
-    int code = cli_no_more(cli, args, "peer list");
-    if (code || (code = cli_open(cli, false))) return code;
-    char **peers;
-    uint32_t count;
-    net_read_peers(cli, &peers, &count);
-    json_t *list = json_array();
-    for (uint32_t i = 0; i < count; i++) json_array_append_new(list, json_string(peers[i]));
-    net_free_peers(peers, count);
-    if (cli->json) return cli_print_json(list);
-    size_t i;
-    json_t *p;
-    json_array_foreach(list, i, p) printf("%s\n", json_string_value(p));
-    if (json_array_size(list) == 0) printf("No peers yet: 'clubsync peer add IP:PORT'.\n");
-    json_decref(list);
-    return CLI_OK;
+  char **peers;
+  uint32_t count;
+  net_read_peers(cli, club, &peers, &count);
+  if (remove_peer) {
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < count; i++) {
+      if (strcmp(peers[i], address) == 0) free(peers[i]);
+      else peers[kept++] = peers[i];
+    }
+    if (kept == count) code = cli_fail(CLI_NOTFOUND, "%s is not a peer of club %s ('clubsync peer list')", address, label);
+    else if (net_write_peers(cli, club, peers, kept) != 0)
+      code = cli_fail(CLI_ERROR, "cannot write the peers of club %s: %s", label, strerror(errno));
+    else printf("Removed %s from the peers of club %s.\n", address, label);
+    net_free_peers(peers, kept);
+    return code;
   }
-  return cli_fail(CLI_USAGE, "usage: clubsync peer add HOST:PORT | peer list");
+  json_t *array = json_array();
+  for (uint32_t i = 0; i < count; i++) json_array_append_new(array, json_string(peers[i]));
+  net_free_peers(peers, count);
+  if (cli->json) return cli_print_json(array);
+  size_t i;
+  json_t *p;
+  json_array_foreach(array, i, p) printf("%s\n", json_string_value(p));
+  if (json_array_size(array) == 0) printf("No peers yet for club %s: 'clubsync peer add IP:PORT'.\n", label);
+  json_decref(array);
+  return CLI_OK;
 }
 
 /* Invite code: "clubsync1:" + base64url(msgpack [1, club, network key,
@@ -284,8 +481,9 @@ int cmd_club_invite(cli_t *cli, cli_args_t *args) {
   if (code) return code;
   if (role && cs_role_parse(role) == CS_ROLE_NONE) return cli_fail(CLI_USAGE, "--role is admin, member, observer or vendor");
   if ((code = cli_open(cli, false))) return code;
+  net_migrate_peers(cli);
   uint8_t club[CS_ID_LEN], netkey[32];
-  char name[CS_NAME_MAX + 32];
+  char name[CLI_CLUB_LABEL_MAX];
   if ((code = net_pick_club(cli, club, netkey, name, sizeof(name)))) return code;
   char listen_path[4200], listen[NET_ADDRESS_MAX + 2] = "";
   cli_path(cli, "serve.listen", listen_path, sizeof(listen_path));
@@ -296,7 +494,7 @@ int cmd_club_invite(cli_t *cli, cli_args_t *args) {
   }
   char **peers;
   uint32_t count;
-  net_read_peers(cli, &peers, &count);
+  net_read_peers(cli, club, &peers, &count);
   const char *carried[CS_NODE_PEERS_MAX];
   uint32_t carried_count = 0;
   bool own = net_is_dialable(listen);
@@ -327,7 +525,7 @@ int cmd_club_invite(cli_t *cli, cli_args_t *args) {
                       NET_INVITE_BYTES_MAX);
     return cli_fail_err(CS_ENOMEM, "club invite");
   }
-  printf("Invitation to \"%s\". Give it only to the museum you invite (it holds the club's key);\n"
+  printf("Invitation to club %s. Give it only to the museum you invite (it holds the club's key);\n"
          "they run 'clubsync club join CODE', then send you their key for 'clubsync member add'.\n", name);
   uint32_t peers_carried = carried_count - (own ? 1u : 0u);
   if (own) {
@@ -388,6 +586,11 @@ int cmd_club_join(cli_t *cli, cli_args_t *args) {
   }
   char hex[65], dir[4200], path[4300];
   cs_hex32(club, hex);
+  net_migrate_peers(cli);
+  if ((code = cli_before_new_club(cli, club))) {
+    sodium_memzero(netkey, sizeof(netkey));
+    return code;
+  }
   snprintf(dir, sizeof(dir), "%s/keys", cli->home);
   if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
     sodium_memzero(netkey, sizeof(netkey));
@@ -400,8 +603,8 @@ int cmd_club_join(cli_t *cli, cli_args_t *args) {
   uint32_t saved = 0;
   for (uint32_t i = 0; i < count; i++) {
     if (!net_is_dialable(addresses[i])) continue;
-    if ((code = net_add_peer(cli, addresses[i]))) return code;
-    printf("%s %s", saved++ ? "," : "Peers saved from the invitation ('clubsync peer list'):", addresses[i]);
+    if ((code = net_add_peer(cli, club, addresses[i], NULL))) return code;
+    printf("%s %s", saved++ ? "," : "Peers of the club saved from the invitation:", addresses[i]);
   }
   if (saved)
     printf(".\n");
@@ -411,7 +614,84 @@ int cmd_club_join(cli_t *cli, cli_args_t *args) {
   if (saved < count)
     printf("Left out %u of its entries that name no address to dial (a wildcard such as 0.0.0.0, port 0, "
            "or no IP:PORT at all).\n", count - saved);
-  printf("Joined club %s. Give your key ('clubsync whoami') to an admin; once added, 'clubsync serve' syncs.\n", hex);
+  printf("Joined club %.8s. Give your key ('clubsync whoami') to an admin; once added, 'clubsync serve' syncs it "
+         "('clubsync --club %.8s peer list' shows its peers).\n", hex, hex);
   printf("%s\n", hex);
   return CLI_OK;
+}
+
+/* status's network side: for each club object of `clubs` (with its "id"),
+ * its peers, last sync and serve's connections for it; returns serve's
+ * state, and the connections of every club and the latest sync in
+ * *connections and *last_sync. */
+json_t *cli_network_status(cli_t *cli, json_t *clubs, json_t **connections, json_t **last_sync) {
+  net_migrate_peers(cli);
+  *connections = json_array();
+  *last_sync = json_null();
+  /* serve.status is current only while the serve that wrote it lives (a
+   * serve killed with -9 leaves it behind). */
+  char path[4200], line[1024];
+  cli_path(cli, "serve.status", path, sizeof(path));
+  FILE *f = fopen(path, "r");
+  long pid = 0;
+  bool running = false;
+  while (f && fgets(line, sizeof(line), f)) {
+    line[strcspn(line, "\n")] = '\0';
+    char club[65], key[65], address[300], direction[8], state[16];
+    unsigned long long sent, received, other;
+    if (sscanf(line, "serve %ld", &pid) == 1) {
+      running = pid > 0 && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
+      if (!running) break;
+    } else if (running && sscanf(line, "conn %64s %64s %299s %7s %15s %llu %llu %llu", club, key, address, direction,
+                                 state, &sent, &received, &other) == 8) {
+      json_array_append_new(*connections,
+                            json_pack("{s:s s:s s:s s:s s:s s:I s:I s:I}", "club", club, "key", key, "address", address,
+                                      "direction", direction, "state", state, "changes_sent", (json_int_t)sent,
+                                      "changes_received", (json_int_t)received, "other_club_refused",
+                                      (json_int_t)other));
+    }
+  }
+  if (f) fclose(f);
+  char listen[NET_ADDRESS_MAX + 2] = "";
+  cli_path(cli, "serve.listen", path, sizeof(path));
+  if (running && (f = fopen(path, "r"))) {
+    if (fgets(listen, sizeof(listen), f)) listen[strcspn(listen, "\r\n")] = '\0';
+    fclose(f);
+  }
+  size_t i;
+  json_t *club;
+  json_array_foreach(clubs, i, club) {
+    uint8_t id[CS_ID_LEN];
+    if (cs_unhex32(json_string_value(json_object_get(club, "id")), id) != CS_OK) continue;
+    char **peers;
+    uint32_t count;
+    net_read_peers(cli, id, &peers, &count);
+    json_t *list = json_array();
+    for (uint32_t p = 0; p < count; p++) json_array_append_new(list, json_string(peers[p]));
+    net_free_peers(peers, count);
+    json_object_set_new(club, "peers", list);
+    json_t *mine = json_array();
+    size_t j;
+    json_t *conn;
+    json_array_foreach(*connections, j, conn)
+      if (strcmp(json_string_value(json_object_get(conn, "club")), json_string_value(json_object_get(club, "id"))) == 0)
+        json_array_append(mine, conn);
+    json_object_set_new(club, "connections", mine);
+    /* last-sync: "WHEN ADDRESS KEY", written when a session caught up. */
+    char when[40] = "", address[300] = "", key[65] = "";
+    net_club_path(cli, id, "last-sync", path, sizeof(path));
+    if ((f = fopen(path, "r"))) {
+      if (!fgets(line, sizeof(line), f) || sscanf(line, "%39s %299s %64s", when, address, key) != 3) when[0] = '\0';
+      fclose(f);
+    }
+    json_object_set_new(club, "last_sync", *when ? json_string(when) : json_null());
+    json_object_set_new(club, "last_sync_with", *when ? json_pack("{s:s s:s}", "address", address, "key", key)
+                                                       : json_null());
+    if (*when && (json_is_null(*last_sync) || strcmp(when, json_string_value(*last_sync)) > 0)) {
+      json_decref(*last_sync);
+      *last_sync = json_string(when);
+    }
+  }
+  return json_pack("{s:b s:o s:o}", "running", running, "pid", running ? json_integer(pid) : json_null(), "listen",
+                   running && *listen ? json_string(listen) : json_null());
 }

@@ -87,13 +87,6 @@ int cmd_whoami(cli_t *cli, cli_args_t *args) {
   return CLI_OK;
 }
 
-typedef struct status_ctx_s {
-  cli_t *cli;
-  cs_txn_t *txn;
-  json_t *clubs;
-  int err;
-} status_ctx_t;
-
 static int status_fork_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t first[CS_ID_LEN],
                             const uint8_t second[CS_ID_LEN], void *ctx) {
   json_t *forks = ctx;
@@ -108,23 +101,34 @@ static int status_member_count(const cs_member_t *m, void *ctx) {
   return 0;
 }
 
-static int status_club_each(const cs_club_info_t *club, void *vctx) {
-  status_ctx_t *ctx = vctx;
+/* One club's object: its data, if any, and whether it is the default. */
+static int status_club(cli_t *cli, cs_txn_t *txn, const cli_club_entry_t *club, bool is_default, json_t **out) {
   cs_store_counts_t counts;
-  int members = 0;
+  cs_club_info_t info;
+  int members = 0, err = CS_OK;
   json_t *forks = json_array();
-  if ((ctx->err = cs_store_counts(ctx->txn, club->id, &counts))) return 1;
-  if ((ctx->err = cs_store_members(ctx->txn, club->id, status_member_count, &members))) return 1;
-  if ((ctx->err = cs_store_forks(ctx->txn, club->id, status_fork_each, forks))) return 1;
-  cs_role_t role = cli_my_role(ctx->cli, ctx->txn, club->id);
-  json_array_append_new(
-      ctx->clubs,
-      json_pack("{s:o s:s s:s s:s s:I s:I s:I s:I s:i s:o s:o s:n}", "id", cli_json_hex(club->id), "name", club->name,
-                "software", club->software, "role", cs_role_name(role), "changes", (json_int_t)counts.changes,
-                "invalid", (json_int_t)counts.invalid, "pending", (json_int_t)counts.pending, "objects",
-                (json_int_t)counts.objects, "members", members, "forks_count", json_integer((json_int_t)counts.forks),
-                "forks", forks, "last_sync"));
-  return 0;
+  memset(&counts, 0, sizeof(counts));
+  memset(&info, 0, sizeof(info));
+  if (club->has_data) {
+    if (!err) err = cs_store_club_get(txn, club->id, &info);
+    if (!err) err = cs_store_counts(txn, club->id, &counts);
+    if (!err) err = cs_store_members(txn, club->id, status_member_count, &members);
+    if (!err) err = cs_store_forks(txn, club->id, status_fork_each, forks);
+  }
+  if (err) {
+    json_decref(forks);
+    return err;
+  }
+  char label[CLI_CLUB_LABEL_MAX];
+  cli_club_label(club, label, sizeof(label));
+  cs_role_t role = club->has_data ? cli_my_role(cli, txn, club->id) : CS_ROLE_NONE;
+  *out = json_pack("{s:o s:s s:s s:s s:b s:b s:b s:s s:I s:I s:I s:I s:i s:o s:o}", "id", cli_json_hex(club->id),
+                   "name", club->name, "label", label, "software", info.software, "default", is_default, "synced",
+                   club->has_data, "network_key", club->has_netkey, "role", cs_role_name(role), "changes",
+                   (json_int_t)counts.changes, "invalid", (json_int_t)counts.invalid, "pending",
+                   (json_int_t)counts.pending, "objects", (json_int_t)counts.objects, "members", members,
+                   "forks_count", json_integer((json_int_t)counts.forks), "forks", forks);
+  return *out ? CS_OK : CS_ENOMEM;
 }
 
 int cmd_status(cli_t *cli, cli_args_t *args) {
@@ -135,64 +139,88 @@ int cmd_status(cli_t *cli, cli_args_t *args) {
   cs_txn_t txn;
   int err = cs_store_begin(cli->store, false, &txn);
   if (err) return cli_fail_err(err, "cannot read the store");
-  status_ctx_t ctx = {cli, &txn, json_array(), 0};
-  err = cs_store_clubs(&txn, status_club_each, &ctx);
+  cli_club_entry_t *held = NULL;
+  uint32_t count = 0;
+  err = cli_clubs_held(cli, &txn, &held, &count);
+  /* The default as plain commands see it: the chosen one, else the only
+   * club with data. */
+  uint8_t chosen[CS_ID_LEN];
+  bool has_default = cli_default_club(cli, chosen);
+  uint32_t with_data = 0;
+  for (uint32_t i = 0; i < count; i++) with_data += held[i].has_data;
+  json_t *clubs = json_array();
+  for (uint32_t i = 0; i < count && !err; i++) {
+    json_t *club = NULL;
+    bool is_default = has_default ? memcmp(held[i].id, chosen, CS_ID_LEN) == 0 : held[i].has_data && with_data == 1;
+    if (!(err = status_club(cli, &txn, &held[i], is_default, &club))) json_array_append_new(clubs, club);
+  }
   cs_store_abort(&txn);
-  if (err || ctx.err) {
-    json_decref(ctx.clubs);
-    return cli_fail_err(err ? err : ctx.err, "cannot read the store");
+  free(held);
+  if (err) {
+    json_decref(clubs);
+    return cli_fail_err(err, "cannot read the store");
   }
-  /* A running `serve` records its connections and last sync in
-   * serve.status: "last_sync WHEN" and "peer KEY ADDRESS in|out live|syncing". */
-  char status_path[4200], line[512];
-  cli_path(cli, "serve.status", status_path, sizeof(status_path));
-  FILE *f = fopen(status_path, "r");
-  json_t *peers = json_array(), *last_sync = json_null();
-  while (f && fgets(line, sizeof(line), f)) {
-    line[strcspn(line, "\n")] = '\0';
-    char key[65], address[300], direction[8], state[16];
-    if (strncmp(line, "last_sync ", 10) == 0) {
-      json_decref(last_sync);
-      last_sync = json_string(line + 10);
-    } else if (sscanf(line, "peer %64s %299s %7s %15s", key, address, direction, state) == 4) {
-      json_array_append_new(peers, json_pack("{s:s s:s s:s s:s}", "key", key, "address", address, "direction",
-                                             direction, "state", state));
-    }
-  }
-  if (f) fclose(f);
+  json_t *connections, *last_sync;
+  json_t *serve = cli_network_status(cli, clubs, &connections, &last_sync);
   char hex[65];
   cs_hex32(cli->secret_key + 32, hex);
-  json_t *doc = json_pack("{s:s s:s s:s s:O s:o s:o}", "key", hex, "museum", cli->museum, "home", cli->home, "clubs",
-                          ctx.clubs, "peers", peers, "last_sync", last_sync);
-  json_decref(ctx.clubs);
+  json_t *doc = json_pack("{s:s s:s s:s s:O s:o s:o s:o}", "key", hex, "museum", cli->museum, "home", cli->home,
+                          "clubs", clubs, "serve", serve, "peers", connections, "last_sync", last_sync);
+  json_decref(clubs);
   if (cli->json) return cli_print_json(doc);
   printf("node:   %s (%s)\nhome:   %s\n", cli->museum, hex, cli->home);
+  if (json_is_true(json_object_get(serve, "running"))) {
+    printf("serve:  running (pid %lld)", json_integer_value(json_object_get(serve, "pid")));
+    if (json_is_string(json_object_get(serve, "listen")))
+      printf(", listening on %s", json_string_value(json_object_get(serve, "listen")));
+    printf("\n");
+  } else {
+    printf("serve:  not running\n");
+  }
   size_t i;
   json_t *c;
-  json_array_foreach(ctx.clubs, i, c) {
-    printf("club:   %s  %s  (you: %s)\n", json_string_value(json_object_get(c, "name")),
-           json_string_value(json_object_get(c, "id")), json_string_value(json_object_get(c, "role")));
-    printf("        %lld changes, %lld kept out of the state, %lld pending, %lld objects, %d members\n",
-           json_integer_value(json_object_get(c, "changes")), json_integer_value(json_object_get(c, "invalid")),
-           json_integer_value(json_object_get(c, "pending")), json_integer_value(json_object_get(c, "objects")),
-           (int)json_integer_value(json_object_get(c, "members")));
+  json_array_foreach(json_object_get(doc, "clubs"), i, c) {
+    bool synced = json_is_true(json_object_get(c, "synced"));
+    printf("club:   %s  %s  (you: %s)%s\n", json_string_value(json_object_get(c, "label")),
+           json_string_value(json_object_get(c, "id")), json_string_value(json_object_get(c, "role")),
+           json_is_true(json_object_get(c, "default")) ? "  [default]" : "");
+    if (synced)
+      printf("        %lld changes, %lld kept out of the state, %lld pending, %lld objects, %d members\n",
+             json_integer_value(json_object_get(c, "changes")), json_integer_value(json_object_get(c, "invalid")),
+             json_integer_value(json_object_get(c, "pending")), json_integer_value(json_object_get(c, "objects")),
+             (int)json_integer_value(json_object_get(c, "members")));
+    else
+      printf("        joined; no data yet (serve or sync brings it once an admin added this node's key)\n");
     size_t j;
-    json_t *fork;
-    json_array_foreach(json_object_get(c, "forks"), j, fork) {
+    json_t *item;
+    json_array_foreach(json_object_get(c, "forks"), j, item) {
       printf("        FORK: key %s signed two changes at seq %lld; it is frozen from there (see clubsync audit)\n",
-             json_string_value(json_object_get(fork, "author")), json_integer_value(json_object_get(fork, "seq")));
+             json_string_value(json_object_get(item, "author")), json_integer_value(json_object_get(item, "seq")));
+    }
+    if (!json_is_true(json_object_get(c, "network_key")))
+      printf("        no network key here (the club came in a bundle): join it with an invitation to sync it\n");
+    json_t *peers = json_object_get(c, "peers");
+    printf("        peers: ");
+    json_array_foreach(peers, j, item) printf("%s%s", j ? ", " : "", json_string_value(item));
+    printf("%s\n", json_array_size(peers) ? "" : "none ('clubsync peer add IP:PORT')");
+    json_t *last = json_object_get(c, "last_sync_with");
+    if (json_is_object(last))
+      printf("        last sync: %s with %s\n", json_string_value(json_object_get(c, "last_sync")),
+             json_string_value(json_object_get(last, "address")));
+    else
+      printf("        last sync: never\n");
+    json_array_foreach(json_object_get(c, "connections"), j, item) {
+      printf("        connected: %s  %s (%s, %s; %lld changes sent, %lld received)\n",
+             json_string_value(json_object_get(item, "key")), json_string_value(json_object_get(item, "address")),
+             strcmp(json_string_value(json_object_get(item, "direction")), "in") == 0 ? "connected to us"
+                                                                                      : "we connected",
+             json_string_value(json_object_get(item, "state")),
+             json_integer_value(json_object_get(item, "changes_sent")),
+             json_integer_value(json_object_get(item, "changes_received")));
     }
   }
-  if (json_array_size(ctx.clubs) == 0) printf("clubs:  none yet (clubsync club create NAME, or import a bundle)\n");
-  if (json_is_string(last_sync)) printf("sync:   serve is running; last sync %s\n", json_string_value(last_sync));
-  json_t *p;
-  json_array_foreach(peers, i, p) {
-    printf("peer:   %s  %s (%s, %s)\n", json_string_value(json_object_get(p, "key")),
-           json_string_value(json_object_get(p, "address")),
-           strcmp(json_string_value(json_object_get(p, "direction")), "in") == 0 ? "connected to us" : "we connected",
-           json_string_value(json_object_get(p, "state")));
-  }
-  if (json_array_size(peers) == 0) printf("peers:  none connected\n");
+  if (json_array_size(json_object_get(doc, "clubs")) == 0)
+    printf("clubs:  none yet (clubsync club create NAME, or import a bundle)\n");
   json_decref(doc);
   return CLI_OK;
 }

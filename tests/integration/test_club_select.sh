@@ -5,7 +5,8 @@
 # listed, and a node with one club needs neither. A bundle is for one club:
 # a node with no club imports its first as before; a node that holds clubs
 # names a bundle's new club and holds it only with --new-club. A node holds
-# at most 64 clubs.
+# at most 64 clubs. Peers are kept per club, and the per-home peers file of
+# earlier versions moves to the clubs.
 source "$(dirname "$0")/lib.sh"
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 default_of() { cs --home "$WORK/$1" club list --json | json '" ".join(c["id"] for c in d if c["default"])'; }
@@ -30,10 +31,15 @@ expect_code "plain request add" 0 cs --home "$WORK/n" request add --title "Encor
 expect_eq "it went to the default club" "$(titles n "$un1")" "Dans le premier Club Un | Encore dans le premier"
 expect_eq "not to the other Club Un" "$(titles n "$un2")" ""
 
-# club list tells the two Club Un apart by id.
+# club list and status tell the two Club Un apart by id.
 cs --home "$WORK/n" club list >"$WORK/list.out"
 grep -q "^\* $un1  Club Un, Flora" "$WORK/list.out" && grep -q "^  $un2  Club Un, Flora" "$WORK/list.out" &&
   grep -q "^  $deux  Club Deux" "$WORK/list.out" && ok || fail "club list: $(cat "$WORK/list.out")"
+expect_eq "status labels" "$(cs --home "$WORK/n" status --json | json '" ".join(sorted(c["label"] for c in d["clubs"]))')" \
+  "$(printf '"Club Deux" (%s)\n"Club Un" (%s)\n"Club Un" (%s)\n' "${deux:0:8}" "${un1:0:8}" "${un2:0:8}" | LC_ALL=C sort | paste -sd' ')"
+cs --home "$WORK/n" status >"$WORK/status.out"
+grep -q "^club:   \"Club Un\" (${un1:0:8})  $un1  (you: admin)  \[default\]" "$WORK/status.out" && ok ||
+  fail "status marks the default: $(cat "$WORK/status.out")"
 
 # club use: a name that two clubs bear is refused, naming both with their id.
 expect_code "club use of a shared name" 2 cs --home "$WORK/n" club use "Club Un"
@@ -97,6 +103,26 @@ done
 expect_code "a 65th club: create" 1 cs --home "$WORK/full" club create "Club de trop"
 grep -q "holds 64 clubs already" "$WORK/last.err" && ok || fail "create says why: $(cat "$WORK/last.err")"
 expect_code "a 65th club: import" 1 cs --home "$WORK/full" import "$WORK/${un1:0:8}.bundle" --new-club
+expect_code "a 65th club: join" 1 cs --home "$WORK/full" club join "$(cs --home "$WORK/n" --club "$deux" club invite | tail -1)"
 expect_eq "still 64 clubs" "$(cs --home "$WORK/full" club list --json | json 'len(d)')" 64
 
+# Peers are kept per club: peer add, list and remove act on the chosen club.
+expect_code "peer add for Club Deux" 0 cs --home "$WORK/n" --club "$deux" peer add 192.0.2.20:7450
+expect_code "peer add for the default club" 0 cs --home "$WORK/n" peer add 192.0.2.10:7450
+expect_eq "the default club's peers" "$(cs --home "$WORK/n" peer list | paste -sd' ')" "192.0.2.10:7450"
+expect_eq "Club Deux's peers" "$(cs --home "$WORK/n" --club "Club Deux" peer list --json | json '" ".join(d)')" "192.0.2.20:7450"
+expect_code "peer remove" 0 cs --home "$WORK/n" --club "$deux" peer remove 192.0.2.20:7450
+expect_code "peer remove of no peer" 4 cs --home "$WORK/n" --club "$deux" peer remove 192.0.2.20:7450
+peers_in_status() { cs --home "$WORK/n" status --json | json "[','.join(c['peers']) or '-' for c in d['clubs'] if c['id'] == '$1'][0]"; }
+expect_eq "status lists each club's peers" "$(peers_in_status "$un1") $(peers_in_status "$un2") $(peers_in_status "$deux")" \
+  "192.0.2.10:7450 - -"
+# The per-home peers file of an earlier version moves to every club.
+printf '192.0.2.30:7450\n192.0.2.10:7450\n' >"$WORK/n/peers"
+expect_code "the first network command moves it" 0 cs --home "$WORK/n" peer list
+grep -q "peers are kept per club now" "$WORK/last.err" && ok || fail "it says so: $(cat "$WORK/last.err")"
+expect_eq "the old file is gone" "$(ls "$WORK/n/peers" 2>/dev/null | wc -l)" 0
+expect_eq "the default club got both, once each" "$(cs --home "$WORK/n" peer list | sort | paste -sd' ')" \
+  "192.0.2.10:7450 192.0.2.30:7450"
+expect_eq "Club Deux got them" "$(cs --home "$WORK/n" --club "$deux" peer list | sort | paste -sd' ')" \
+  "192.0.2.10:7450 192.0.2.30:7450"
 finish

@@ -28,7 +28,7 @@ serve_node b --peer "127.0.0.1:$(port_of a)"
 stop_node c
 serve_node c --peer "127.0.0.1:$(port_of b)"
 wait_equal_digests 40 a b c && ok || fail "b did not catch up after restart"
-cs --home "$WORK/b" status | grep "serve is running" >/dev/null && ok || fail "status shows the running serve"
+cs --home "$WORK/b" status | grep "^serve:  running (pid $PID_b)" >/dev/null && ok || fail "status shows the running serve"
 # b is connected to a (it dialed) and to c (c dialed it): status lists both.
 peers=$(cs --home "$WORK/b" status --json | python3 -c '
 import json, sys
