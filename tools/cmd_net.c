@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -242,6 +243,38 @@ static int net_pick_club(cli_t *cli, uint8_t club[CS_ID_LEN], uint8_t netkey[32]
   return CLI_OK;
 }
 
+/* One `serve` per home: an exclusive flock on HOME/serve.lock, held as long
+ * as the process lives (the kernel releases it when the process dies, even
+ * by kill -9), with the holder's pid in the file for the message. */
+static int net_lock_home(cli_t *cli, int *fd_out) {
+  char path[4200];
+  cli_path(cli, "serve.lock", path, sizeof(path));
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return cli_fail(CLI_ERROR, "cannot open %s: %s", path, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int why = errno;
+    char pid[32] = "";
+    ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
+    close(fd);
+    pid[n > 0 ? n : 0] = '\0';
+    pid[strcspn(pid, "\r\n")] = '\0';
+    if (why != EWOULDBLOCK) return cli_fail(CLI_ERROR, "cannot lock %s: %s", path, strerror(why));
+    if (*pid)
+      return cli_fail(CLI_ERROR, "serve is already running on %s (pid %s); one serve per home: stop it first "
+                                 "(kill %s), or give another --home", cli->home, pid, pid);
+    return cli_fail(CLI_ERROR, "serve is already running on %s; one serve per home: stop it first, or give another "
+                               "--home", cli->home);
+  }
+  char pid[32];
+  int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
+    close(fd);
+    return cli_fail(CLI_ERROR, "cannot write %s: %s", path, strerror(errno));
+  }
+  *fd_out = fd;
+  return CLI_OK;
+}
+
 static cs_log_level_t net_log_level(const char *name, bool *ok) {
   *ok = true;
   if (!name || strcmp(name, "info") == 0) return CS_LOG_INFO;
@@ -314,6 +347,8 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   if (!level_ok) return cli_fail(CLI_USAGE, "--log-level is error, warn, info or debug");
   if (once && !target) return cli_fail(CLI_USAGE, "sync needs the peer's HOST:PORT");
   if ((code = cli_identity(cli)) || (code = cli_open(cli, false))) return code;
+  int lock_fd = -1;
+  if (!once && (code = net_lock_home(cli, &lock_fd))) return code;
   net_migrate_peers(cli);
 
   cs_node_club_t *clubs = sodium_malloc(CS_NODE_CLUBS_MAX * sizeof(*clubs));
@@ -413,6 +448,7 @@ done:
   }
   free(last_sync);
   for (uint32_t c = 0; c < CS_NODE_CLUBS_MAX; c++) net_free_peers(files[c], file_counts[c]);
+  if (lock_fd >= 0) close(lock_fd);
   return code;
 }
 
