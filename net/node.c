@@ -356,6 +356,12 @@ static void conn_close(conn_t *c, const char *why) {
              (unsigned long long)c->sync.changes_other_club);
     if (node->cfg->once && !c->counted) {
       c->counted = true;
+      /* After a reconnect, what this session expected comes on top of
+       * what the earlier ones brought. */
+      if (c->sync.expected_known) {
+        node->result->changes_expected = node->result->changes_received + c->sync.changes_expected;
+        node->result->expected_known = true;
+      }
       node->result->bytes_sent += c->bytes_sent;
       node->result->bytes_received += c->bytes_received;
       node->result->changes_received += c->sync.changes_received;
@@ -955,6 +961,7 @@ static void node_maybe_finish(cs_node_t *node) {
 static void on_signal(uv_signal_t *s, int signum) {
   cs_node_t *node = s->data;
   node_log(node, CS_LOG_INFO, "stopping (signal %d); committing what was received", signum);
+  node->result->interrupted = true;
   node_stop(node);
 }
 
@@ -1058,7 +1065,7 @@ int cs_node_run(const cs_node_config_t *cfg, cs_node_result_t *result) {
   node_maybe_finish(node);
   if (!node->stopping) uv_run(&node->loop, UV_RUN_DEFAULT);
   if (cfg->once) {
-    result->synced = result->reason[0] == '\0';
+    result->synced = result->reason[0] == '\0' && !result->interrupted;
   }
 done:
   node->stopping = true;

@@ -62,6 +62,9 @@ typedef struct cs_node_config_s {
 
 typedef struct cs_node_result_s {
   bool synced;           /* once: every peer reached and digests equal */
+  bool interrupted;      /* stopped by SIGINT or SIGTERM */
+  bool expected_known;   /* once: the peer's vector arrived, so changes_expected is known */
+  uint64_t changes_expected; /* once: what the peer was to send (core/sync.h) */
   uint64_t bytes_sent;   /* after handshakes */
   uint64_t bytes_received;
   uint64_t changes_received; /* once: handed to the store, and committed unless it failed */

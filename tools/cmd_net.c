@@ -429,12 +429,26 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
   char hex[65];
   cs_hex32(clubs[0].id, hex);
   if (cli->json)
-    cli_print_json(json_pack("{s:s s:b s:I s:I s:I s:I s:I s:I s:s}", "club", hex, "synced", result.synced,
+    cli_print_json(json_pack("{s:s s:b s:b s:o s:I s:I s:I s:I s:I s:I s:s}", "club", hex, "synced", result.synced,
+                             "interrupted", result.interrupted, "changes_expected",
+                             result.expected_known ? json_integer((json_int_t)result.changes_expected) : json_null(),
                              "sync_bytes", (json_int_t)result.sync_bytes, "bytes_sent", (json_int_t)result.bytes_sent,
                              "bytes_received", (json_int_t)result.bytes_received, "changes_received",
                              (json_int_t)result.changes_received, "changes_sent", (json_int_t)result.changes_sent,
                              "round_trips", (json_int_t)result.round_trips, "reason", result.reason));
-  if (result.synced) {
+  if (result.interrupted) {
+    /* A live push may bring a change the count did not expect. */
+    uint64_t of = result.changes_expected > result.changes_received ? result.changes_expected : result.changes_received;
+    if (result.expected_known)
+      fprintf(stderr, "clubsync: interrupted after %llu of %llu changes from %s (club %s); the %llu received are "
+                      "kept, and the next 'clubsync sync %s' fetches the rest\n",
+              (unsigned long long)result.changes_received, (unsigned long long)of, target, clubs[0].label,
+              (unsigned long long)result.changes_received, target);
+    else
+      fprintf(stderr, "clubsync: interrupted before %s said how many changes it would send (club %s); nothing was "
+                      "received\n", target, clubs[0].label);
+    code = CLI_INTERRUPTED;
+  } else if (result.synced) {
     if (!cli->json)
       printf("In sync with %s for club %s: received %llu changes, sent %llu.\n", target, clubs[0].label,
              (unsigned long long)result.changes_received, (unsigned long long)result.changes_sent);

@@ -21,7 +21,16 @@
  * | missing      | HELLO, then ARG signed changes whose deps do not exist    |
  *
  * Exit status: 0 when the server closed the connection or took the input,
- * 1 on a local failure. The test checks the server's side. */
+ * 1 on a local failure. The test checks the server's side.
+ *
+ * One mode plays the server instead, a peer that stops sending halfway:
+ *
+ *   adversary stall PORT-FILE HOME BUNDLE N
+ *
+ * listens on 127.0.0.1 (an ephemeral port, written to PORT-FILE), takes one
+ * connection with HOME's key and network key, sends HELLO and the vector
+ * of the whole BUNDLE, then a CHANGES message with its first N changes
+ * only, and waits without a word until the client hangs up (exit 0). */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -234,10 +243,129 @@ static size_t bundle_changes(const char *path, uint8_t **data_out, cs_span_t **i
   return count;
 }
 
+/* The server side of the handshake on an accepted connection. */
+static void accept_handshake(peer_t *p, int fd) {
+  p->fd = fd;
+  uint8_t eph[32], msg[256];
+  write_all(fd, p->sk + 32, 32); /* the greeting: our key */
+  randombytes_buf(eph, sizeof(eph));
+  cs_shs1_t hs;
+  if (cs_shs1_server_init(&hs, p->netkey, p->sk, eph)) exit(1);
+  for (;;) {
+    size_t len;
+    cs_shs1_next_t next = cs_shs1_next(&hs, &len);
+    if (next == CS_SHS1_DONE) break;
+    if (next == CS_SHS1_FAILED) exit(1);
+    if (next == CS_SHS1_SEND) {
+      if (cs_shs1_produce(&hs, msg, sizeof(msg))) exit(1);
+      write_all(fd, msg, len);
+    } else if (read_exact(fd, msg, len) || cs_shs1_consume(&hs, msg, len)) {
+      fprintf(stderr, "adversary: the client's handshake failed\n");
+      exit(1);
+    }
+  }
+  const cs_shs1_session_t *s = cs_shs1_session(&hs);
+  if (cs_boxstream_enc_init(&p->enc, s->enc_key, s->enc_nonce)) exit(1);
+  cs_shs1_wipe(&hs);
+}
+
+/* The VECTOR message of a set of changes of one club (no forks). */
+static void send_vector_of(peer_t *p, const cs_span_t *items, size_t count) {
+  uint8_t (*authors)[32] = calloc(count + 1, 32), (*heads)[32] = calloc(count + 1, 32);
+  uint64_t *seqs = calloc(count + 1, sizeof(uint64_t));
+  size_t n = 0;
+  cs_change_t *c = malloc(sizeof(*c));
+  for (size_t i = 0; i < count; i++) {
+    if (cs_change_decode(items[i], c) != CS_OK) exit(1);
+    size_t at = 0;
+    while (at < n && memcmp(authors[at], c->author, 32) != 0) at++;
+    if (at == n) memcpy(authors[n++], c->author, 32);
+    if (c->seq > seqs[at]) {
+      seqs[at] = c->seq;
+      memcpy(heads[at], c->id, 32);
+    }
+  }
+  cs_buf_t b;
+  cs_buf_init(&b, CS_SYNC_MESSAGE_MAX);
+  cs_mp_write_array(&b, 2);
+  cs_mp_write_uint(&b, CS_SYNC_VECTOR);
+  cs_mp_write_array(&b, (uint32_t)n);
+  for (size_t i = 0; i < n; i++) {
+    cs_mp_write_array(&b, 4);
+    cs_mp_write_bin(&b, authors[i], CS_SYNC_PREFIX_LEN);
+    cs_mp_write_uint(&b, seqs[i]);
+    cs_mp_write_bin(&b, heads[i], CS_SYNC_PREFIX_LEN);
+    cs_mp_write_uint(&b, 0);
+  }
+  send_message(p, cs_buf_span(&b));
+  cs_buf_free(&b);
+  free(c);
+  free(authors);
+  free(heads);
+  free(seqs);
+}
+
+/* A CHANGES message that does not say it is the last. */
+static void send_changes_not_last(peer_t *p, const cs_span_t *items, size_t count) {
+  cs_buf_t b;
+  cs_buf_init(&b, CS_SYNC_MESSAGE_MAX);
+  cs_mp_write_array(&b, 3);
+  cs_mp_write_uint(&b, CS_SYNC_CHANGES);
+  cs_mp_write_array(&b, (uint32_t)count);
+  for (size_t i = 0; i < count; i++) cs_mp_write_bin(&b, items[i].ptr, items[i].len);
+  cs_mp_write_bool(&b, false);
+  if (b.failed) exit(1);
+  send_message(p, cs_buf_span(&b));
+  cs_buf_free(&b);
+}
+
+static int stall_server(const char *port_file, const char *home, const char *bundle, size_t first) {
+  peer_t p;
+  load_home(&p, home);
+  uint8_t *data;
+  cs_span_t *items;
+  size_t count = bundle_changes(bundle, &data, &items);
+  if (first > count) first = count;
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+  socklen_t alen = sizeof(a);
+  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+  if (listener < 0 || bind(listener, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(listener, 1) != 0 ||
+      getsockname(listener, (struct sockaddr *)&a, &alen) != 0) {
+    perror("listen");
+    return 1;
+  }
+  char tmp[4200];
+  snprintf(tmp, sizeof(tmp), "%s.tmp", port_file);
+  FILE *f = fopen(tmp, "w");
+  if (!f || fprintf(f, "%d\n", ntohs(a.sin_port)) < 0 || fclose(f) != 0 || rename(tmp, port_file) != 0) return 1;
+  int fd = accept(listener, NULL, NULL);
+  if (fd < 0) return 1;
+  close(listener);
+  accept_handshake(&p, fd);
+  send_hello(&p);
+  send_vector_of(&p, items, count);
+  send_changes_not_last(&p, items, first);
+  /* No more: the client waits for the rest until it is interrupted. */
+  struct timeval forever = {0, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &forever, sizeof(forever));
+  for (size_t i = 0; i < count; i++) free((void *)items[i].ptr);
+  free(items);
+  free(data);
+  return wait_closed(fd);
+}
+
 int main(int argc, char **argv) {
   if (argc < 4 || sodium_init() < 0) {
     fprintf(stderr, "usage: adversary MODE HOST PORT [HOME] [ARG]\n");
     return 1;
+  }
+  if (strcmp(argv[1], "stall") == 0) {
+    if (argc != 6) {
+      fprintf(stderr, "usage: adversary stall PORT-FILE HOME BUNDLE N\n");
+      return 1;
+    }
+    return stall_server(argv[2], argv[3], argv[4], (size_t)atol(argv[5]));
   }
   const char *mode = argv[1], *host = argv[2];
   int port = atoi(argv[3]);
