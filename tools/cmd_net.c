@@ -361,8 +361,9 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
     code = cli_fail(CLI_ERROR, "out of memory");
     goto done;
   }
-  if (once || extra_count > 0) {
-    /* sync's club, and the club serve's --peer addresses are for. */
+  if (once || extra_count > 0 || cli->club_arg) {
+    /* sync's club, and the club serve's --peer addresses are for (serve
+     * serves every club; a --club that names none is an error all the same). */
     uint8_t id[CS_ID_LEN];
     char label[CLI_CLUB_LABEL_MAX];
     if ((code = net_pick_club(cli, id, clubs[0].network_key, label, sizeof(label)))) goto done;
