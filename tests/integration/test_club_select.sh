@@ -116,6 +116,19 @@ expect_code "peer remove of no peer" 4 cs --home "$WORK/n" --club "$deux" peer r
 peers_in_status() { cs --home "$WORK/n" status --json | json "[','.join(c['peers']) or '-' for c in d['clubs'] if c['id'] == '$1'][0]"; }
 expect_eq "status lists each club's peers" "$(peers_in_status "$un1") $(peers_in_status "$un2") $(peers_in_status "$deux")" \
   "192.0.2.10:7450 - -"
+# At most 64 peers a club, and serve dials at most 64 addresses in all,
+# naming each one it leaves out.
+mkdir -p "$WORK/n/clubs/$un2"
+for i in $(seq 1 64); do echo "127.0.0.1:$((20000 + i))"; done >"$WORK/n/clubs/$un2/peers"
+expect_code "a 65th peer for a club" 1 cs --home "$WORK/n" --club "$un2" peer add 192.0.2.99:7450
+grep -q "has 64 peers already" "$WORK/last.err" && ok || fail "peer add says why: $(cat "$WORK/last.err")"
+serve_node n
+for _ in $(seq 1 50); do grep -q "cannot reach" "$WORK/n.serve.log" && break; sleep 0.1; done
+stop_node n
+expect_eq "serve leaves out the addresses past 64, each named" \
+  "$(grep -c "serve dials at most 64 addresses; .* is left out" "$WORK/n.serve.log")" 1
+rm "$WORK/n/clubs/$un2/peers"
+
 # The per-home peers file of an earlier version moves to every club.
 printf '192.0.2.30:7450\n192.0.2.10:7450\n' >"$WORK/n/peers"
 expect_code "the first network command moves it" 0 cs --home "$WORK/n" peer list
