@@ -113,7 +113,7 @@ struct cs_node_s {
   uint64_t last_txnid;
   bool stopping;
   uint8_t (*netkeys)[32]; /* every club's network key, in cfg->clubs order, for the server's handshake */
-  uint64_t status_mark;   /* what serve.status last showed, to rewrite it only on a change */
+  bool status_dirty;      /* a connection's counters moved since serve.status was written */
 };
 
 static void node_log(cs_node_t *node, cs_log_level_t level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -172,19 +172,6 @@ static void node_write_line(const char *path, const char *line) {
   if (fclose(f) != 0 || !written || rename(tmp, path) != 0) remove(tmp);
 }
 
-/* What a connection's status line shows changes when this does. */
-static uint64_t conn_status_mark(const conn_t *c) {
-  return c->phase != PHASE_SYNC ? 0
-                                : 1 + c->sync.changes_sent + c->sync.changes_received + c->sync.changes_other_club +
-                                      (cs_sync_caught_up(&c->sync) ? 1u << 20 : 0);
-}
-
-static uint64_t node_status_mark(const cs_node_t *node) {
-  uint64_t mark = (uint64_t)node->conn_count << 40;
-  for (int i = 0; i < node->conn_count; i++) mark += conn_status_mark(node->conns[i]) * (uint64_t)(i + 1);
-  return mark;
-}
-
 /* serve.status, for `status` (docs/store.md, "The home"): the serving
  * process, then one line per connection past the handshake, with its club
  * and what it carried:
@@ -194,7 +181,7 @@ static uint64_t node_status_mark(const cs_node_t *node) {
  * changes of another club the peer sent on it, refused. */
 static void node_write_status(cs_node_t *node) {
   if (!node->cfg->status_path) return;
-  node->status_mark = node_status_mark(node);
+  node->status_dirty = false;
   char tmp[4200];
   snprintf(tmp, sizeof(tmp), "%s.tmp", node->cfg->status_path);
   FILE *f = fopen(tmp, "w");
@@ -257,6 +244,7 @@ static void on_write(uv_write_t *req, int status) {
   if (!c->closing && c->phase == PHASE_SYNC && c->sync.sending && c->queued < CS_NODE_QUEUE_HIGH) {
     bool more;
     int err = cs_sync_pump(&c->sync, CS_NODE_QUEUE_HIGH - c->queued, &more);
+    c->node->status_dirty = true;
     if (err) conn_close(c, cs_strerror(err));
   }
 }
@@ -511,6 +499,7 @@ static void conn_push_new(conn_t *c) {
   push_ctx_t p = {c, CS_OK, false};
   int err = cs_store_arrivals_since(&txn, c->pushed_upto, push_each, &p);
   cs_store_abort(&txn);
+  c->node->status_dirty = true;
   if (p.stopped || p.err) err = p.err;
   if (err) conn_close(c, cs_strerror(err));
 }
@@ -531,6 +520,7 @@ static bool conn_commit(conn_t *c) {
 static void conn_after_messages(conn_t *c) {
   cs_node_t *node = c->node;
   if (c->closing) return;
+  node->status_dirty = true;
   /* While the peer is still streaming its backlog, the batch stays open
    * across reads and commits when full (or at the next poll tick): one
    * commit, and its fsyncs, per 512 changes rather than per message. */
@@ -930,7 +920,8 @@ static void on_poll(uv_timer_t *t) {
   for (int i = 0; i < node->conn_count; i++)
     if (!node->conns[i]->closing && node->conns[i]->phase == PHASE_SYNC && conn_commit(node->conns[i]))
       conn_report_other_club(node->conns[i], false);
-  if (node_status_mark(node) != node->status_mark) node_write_status(node);
+  /* Counters move with every message; serve.status follows at most once a tick. */
+  if (node->status_dirty) node_write_status(node);
   /* A change written by the CLI while we run shows as a new LMDB txn id. */
   uint64_t txnid = cs_store_last_txnid(node->cfg->store);
   if (txnid == node->last_txnid) return;

@@ -300,8 +300,8 @@ static int net_serve_clubs(cli_t *cli, cs_node_club_t *out, uint32_t *count, cha
     char label[CLI_CLUB_LABEL_MAX];
     cli_club_label(&clubs[i], label, sizeof(label));
     if (!clubs[i].has_netkey) {
-      fprintf(stderr, "clubsync: note: club %s came in a bundle and this node has not its network key, so serve "
-                      "cannot sync it; join it with an invitation code to sync it\n", label);
+      fprintf(stderr, "clubsync: warning: club %s came in a bundle without its network key, so serve cannot sync "
+                      "it; join it with an invitation code ('clubsync club join CODE') to sync it\n", label);
       continue;
     }
     if (*count == CS_NODE_CLUBS_MAX) {
@@ -446,8 +446,8 @@ static int net_run(cli_t *cli, cli_args_t *args, bool once) {
               (unsigned long long)result.changes_received, (unsigned long long)of, target, clubs[0].label,
               (unsigned long long)result.changes_received, target);
     else
-      fprintf(stderr, "clubsync: interrupted before %s said how many changes it would send (club %s); nothing was "
-                      "received\n", target, clubs[0].label);
+      fprintf(stderr, "clubsync: interrupted before %s said how many changes it would send (club %s); %llu "
+                      "received are kept\n", target, clubs[0].label, (unsigned long long)result.changes_received);
     code = CLI_INTERRUPTED;
   } else if (result.synced) {
     if (!cli->json)
