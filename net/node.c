@@ -762,8 +762,11 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     if (c->progress_at) {
       char who[17];
       key_short(c->peer_key, who);
-      node_log(c->node, CS_LOG_INFO, "syncing with %s: %llu changes received so far", who,
-               (unsigned long long)c->sync.changes_received);
+      uint64_t of = c->sync.changes_expected > c->sync.changes_received ? c->sync.changes_expected
+                                                                        : c->sync.changes_received;
+      node_log(c->node, CS_LOG_INFO, "syncing with %s for club %s: %llu of %llu changes received so far", who,
+               c->node->cfg->clubs[c->club].label, (unsigned long long)c->sync.changes_received,
+               (unsigned long long)of);
     }
     c->progress_at = now;
   }
