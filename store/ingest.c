@@ -672,6 +672,7 @@ static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t cl
                            const uint8_t existing[CS_ID_LEN]) {
   uint8_t key[CS__K3], val[2 * CS_ID_LEN], order_key[CS_ID_LEN + 8 + CS_ID_LEN];
   int err = cs__arrival_put(txn, c);
+  if (!err) err = cs__past_put(txn, c, true);
   if (!err) err = cs__set_status(txn, c->id, CS_EFORK);
   cs__chain_key(key, club, c->author, c->seq);
   if (existing) memcpy(val, existing, CS_ID_LEN);
@@ -706,6 +707,7 @@ static bool cs__is_branch(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const uint
 static int cs__store_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]) {
   uint8_t chain_key[CS__K3], order_key[CS_ID_LEN + 8 + CS_ID_LEN], head_key[CS__K2];
   int err = cs__arrival_put(txn, c);
+  if (!err) err = cs__past_put(txn, c, true);
   cs__chain_key(chain_key, club, c->author, c->seq);
   if (!err) err = cs__put(txn, txn->store->chain, chain_key, sizeof(chain_key), c->id, CS_ID_LEN);
   memcpy(order_key, club, CS_ID_LEN);

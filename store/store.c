@@ -8,7 +8,9 @@
 
 #include <sodium.h>
 
-#define CS_SCHEMA_VERSION 2
+/* 3: the causal-past index (store/past.c). A store of schema 2 is brought
+ * to 3 when opened: the index is computed and every club re-derived. */
+#define CS_SCHEMA_VERSION 3
 
 int cs__mdb_err(int rc) {
   switch (rc) {
@@ -22,6 +24,22 @@ int cs__mdb_err(int rc) {
   }
 }
 
+static int cs__rederive_club(const cs_club_info_t *club, void *ctx) {
+  return cs_store_rebuild(ctx, club->id);
+}
+
+/* Schema 2 to 3: index every change's causal past, then re-derive each
+ * club, so its state follows the rules that read that past. */
+static int cs__schema_upgrade(cs_store_t *s, MDB_txn *mdb_txn) {
+  cs_txn_t txn = {.store = s, .txn = mdb_txn, .write = true};
+  int err = cs__past_backfill(&txn);
+  if (!err) err = cs_store_clubs(&txn, cs__rederive_club, &txn);
+  uint8_t version = CS_SCHEMA_VERSION;
+  MDB_val k = cs__val("schema", 6), v = cs__val(&version, 1);
+  if (!err) err = cs__mdb_err(mdb_put(mdb_txn, s->meta, &k, &v, 0));
+  return err;
+}
+
 int cs_store_open(const char *dir, cs_store_t **out) {
   cs_store_t *s = calloc(1, sizeof(*s));
   if (!s) return CS_ENOMEM;
@@ -32,7 +50,7 @@ int cs_store_open(const char *dir, cs_store_t **out) {
     goto fail;
   }
   if ((rc = mdb_env_create(&s->env))) goto fail;
-  if ((rc = mdb_env_set_maxdbs(s->env, 16))) goto fail;
+  if ((rc = mdb_env_set_maxdbs(s->env, 32))) goto fail;
   /* CLUBSYNC_STORE_MAP_MIB shrinks the map, so tests can make the store
    * "full" without filling a disk. */
   size_t map_size = CS_STORE_MAP_SIZE;
@@ -55,7 +73,8 @@ int cs_store_open(const char *dir, cs_store_t **out) {
       {"pending_age", &s->pending_age, 0}, {"objects", &s->objects, 0},
       {"clubs", &s->clubs, 0},       {"members", &s->members, 0},
       {"memberops", &s->memberops, 0}, {"forks", &s->forks, 0},
-      {"arrivals", &s->arrivals, 0},
+      {"arrivals", &s->arrivals, 0}, {"authors", &s->authors, 0},
+      {"pasts", &s->pasts, 0},
   };
   for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
     if ((rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi))) goto fail;
@@ -67,6 +86,13 @@ int cs_store_open(const char *dir, cs_store_t **out) {
     if ((rc = mdb_put(txn, s->meta, &k, &v, 0))) goto fail;
   } else if (rc) {
     goto fail;
+  } else if (v.mv_size == 1 && *(uint8_t *)v.mv_data == 2) {
+    if ((rc = cs__schema_upgrade(s, txn))) {
+      mdb_txn_abort(txn);
+      mdb_env_close(s->env);
+      free(s);
+      return rc;
+    }
   } else if (v.mv_size != 1 || *(uint8_t *)v.mv_data != CS_SCHEMA_VERSION) {
     mdb_txn_abort(txn);
     mdb_env_close(s->env);

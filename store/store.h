@@ -18,6 +18,7 @@
 #include "core/members.h"
 #include "core/object.h"
 #include "core/op.h"
+#include "core/past.h"
 
 typedef struct cs_store_s cs_store_t;
 
@@ -125,6 +126,14 @@ int cs_store_vector(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
 /* The id of (club, author, seq), CS_ENOTFOUND if absent. */
 int cs_store_chain_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
                        uint64_t seq, uint8_t id_out[CS_ID_LEN]) CS_MUST_USE;
+
+/* The causal past of stored changes (core/past.h): the highest seq by
+ * `author` in the past of `change` (itself included), 0 if none;
+ * CS_ENOTFOUND when `change` is not stored. */
+int cs_store_past_seq(cs_txn_t *txn, const uint8_t change[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                      uint64_t *seq) CS_MUST_USE;
+/* The same as the rules' oracle, valid while txn is. */
+cs_past_t cs_store_past(cs_txn_t *txn);
 
 /* Materialized objects. */
 int cs_store_object_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t obj[CS_ID_LEN],

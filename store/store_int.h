@@ -27,6 +27,8 @@ struct cs_store_s {
   MDB_dbi memberops;    /* club|lamport|change|index -> member op record */
   MDB_dbi forks;        /* club|author|seq -> [first id, second id] */
   MDB_dbi arrivals;     /* arrival number (u64) -> id | signed bytes, appended in arrival order */
+  MDB_dbi authors;      /* author key -> author number (u32), for the vectors of `pasts` */
+  MDB_dbi pasts;        /* arrival number (u64) -> version vector of that change's causal past (core/past.h) */
 };
 
 #define CS__K2 (2 * CS_ID_LEN)
@@ -68,5 +70,11 @@ int cs__mdb_err(int rc);
 int cs__apply_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]);
 int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current,
                        bool *changed_retroactively);
+
+/* past.c */
+/* Stores c's vector; `appended`: c is the last change appended to
+ * `arrivals` (ingest), so its vector is appended too. */
+int cs__past_put(cs_txn_t *txn, const cs_change_t *c, bool appended);
+int cs__past_backfill(cs_txn_t *txn);
 
 #endif
