@@ -49,4 +49,19 @@ const char *cs_errname(int err);
 
 #define CS_MUST_USE __attribute__((warn_unused_result))
 
+/* The number of elements of an array (never of a pointer). Tables indexed by
+ * an enum are declared unsized and checked against the enum's count, so a
+ * new enumerator without its row fails to compile:
+ *   static const char *const names[] = {...};
+ *   _Static_assert(CS_ARRAY_LEN(names) == CS_X_COUNT, "one name per X"); */
+#define CS_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* An invariant of our own code, checked in every build, release included
+ * (like LMDB's mdb_cassert): when it fails the process is already wrong, so
+ * it names the expression, the function, the file and the line on stderr and
+ * aborts before a wrong value can reach the replica or the wire. It is never
+ * for input: hostile or corrupt bytes are an error code with a reason. */
+#define CS_ASSERT(expr) ((expr) ? (void)0 : cs__assert_fail(#expr, __func__, __FILE__, __LINE__))
+_Noreturn void cs__assert_fail(const char *expr, const char *func, const char *file, int line);
+
 #endif

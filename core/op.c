@@ -44,7 +44,8 @@ bool cs_status_in(const char *const *list, cs_span_t text) {
 
 bool cs_request_status_valid(cs_span_t status) { return cs_status_in(cs_request_statuses, status); }
 
-static const char *const cs__role_names[CS_ROLE_COUNT] = {"none", "admin", "member", "observer", "vendor"};
+static const char *const cs__role_names[] = {"none", "admin", "member", "observer", "vendor"};
+_Static_assert(CS_ARRAY_LEN(cs__role_names) == CS_ROLE_COUNT, "one name per role");
 
 const char *cs_role_name(cs_role_t role) {
   return (unsigned)role < CS_ROLE_COUNT ? cs__role_names[role] : "unknown";

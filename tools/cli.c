@@ -178,8 +178,7 @@ static int cli__held_each(const cs_club_info_t *club, void *ctx) {
   cli__held_t *held = ctx;
   cli_club_entry_t *e = cli__held_add(held, club->id);
   if (!e) {
-    held->err = CS_ENOMEM;
-    return 1;
+    return held->err = CS_ENOMEM;
   }
   snprintf(e->name, sizeof(e->name), "%s", club->name);
   e->has_data = true;
@@ -545,10 +544,15 @@ void cli_memory_report(void) {
   fclose(f);
 }
 
+/* Indexed by cs_obj_type_t; 0 is no type ("object"). */
+static const char *const cli__type_names[] = {"object", "request", "comment",  "campaign", "ballot",
+                                              "meeting", "document", "motion", "vote"};
+_Static_assert(CS_ARRAY_LEN(cli__type_names) == CS_OBJ_TYPE_COUNT, "one name per object type");
+
 const char *cli_type_name(uint64_t type) {
-  static const char *const names[CS_OBJ_TYPE_COUNT] = {"object", "request", "comment", "campaign",
-                                                       "ballot", "meeting", "document"};
-  return type < CS_OBJ_TYPE_COUNT ? names[type] : "object";
+  const char *name = type < CS_OBJ_TYPE_COUNT ? cli__type_names[type] : "object";
+  CS_ASSERT(name != NULL);
+  return name;
 }
 
 void cli_field_text(const cs_object_t *obj, uint64_t field, char *out, size_t out_len) {

@@ -9,16 +9,15 @@ static const char *field_name(uint64_t type, uint64_t field) {
   return spec ? spec->name : "a field";
 }
 
+/* What creating an object of each type is called in `log`, indexed by
+ * cs_obj_type_t (0 is no type). */
+static const char *const created_whats[] = {
+    "created an object", "filed a request",  "commented",        "opened a campaign", "cast a ballot",
+    "planned a meeting", "added a document", "proposed a motion", "voted on a motion"};
+_Static_assert(CS_ARRAY_LEN(created_whats) == CS_OBJ_TYPE_COUNT, "one phrase per object type");
+
 static const char *created_what(uint64_t type) {
-  switch (type) {
-  case CS_OBJ_REQUEST: return "filed a request";
-  case CS_OBJ_COMMENT: return "commented";
-  case CS_OBJ_CAMPAIGN: return "opened a campaign";
-  case CS_OBJ_BALLOT: return "cast a ballot";
-  case CS_OBJ_MEETING: return "planned a meeting";
-  case CS_OBJ_DOCUMENT: return "added a document";
-  default: return "created an object";
-  }
+  return type < CS_OBJ_TYPE_COUNT ? created_whats[type] : created_whats[0];
 }
 
 /* A value in people's terms: text as is, a key as its museum, an id short,
