@@ -463,9 +463,9 @@ static int push_each(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t by
   conn_t *c = p->conn;
   if (c->queued >= CS_NODE_QUEUE_HIGH) {
     p->stopped = true; /* backpressure: resume on the next poll */
-    return 1;
+    return CS_STOP;
   }
-  if (!conn_from_peer(c, arrival) && (p->err = cs_sync_push(&c->sync, bytes))) return 1;
+  if (!conn_from_peer(c, arrival) && (p->err = cs_sync_push(&c->sync, bytes))) return p->err;
   c->pushed_upto = arrival;
   return 0;
 }
@@ -500,7 +500,7 @@ static void conn_push_new(conn_t *c) {
   int err = cs_store_arrivals_since(&txn, c->pushed_upto, push_each, &p);
   cs_store_abort(&txn);
   c->node->status_dirty = true;
-  if (p.stopped || p.err) err = p.err;
+  if (p.err) err = p.err;
   if (err) conn_close(c, cs_strerror(err));
 }
 

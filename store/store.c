@@ -172,19 +172,29 @@ static int cs__club_decode(MDB_val key, MDB_val val, cs_club_info_t *out) {
   return CS_OK;
 }
 
+/* The end of every walk (store.h, "Walks"): a callback's non-zero stopped
+ * it and comes back as is, CS_STOP as CS_OK; the store's own failure on the
+ * way (a record that does not decode, a cursor error) is returned as the
+ * store's; a cursor past the end is success. */
+static int cs__walk_end(MDB_cursor *cur, int rc, int store_err, int cb_err) {
+  mdb_cursor_close(cur);
+  if (cb_err) return cb_err == CS_STOP ? CS_OK : cb_err;
+  if (store_err) return store_err;
+  return rc == 0 || rc == MDB_NOTFOUND ? CS_OK : cs__mdb_err(rc);
+}
+
 int cs_store_clubs(cs_txn_t *txn, int (*each_cb)(const cs_club_info_t *club, void *ctx), void *ctx) {
   MDB_cursor *cur;
   MDB_val k, v;
   int rc = mdb_cursor_open(txn->txn, txn->store->clubs, &cur);
   if (rc) return cs__mdb_err(rc);
-  int err = CS_OK;
+  int err = CS_OK, cb_err = CS_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     cs_club_info_t info;
     if ((err = cs__club_decode(k, v, &info))) break;
-    if (each_cb(&info, ctx)) break;
+    if ((cb_err = each_cb(&info, ctx))) break;
   }
-  mdb_cursor_close(cur);
-  return err;
+  return cs__walk_end(cur, rc, err, cb_err);
 }
 
 int cs_store_club_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_club_info_t *out) {
@@ -227,16 +237,19 @@ int cs_store_changes_from(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t
   MDB_val k = cs__val(start, sizeof(start)), v;
   int rc = mdb_cursor_open(txn->txn, txn->store->order, &cur);
   if (rc) return cs__mdb_err(rc);
-  int err = CS_OK;
+  int err = CS_OK, cb_err = CS_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != CS_ID_LEN + 8 + CS_ID_LEN || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
     const uint8_t *id = (const uint8_t *)k.mv_data + CS_ID_LEN + 8;
     cs_span_t bytes;
-    if ((err = cs_store_change_get(txn, id, &bytes))) break;
-    if ((err = each_cb(id, bytes, ctx))) break;
+    /* The order index names a change the store lacks: the store is broken. */
+    if ((err = cs_store_change_get(txn, id, &bytes))) {
+      if (err == CS_ENOTFOUND) err = CS_ESTORE;
+      break;
+    }
+    if ((cb_err = each_cb(id, bytes, ctx))) break;
   }
-  mdb_cursor_close(cur);
-  return err == CS_ENOTFOUND ? CS_ESTORE : err;
+  return cs__walk_end(cur, rc, err, cb_err);
 }
 
 int cs_store_chain_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
@@ -279,21 +292,20 @@ int cs_store_vector(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
   MDB_val k = cs__val(key, sizeof(key)), v;
   int rc = mdb_cursor_open(txn->txn, txn->store->chain, &cur);
   if (rc) return cs__mdb_err(rc);
-  int err = CS_OK;
+  int cb_err = CS_OK;
   /* Jump from author to author: seek past the current author's last seq. */
   rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
   while (rc == 0 && k.mv_size == CS__K3 && memcmp(k.mv_data, club, CS_ID_LEN) == 0) {
     uint8_t author[CS_KEY_LEN], id[CS_ID_LEN];
     memcpy(author, (const uint8_t *)k.mv_data + CS_ID_LEN, CS_KEY_LEN);
     uint64_t seq = cs_store_author_seq(txn, club, author, id);
-    if ((err = each_cb(author, seq, id, ctx))) break;
+    if ((cb_err = each_cb(author, seq, id, ctx))) break;
     cs__chain_key(key, club, author, UINT64_MAX);
     k = cs__val(key, sizeof(key));
     rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     if (rc == 0 && memcmp(k.mv_data, key, CS__K3) == 0) rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
   }
-  mdb_cursor_close(cur);
-  return err;
+  return cs__walk_end(cur, rc, CS_OK, cb_err);
 }
 
 int cs_store_object_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t obj[CS_ID_LEN],
@@ -312,7 +324,7 @@ int cs_store_objects(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type
   MDB_val k = cs__val(club, CS_ID_LEN), v;
   int rc = mdb_cursor_open(txn->txn, txn->store->objects, &cur);
   if (rc) return cs__mdb_err(rc);
-  int err = CS_OK;
+  int err = CS_OK, cb_err = CS_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != CS__K2 || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
     /* The type is the record's first item: peek before decoding the rest. */
@@ -326,12 +338,11 @@ int cs_store_objects(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type
     if (type && t != type) continue;
     cs_object_t obj;
     if ((err = cs_object_decode(cs__span(v), &obj))) break;
-    err = each_cb((const uint8_t *)k.mv_data + CS_ID_LEN, &obj, ctx);
+    cb_err = each_cb((const uint8_t *)k.mv_data + CS_ID_LEN, &obj, ctx);
     cs_object_free(&obj);
-    if (err) break;
+    if (cb_err) break;
   }
-  mdb_cursor_close(cur);
-  return err == CS_STOP ? CS_OK : err;
+  return cs__walk_end(cur, rc, err, cb_err);
 }
 
 int cs_store_member_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t key[CS_KEY_LEN],
@@ -355,15 +366,14 @@ int cs_store_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
     free(m);
     return cs__mdb_err(rc);
   }
-  int err = CS_OK;
+  int err = CS_OK, cb_err = CS_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != CS__K2 || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
     if ((err = cs_member_decode(cs__span(v), (const uint8_t *)k.mv_data + CS_ID_LEN, m))) break;
-    if ((err = each_cb(m, ctx))) break;
+    if ((cb_err = each_cb(m, ctx))) break;
   }
-  mdb_cursor_close(cur);
   free(m);
-  return err;
+  return cs__walk_end(cur, rc, err, cb_err);
 }
 
 static int cs__hex_prefix_bytes(const char *hex, uint8_t *out, size_t *nbytes, bool *odd) {
@@ -505,15 +515,14 @@ int cs_store_forks(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
   MDB_val k = cs__val(club, CS_ID_LEN), v;
   int rc = mdb_cursor_open(txn->txn, txn->store->forks, &cur);
   if (rc) return cs__mdb_err(rc);
-  int err = CS_OK;
+  int cb_err = CS_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != CS__K3 || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
     if (v.mv_size != 2 * CS_ID_LEN) continue;
     const uint8_t *kp = k.mv_data, *vp = v.mv_data;
-    if ((err = each_cb(kp + CS_ID_LEN, cs__get_be64(kp + CS__K2), vp, vp + CS_ID_LEN, ctx))) break;
+    if ((cb_err = each_cb(kp + CS_ID_LEN, cs__get_be64(kp + CS__K2), vp, vp + CS_ID_LEN, ctx))) break;
   }
-  mdb_cursor_close(cur);
-  return err;
+  return cs__walk_end(cur, rc, CS_OK, cb_err);
 }
 
 uint64_t cs_store_arrival_last(cs_txn_t *txn) {
@@ -536,12 +545,11 @@ int cs_store_arrivals_since(cs_txn_t *txn, uint64_t after,
   MDB_val k = cs__val(start, 8), v;
   int rc = mdb_cursor_open(txn->txn, txn->store->arrivals, &cur);
   if (rc) return cs__mdb_err(rc);
-  int err = CS_OK;
+  int cb_err = CS_OK;
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     if (k.mv_size != 8 || v.mv_size <= CS_ID_LEN) continue;
     cs_span_t bytes = {(const uint8_t *)v.mv_data + CS_ID_LEN, v.mv_size - CS_ID_LEN};
-    if ((err = each_cb(cs__get_be64(k.mv_data), v.mv_data, bytes, ctx))) break;
+    if ((cb_err = each_cb(cs__get_be64(k.mv_data), v.mv_data, bytes, ctx))) break;
   }
-  mdb_cursor_close(cur);
-  return err;
+  return cs__walk_end(cur, rc, CS_OK, cb_err);
 }

@@ -89,6 +89,18 @@ int cs_store_rebuild(cs_txn_t *txn, const uint8_t club[CS_ID_LEN]) CS_MUST_USE;
 
 /* Reads -------------------------------------------------------------- */
 
+/* Walks. Every function here that takes an `each_cb` calls it once per
+ * record, in the order it states, and follows one convention:
+ * - the callback returns 0 to go on;
+ * - any other value stops the walk at once, and the walk returns it: an error
+ *   code of the callback's comes back unchanged (CS_ENOTFOUND included), and
+ *   CS_STOP ends the walk early as a success (the walk returns CS_OK);
+ * - a failure of the store's own on the way (a record that does not decode, a
+ *   cursor error) stops the walk and is returned; the callback is not called
+ *   again. A walk that returns an error before its first record never calls
+ *   the callback. */
+#define CS_STOP (-1)
+
 typedef struct cs_club_info_s {
   uint8_t id[CS_ID_LEN];
   char name[CS_NAME_MAX + 1];
@@ -97,7 +109,7 @@ typedef struct cs_club_info_s {
   uint64_t change_count;
 } cs_club_info_t;
 
-/* Iterates clubs; the callback returns non-zero to stop. */
+/* Walks the clubs, in id order. */
 int cs_store_clubs(cs_txn_t *txn, int (*each_cb)(const cs_club_info_t *club, void *ctx), void *ctx);
 int cs_store_club_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_club_info_t *out) CS_MUST_USE;
 
@@ -138,9 +150,7 @@ cs_past_t cs_store_past(cs_txn_t *txn);
 /* Materialized objects. */
 int cs_store_object_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t obj[CS_ID_LEN],
                         cs_object_t *out) CS_MUST_USE;
-/* A callback of cs_store_objects returns CS_STOP to end the walk early (the
- * walk then returns CS_OK), or an error code to abort it with that error. */
-#define CS_STOP (-1)
+/* Walks a club's objects of one type (0: every type), in id order. */
 int cs_store_objects(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type,
                      int (*each_cb)(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *ctx), void *ctx);
 

@@ -31,7 +31,7 @@ static int ballots_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, voi
   if (ctx->count == ctx->cap) {
     uint32_t cap = ctx->cap ? ctx->cap * 2 : 16;
     cs_ballot_in_t *grown = realloc(ctx->items, cap * sizeof(*grown));
-    if (!grown) return ctx->err = CS_ENOMEM, 1;
+    if (!grown) return ctx->err = CS_ENOMEM;
     ctx->items = grown;
     ctx->cap = cap;
   }
@@ -41,7 +41,7 @@ static int ballots_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, voi
   if (!museum || !value) {
     free(museum);
     free(value);
-    return ctx->err = CS_ENOMEM, 1;
+    return ctx->err = CS_ENOMEM;
   }
   cli_museum_of(ctx->txn, ctx->club, obj->creator, museum, CS_NAME_MAX + 1);
   memcpy(value, e->value, e->value_len);

@@ -55,7 +55,7 @@ static int read_secret_key(const char *home, uint8_t sk[CS_SECRET_KEY_LEN]) {
 
 static int first_club(const cs_club_info_t *club, void *ctx) {
   memcpy(ctx, club->id, CS_ID_LEN);
-  return 1;
+  return CS_STOP;
 }
 
 typedef struct my_vote_s {

@@ -410,7 +410,7 @@ static int push_each(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t by
   (void)id;
   const sim_node_t *n = &p->w->node[p->e->node];
   bool from_peer = arrival < SIM_ARRIVALS_MAX && n->arrival_src[arrival] == p->e->peer;
-  if (!from_peer && (p->err = cs_sync_push(&p->e->sync, bytes))) return 1;
+  if (!from_peer && (p->err = cs_sync_push(&p->e->sync, bytes))) return p->err;
   p->e->pushed_upto = arrival;
   return 0;
 }
@@ -439,7 +439,7 @@ static int acked_each(uint64_t arrival, const uint8_t id[CS_ID_LEN], cs_span_t b
   if (arrival <= n->acked_arrival) {
     sim_fail(a->w, "node %d: arrival %llu after %llu", a->node, (unsigned long long)arrival,
              (unsigned long long)n->acked_arrival);
-    return 1;
+    return CS_STOP;
   }
   n->acked_arrival = arrival;
   /* Every node must end with the club's acknowledged changes; the other
@@ -930,7 +930,7 @@ typedef struct export_ctx_s {
 static int export_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
   export_ctx_t *x = vctx;
   (void)id;
-  if ((x->err = cs_bundle_write_change(&x->writer, bytes, &x->out))) return 1;
+  if ((x->err = cs_bundle_write_change(&x->writer, bytes, &x->out))) return x->err;
   if (x->out.len >= (1u << 20)) {
     if (fwrite(x->out.data, 1, x->out.len, x->f) != x->out.len) x->err = CS_EIO;
     cs_buf_reset(&x->out);
