@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5, show 2: removing an admin needs an adopted decision; two admins
+# Removing an admin needs an adopted decision; two admins
 # who remove each other concurrently are both removed, on every node,
 # whatever the delivery order.
 source "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6: hostile peers against a running `serve`: garbage before and after
+# Hostile peers against a running `serve`: garbage before and after
 # the handshake, an oversized and a truncated message, a peer that sends one
 # byte a second, forged signatures, replayed changes, 100,000 changes with
 # missing deps, a flood of connections. The node disconnects each offender

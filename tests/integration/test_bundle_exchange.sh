@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 2, shows 1 and 2: independent writes converge through bundles in any
+# Independent writes converge through bundles in any
 # order, and a damaged bundle is refused without losing anything.
 source "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6: kill -9 a `clubsync import` of a large bundle at random points.
+# Crash safety of import: kill -9 a `clubsync import` of a large bundle at random points.
 # After each kill the store opens, `audit` passes, what was committed is a
 # whole number of import batches (512 changes: nothing half-applied), and
 # importing the bundle again gives exactly the digest of a clean import,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5, key management: a museum adds a second device key and revokes a
+# Device keys: a museum adds a second device key and revokes a
 # lost one; whatever key cast them, its campaign points and its motion vote
 # count once, and its co-signature is listed once.
 source "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5, show 1: B is removed by an admin while B is offline and writing.
+# Removing a member from a point of its history: B is removed by an admin while B is offline and writing.
 # After sync, B's writes after the cutoff are gone from every node's state,
 # still stored, and listed by `audit` as invalidated with the reason; B's
 # writes before the cutoff remain.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3, shows 2 to 4, with real processes and bundle files:
+# Merges of the data model, with real processes and bundle files:
 # 2. two museums edit one title offline: after the exchange both show the
 #    same current title and both values as a conflict; a later edit resolves
 #    it everywhere;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 5, show 4: a motion with 5 voting museums is adopted by majority;
+# Motions and their audit bundle: a motion with 5 voting museums is adopted by majority;
 # its audit bundle verifies in an empty home; flipping any byte, dropping a
 # counted ballot or adding a ballot by a non-member makes `verify` exit 5
 # with the reason.

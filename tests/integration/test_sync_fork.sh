@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4, show 5: a forked author (one key signing two different changes
+# Forks over sync: a forked author (one key signing two different changes
 # with the same seq, from two copies of a home) is detected during sync,
 # both changes are kept as evidence, and status and audit report it.
 source "$(dirname "$0")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4, show 3: a key that is not a member gets nothing and injects
+# The membership gate of sync: a key that is not a member gets nothing and injects
 # nothing, even with the invite code; without the network key, no handshake.
 source "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 4, shows 1 and 2: a line A–B–C where C never talks to A; writes at A
+# Sync along a line: a line A–B–C where C never talks to A; writes at A
 # and at C reach every node; B stops, the others write, B catches up.
 source "$(dirname "$0")/lib.sh"
 

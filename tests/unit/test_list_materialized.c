@@ -1,4 +1,4 @@
-/* Issue 2, show 3: `request list --json` over 10,000 requests answers from
+/* `request list --json` over 10,000 requests answers from
  * the materialized objects alone. The test proves it by emptying the signed
  * history (changes, chain, order) with LMDB directly, then listing. */
 #include "tests/unit/testlib.h"

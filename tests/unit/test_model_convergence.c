@@ -1,8 +1,7 @@
-/* Issue 3, show 1 (and 3, at the store level), and issue 5, show 3: random
+/* Convergence of the data model and of membership at the store level: random
  * club histories of 5 authors and 2,000 changes over every operation of the
  * data model and membership changes (removals, demotions, re-admissions),
- * written
- * on 5 replicas that sync now and then (so many writes are concurrent),
+ * written on 5 replicas that sync now and then (so many writes are concurrent),
  * give the same digest in every delivery order: 200 random permutations,
  * each with duplicates, into fresh stores. A ballot over budget is refused
  * where it is written and rejected, with its reason, where it arrives. */
