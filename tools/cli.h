@@ -225,22 +225,18 @@ int cmd_digest(cli_t *cli, cli_args_t *args);
 int cmd_export(cli_t *cli, cli_args_t *args);
 int cmd_import(cli_t *cli, cli_args_t *args);
 int cmd_vector(cli_t *cli, cli_args_t *args);
-
-/* Commands of other families are declared weak: main() offers the ones whose
- * file is built in, so a family can be added by adding its file. */
-#define CLI_WEAK __attribute__((weak))
-CLI_WEAK int cmd_serve(cli_t *cli, cli_args_t *args);      /* tools/cmd_net.c */
-CLI_WEAK int cmd_sync(cli_t *cli, cli_args_t *args);       /* tools/cmd_net.c */
-CLI_WEAK int cmd_peer(cli_t *cli, cli_args_t *args);       /* tools/cmd_net.c */
-CLI_WEAK int cmd_club_invite(cli_t *cli, cli_args_t *args); /* tools/cmd_net.c */
-CLI_WEAK int cmd_club_join(cli_t *cli, cli_args_t *args);   /* tools/cmd_net.c */
-CLI_WEAK int cmd_campaign(cli_t *cli, cli_args_t *args);   /* tools/cmd_campaign.c */
-CLI_WEAK int cmd_report(cli_t *cli, cli_args_t *args);     /* tools/cmd_campaign.c */
-CLI_WEAK int cmd_meeting(cli_t *cli, cli_args_t *args);    /* tools/cmd_meeting.c */
-CLI_WEAK int cmd_doc(cli_t *cli, cli_args_t *args);        /* tools/cmd_meeting.c */
-CLI_WEAK int cmd_motion(cli_t *cli, cli_args_t *args);     /* tools/cmd_motion.c */
-CLI_WEAK int cmd_audit_bundle(cli_t *cli, cli_args_t *args); /* tools/cmd_motion.c */
-CLI_WEAK int cmd_verify(cli_t *cli, cli_args_t *args);     /* tools/cmd_motion.c */
-CLI_WEAK int cmd_bench(cli_t *cli, cli_args_t *args);      /* tools/cmd_bench.c */
+int cmd_serve(cli_t *cli, cli_args_t *args); /* tools/cmd_net.c */
+int cmd_sync(cli_t *cli, cli_args_t *args); /* tools/cmd_net.c */
+int cmd_peer(cli_t *cli, cli_args_t *args); /* tools/cmd_net.c */
+int cmd_club_invite(cli_t *cli, cli_args_t *args); /* tools/cmd_net.c */
+int cmd_club_join(cli_t *cli, cli_args_t *args); /* tools/cmd_net.c */
+int cmd_campaign(cli_t *cli, cli_args_t *args); /* tools/cmd_campaign.c */
+int cmd_report(cli_t *cli, cli_args_t *args); /* tools/cmd_campaign.c */
+int cmd_meeting(cli_t *cli, cli_args_t *args); /* tools/cmd_meeting.c */
+int cmd_doc(cli_t *cli, cli_args_t *args); /* tools/cmd_meeting.c */
+int cmd_motion(cli_t *cli, cli_args_t *args); /* tools/cmd_motion.c */
+int cmd_audit_bundle(cli_t *cli, cli_args_t *args); /* tools/cmd_motion.c */
+int cmd_verify(cli_t *cli, cli_args_t *args); /* tools/cmd_motion.c */
+int cmd_bench(cli_t *cli, cli_args_t *args); /* tools/cmd_bench.c */
 
 #endif

@@ -147,8 +147,8 @@ int cmd_club(cli_t *cli, cli_args_t *args) {
   if (sub && strcmp(sub, "create") == 0) return club_create(cli, args);
   if (sub && strcmp(sub, "list") == 0) return club_list(cli, args);
   if (sub && strcmp(sub, "use") == 0) return club_use(cli, args);
-  if (sub && strcmp(sub, "invite") == 0 && cmd_club_invite) return cmd_club_invite(cli, args);
-  if (sub && strcmp(sub, "join") == 0 && cmd_club_join) return cmd_club_join(cli, args);
+  if (sub && strcmp(sub, "invite") == 0) return cmd_club_invite(cli, args);
+  if (sub && strcmp(sub, "join") == 0) return cmd_club_join(cli, args);
   return cli_fail(CLI_USAGE, "usage: clubsync club create NAME [--software S] | club list | club use NAME|ID | "
                              "club invite [--role R] | club join CODE");
 }

@@ -75,7 +75,6 @@ static const cli_command_t cli_commands[] = {
     {"init", cmd_init},     {"whoami", cmd_whoami}, {"status", cmd_status}, {"club", cmd_club},
     {"member", cmd_member}, {"request", cmd_request}, {"log", cmd_log},     {"audit", cmd_audit},
     {"digest", cmd_digest}, {"export", cmd_export}, {"import", cmd_import}, {"vector", cmd_vector},
-    /* Weak: present when their file is built in. */
     {"serve", cmd_serve},   {"sync", cmd_sync},     {"peer", cmd_peer},     {"campaign", cmd_campaign},
     {"report", cmd_report}, {"meeting", cmd_meeting}, {"doc", cmd_doc},     {"motion", cmd_motion},
     {"audit-bundle", cmd_audit_bundle}, {"verify", cmd_verify}, {"bench", cmd_bench},
@@ -104,8 +103,8 @@ int main(int argc, char **argv) {
   }
   const char *name = cli_next(&args);
   if (!name) return cli_fail(CLI_USAGE, "no command given; see 'clubsync --help'");
-  for (size_t i = 0; i < sizeof(cli_commands) / sizeof(cli_commands[0]); i++) {
-    if (strcmp(name, cli_commands[i].name) != 0 || !cli_commands[i].run) continue;
+  for (size_t i = 0; i < CS_ARRAY_LEN(cli_commands); i++) {
+    if (strcmp(name, cli_commands[i].name) != 0) continue;
     int code = cli_commands[i].run(&cli, &args);
     cli_close(&cli);
     cli_memory_report();

@@ -42,7 +42,7 @@ static void cleanup(void) {
   DIR *d = opendir(dir);
   if (!d) return;
   struct dirent *e;
-  char path[128];
+  char path[sizeof(dir) + sizeof(e->d_name) + 1];
   while ((e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.') continue;
     snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
