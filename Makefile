@@ -5,6 +5,9 @@ BUILD      ?= build
 BUILD_TYPE ?= RelWithDebInfo
 TEST_BUILD ?= $(BUILD)/asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+# `make install` lays the program out under PREFIX, inside DESTDIR if given.
+PREFIX     ?= /usr/local
+DESTDIR    ?=
 
 # node-llhttp ships llhttp's C sources (the HTTP parser of the web UI);
 # chromium is the browser the browser tests drive.
@@ -14,7 +17,7 @@ SHS1_TEST_VERSION = 1.1.1
 # The browser tests' npm packages, pinned by tests/browser/package-lock.json.
 BROWSER_NPM = $(BUILD)/browser
 
-.PHONY: all deps build test demo fuzz bench clean
+.PHONY: all deps build install test demo fuzz bench clean
 
 all: build
 
@@ -48,6 +51,11 @@ deps:
 build:
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) >/dev/null
 	@cmake --build $(BUILD) -j$(JOBS)
+
+# The program, its man page (clubsync.1), the systemd unit for `serve`
+# (clubsync.service) and the sysusers.d entry of its user (README, "Installing").
+install: build
+	DESTDIR="$(DESTDIR)" cmake --install $(BUILD) --prefix "$(PREFIX)"
 
 # Every test runs under AddressSanitizer and UndefinedBehaviorSanitizer.
 test: deps build

@@ -6,8 +6,14 @@
 
 #include "tools/cli.h"
 
+/* The project's version (CMakeLists.txt, project()), given by the build. */
+#ifndef CS_VERSION
+#error "CS_VERSION is defined by CMakeLists.txt from the project's version"
+#endif
+
 static const char cli_usage[] =
     "usage: clubsync [--home DIR] [--club ID|NAME] COMMAND [ARGS] [--json]\n"
+    "       clubsync --help | --version\n"
     "\n"
     "A museum's node of a user club: a signed, replicated record of the club's\n"
     "feature requests, members and decisions, kept in sync with other museums.\n"
@@ -92,6 +98,11 @@ int main(int argc, char **argv) {
   const char *home = cli_take(&args, "--home");
   cli.club_arg = cli_take(&args, "--club");
   cli.json = cli_flag(&args, "--json");
+  /* Only in the command's place: `doc add --version V` is a document's. */
+  if (args.argc > 0 && strcmp(args.argv[0], "--version") == 0) {
+    puts("clubsync " CS_VERSION);
+    return CLI_OK;
+  }
   if ((home && !*home) || (cli.club_arg && !*cli.club_arg))
     return cli_fail(CLI_USAGE, "--home and --club need a value");
   if (!home) home = getenv("CLUBSYNC_HOME");
