@@ -83,7 +83,7 @@ static const cs_field_spec_t cs__fields[] = {
      NULL},
     {CS_OBJ_REQUEST, CS_F_REQ_DELIVERED_VERSION, R, CS_VALUE_NAME, CS__VENDOR | CS__ADMIN, false,
      "delivered_version", NULL},
-    {CS_OBJ_REQUEST, CS_F_REQ_TAGS, S, CS_VALUE_NAME, CS__CLUB, false, "tags", NULL},
+    {CS_OBJ_REQUEST, CS_F_REQ_TAGS, S, CS_VALUE_TAG, CS__CLUB, false, "tags", NULL},
     {CS_OBJ_REQUEST, CS_F_REQ_SUPPORTERS, S, CS_VALUE_OWN_KEY, CS__CLUB, false, "supporters", NULL},
     {CS_OBJ_COMMENT, CS_F_COMMENT_BODY, R, CS_VALUE_TEXT, 0xff, false, "body", NULL},
     {CS_OBJ_CAMPAIGN, CS_F_CAMPAIGN_NAME, R, CS_VALUE_NAME, CS__ADMIN, false, "name", NULL},
@@ -194,7 +194,10 @@ int cs_model_check_value(const cs_field_spec_t *spec, cs_role_t role, cs_span_t 
     return cs_mp_read_str(&r, &text) ? CS_EFORMAT : CS_OK;
   case CS_VALUE_NAME:
     if (cs_mp_read_str(&r, &text) || text.len == 0) return CS_EFORMAT;
-    return text.len > 2 * CS_NAME_MAX ? CS_ETOOBIG : CS_OK;
+    return text.len > CS_TITLE_MAX ? CS_ETOOBIG : CS_OK;
+  case CS_VALUE_TAG:
+    if (cs_mp_read_str(&r, &text) || text.len == 0) return CS_EFORMAT;
+    return text.len > CS_TAG_MAX ? CS_ETOOBIG : CS_OK;
   case CS_VALUE_STATUS:
     if (cs_mp_read_str(&r, &text) || !cs_status_in(spec->statuses, text)) return CS_EFORMAT;
     /* The vendor moves a request along its own part of the lifecycle only. */
@@ -291,6 +294,8 @@ int cs_op_iter_init(cs_op_iter_t *it, cs_span_t payload) {
   it->reader = cs_mp_reader(payload);
   it->index = 0;
   it->created = 0;
+  memset(it->created_type, 0, sizeof(it->created_type));
+  memset(it->tags, 0, sizeof(it->tags));
   int err = cs_mp_read_array(&it->reader, &it->count);
   if (err) return err;
   if (it->count == 0) return CS_EFORMAT;
@@ -311,7 +316,7 @@ static int cs__read_obj(cs_mp_reader_t *r, cs_op_t *op, const cs_op_iter_t *it) 
   if (cs_mp_remaining(r) > 0 && r->pos[0] != 0xc4) {
     int err = cs_mp_read_uint(r, &local);
     if (err) return err;
-    if (local >= 64 || local >= it->index || !(it->created >> local & 1)) return CS_EFORMAT;
+    if (local >= CS_LOCAL_REFS_MAX || local >= it->index || !(it->created >> local & 1)) return CS_EFORMAT;
     op->obj_local = true;
     op->obj_index = (uint32_t)local;
     memset(op->obj, 0, CS_ID_LEN);
@@ -398,8 +403,15 @@ int cs_op_iter_next(cs_op_iter_t *it, cs_op_t *op) {
   default:
     return CS_EUNKNOWNOP;
   }
-  /* Local refs may only name create ops among the first 64 of a change. */
-  if (type == CS_OP_CREATE && it->index < 64) it->created |= (uint64_t)1 << it->index;
+  /* A change that files a request gives it at most CS_TAGS_MAX tags. */
+  if (type == CS_OP_ADD && op->obj_local && op->field == CS_F_REQ_TAGS &&
+      it->created_type[op->obj_index] == CS_OBJ_REQUEST && ++it->tags[op->obj_index] > CS_TAGS_MAX)
+    return CS_ETOOBIG;
+  /* Local refs may only name create ops among the first CS_LOCAL_REFS_MAX. */
+  if (type == CS_OP_CREATE && it->index < CS_LOCAL_REFS_MAX) {
+    it->created |= (uint64_t)1 << it->index;
+    it->created_type[it->index] = (uint8_t)op->obj_type;
+  }
   it->index++;
   if (it->index == it->count && !cs_mp_done(r)) return CS_EFORMAT;
   return CS_OK;

@@ -52,7 +52,7 @@ typedef enum cs_field_kind_e {
 /* What a field's values may be. */
 typedef enum cs_value_kind_e {
   CS_VALUE_TEXT = 1,   /* str up to CS_TEXT_MAX bytes */
-  CS_VALUE_NAME,       /* non-empty str up to 2 * CS_NAME_MAX bytes */
+  CS_VALUE_NAME,       /* non-empty str up to CS_TITLE_MAX bytes */
   CS_VALUE_STATUS,     /* one str of the field's list */
   CS_VALUE_POINTS,     /* uint 1..CS_POINTS_MAX */
   CS_VALUE_OBJECT,     /* bin 32: the id of another object */
@@ -61,6 +61,7 @@ typedef enum cs_value_kind_e {
   CS_VALUE_RESULTS,    /* bin: msgpack [[request id, points, museums]...], frozen at close */
   CS_VALUE_ELECTORATE, /* bin: msgpack [museum (str)...], sorted, distinct */
   CS_VALUE_RESOLUTION, /* bin: msgpack [outcome (str), yes, no, abstain]; the change's deps are its ballots */
+  CS_VALUE_TAG,        /* non-empty str up to CS_TAG_MAX bytes */
 } cs_value_kind_t;
 
 /* Field numbers are part of the format; never reuse one. Registers are
@@ -161,7 +162,21 @@ void cs_allocation_write(cs_buf_t *b, const cs_allocation_t *a);
 #define CS_PREDS_MAX 64
 #define CS_TEXT_MAX 16384
 #define CS_NAME_MAX 200
+/* A CS_VALUE_NAME value: a request's title, module, kind and vendor estimate, a
+ * campaign's, meeting's or document's name or title. */
+#define CS_TITLE_MAX (2 * CS_NAME_MAX)
 #define CS_ELEMENT_MAX 256
+/* The longest str a set element holds: msgpack's str 8 header takes 2 of
+ * CS_ELEMENT_MAX's bytes (meeting actions). */
+#define CS_SET_TEXT_MAX (CS_ELEMENT_MAX - 2)
+/* A request's tags: each is 1 to CS_TAG_MAX bytes (a value rule, like a
+ * title's), and a change that files a request gives it at most CS_TAGS_MAX
+ * (a shape rule of the change, checked by cs_op_iter_next). */
+#define CS_TAG_MAX 64
+#define CS_TAGS_MAX 32
+/* The create ops a later op of the same change may name by their index (a
+ * local ref): the first CS_LOCAL_REFS_MAX of the change. */
+#define CS_LOCAL_REFS_MAX 64
 
 typedef struct cs_op_s {
   cs_op_type_t type;
@@ -190,8 +205,13 @@ typedef struct cs_op_iter_s {
   cs_mp_reader_t reader;
   uint32_t count;
   uint32_t index;
-  uint64_t created; /* bit i: op i is a create op (for local refs) */
+  uint64_t created;                             /* bit i: op i is a create op (for local refs) */
+  uint8_t created_type[CS_LOCAL_REFS_MAX];      /* the object type op i created */
+  uint8_t tags[CS_LOCAL_REFS_MAX];              /* tags this change gave the request op i created */
 } cs_op_iter_t;
+_Static_assert(CS_LOCAL_REFS_MAX <= 64, "one bit of cs_op_iter_t.created per local ref");
+_Static_assert(CS_TAGS_MAX <= UINT8_MAX, "a request's tag count in a change fits cs_op_iter_t.tags");
+_Static_assert(CS_OBJ_TYPE_COUNT <= UINT8_MAX, "an object type fits cs_op_iter_t.created_type");
 
 /* Starts iterating; fails when the payload is not an array of 1..OPS_MAX. */
 int cs_op_iter_init(cs_op_iter_t *it, cs_span_t payload) CS_MUST_USE;

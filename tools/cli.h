@@ -71,6 +71,9 @@ int cli_read_club(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN]);
  * create, club join and import --new-club refuse one more. */
 #define CLI_CLUBS_MAX 64
 #define CLI_CLUB_LABEL_MAX (CS_NAME_MAX + 48)
+/* A meeting's date as `meeting add --date` takes it: free text ("2027-03-14",
+ * "mars 2027"); the replica holds any CS_VALUE_NAME. */
+#define CLI_DATE_MAX 64
 typedef struct cli_club_entry_s {
   uint8_t id[CS_ID_LEN];
   char name[CS_NAME_MAX + 1]; /* "" for a club joined and not yet synced */

@@ -132,7 +132,7 @@ static int campaign_open(cli_t *cli, cli_args_t *args) {
   char *end = NULL;
   unsigned long long points = points_arg ? strtoull(points_arg, &end, 10) : 0;
   if (!name || !*name) return cli_fail(CLI_USAGE, "campaign open needs a NAME");
-  if (strlen(name) > 2 * CS_NAME_MAX) return cli_fail(CLI_USAGE, "a campaign name is limited to 400 bytes");
+  if (strlen(name) > CS_TITLE_MAX) return cli_fail(CLI_USAGE, "a campaign name is limited to %d bytes", CS_TITLE_MAX);
   if (!points_arg || !*points_arg || *end || points == 0 || points > CS_POINTS_MAX)
     return cli_fail(CLI_USAGE, "campaign open needs --points N, the points each museum may give (1 to %u)",
                     CS_POINTS_MAX);
@@ -160,7 +160,7 @@ static int campaign_open(cli_t *cli, cli_args_t *args) {
 }
 
 static int campaign_list_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
-  char name[2 * CS_NAME_MAX + 1], phase[32];
+  char name[CS_TITLE_MAX + 1], phase[32];
   const cs_entry_t *e;
   uint64_t points = 0;
   cli_field_text(obj, CS_F_CAMPAIGN_NAME, name, sizeof(name));
@@ -340,7 +340,7 @@ static int campaign_rows(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uin
   json_t *rows = json_array();
   for (uint32_t i = 0; i < t.count; i++) {
     cs_object_t req;
-    char title[2 * CS_NAME_MAX + 1] = "", module[2 * CS_NAME_MAX + 1] = "", status[32] = "",
+    char title[CS_TITLE_MAX + 1] = "", module[CS_TITLE_MAX + 1] = "", status[32] = "",
          answer[CS_TEXT_MAX + 1] = "";
     if (cs_store_object_get(txn, club, t.rows[i].request, &req) == CS_OK) {
       cli_field_text(&req, CS_F_REQ_TITLE, title, sizeof(title));
@@ -608,7 +608,7 @@ int cmd_report(cli_t *cli, cli_args_t *args) {
     return code;
   }
   cs_object_t obj;
-  char name[2 * CS_NAME_MAX + 1] = "";
+  char name[CS_TITLE_MAX + 1] = "";
   if (cs_store_object_get(&txn, club, campaign, &obj) == CS_OK) {
     cli_field_text(&obj, CS_F_CAMPAIGN_NAME, name, sizeof(name));
     cs_object_free(&obj);

@@ -69,11 +69,11 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
     snprintf(out, out_len, "(unreadable)");
     return;
   }
-  uint64_t created[64] = {0}; /* object type created by op i, for local refs */
+  uint64_t created[CS_LOCAL_REFS_MAX] = {0}; /* object type created by op i, for local refs */
   for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK && used < out_len; index++) {
     char text[161] = "", hex[65];
     uint64_t type = 0;
-    if (op->type == CS_OP_CREATE && index < 64) created[index] = op->obj_type;
+    if (op->type == CS_OP_CREATE && index < CS_LOCAL_REFS_MAX) created[index] = op->obj_type;
     if (op->obj_local) {
       type = created[op->obj_index];
     } else if (op->type >= CS_OP_SET) {

@@ -204,8 +204,8 @@ static int meeting_add(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, meeting_usage);
   if (code) return code;
   if (!title || !*title || !date || !*date) return cli_fail(CLI_USAGE, "meeting add needs --title T and --date D");
-  if (strlen(title) > 2 * CS_NAME_MAX || strlen(date) > 64 || (place && (!*place || strlen(place) > 2 * CS_NAME_MAX)))
-    return cli_fail(CLI_USAGE, "a title or place is 1 to 400 bytes, a date at most 64");
+  if (strlen(title) > CS_TITLE_MAX || strlen(date) > CLI_DATE_MAX || (place && (!*place || strlen(place) > CS_TITLE_MAX)))
+    return cli_fail(CLI_USAGE, "a title or place is 1 to %d bytes, a date at most %d", CS_TITLE_MAX, CLI_DATE_MAX);
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], ids[32][CS_ID_LEN];
   if ((code = cli_begin_write(cli, &txn, club, CLI_ROLES_CLUB, "plan meetings"))) return code;
@@ -248,7 +248,7 @@ int cmd_meeting(cli_t *cli, cli_args_t *args) {
   if (code) return code;
   if (!arg) return cli_fail(CLI_USAGE, "usage: clubsync %s", meeting_usage);
   cs_buf_t element;
-  cs_buf_init(&element, 64);
+  cs_buf_init(&element, CS_ELEMENT_MAX);
   if (strcmp(sub, "status") == 0) {
     if (!status_ok(cs_meeting_statuses, value))
       return cli_fail(CLI_USAGE, "a meeting's status is planned, convened, held, minutes-review or approved");
@@ -267,8 +267,8 @@ int cmd_meeting(cli_t *cli, cli_args_t *args) {
       code = object_write(cli, arg, CS_OBJ_MEETING, agenda ? CS_F_MEETING_AGENDA : CS_F_MEETING_MINUTES, NULL,
                           cs_buf_span(&element), NULL, agenda ? "Added to the agenda." : "Minutes linked.");
   } else if (strcmp(sub, "action") == 0) {
-    if (!value || !*value || strlen(value) > 2 * CS_NAME_MAX)
-      return cli_fail(CLI_USAGE, "meeting action needs ID and the action's TEXT (at most 400 bytes)");
+    if (!value || !*value || strlen(value) > CS_SET_TEXT_MAX)
+      return cli_fail(CLI_USAGE, "meeting action needs ID and the action's TEXT (at most %d bytes)", CS_SET_TEXT_MAX);
     cs_mp_write_cstr(&element, value);
     code = object_write(cli, arg, CS_OBJ_MEETING, CS_F_MEETING_ACTIONS, NULL, cs_buf_span(&element), NULL,
                         "Action item added.");
@@ -289,9 +289,8 @@ static int doc_write(cli_t *cli, cli_args_t *args, bool add) {
   if (add && (!title || !*title)) return cli_fail(CLI_USAGE, "doc add needs --title T");
   if (!add && (!arg || (!title && !body && !version)))
     return cli_fail(CLI_USAGE, "doc edit needs ID and at least one of --title, --body, --version");
-  if ((title && (!*title || strlen(title) > 2 * CS_NAME_MAX)) ||
-      (version && (!*version || strlen(version) > 2 * CS_NAME_MAX)))
-    return cli_fail(CLI_USAGE, "a title or version is 1 to 400 bytes");
+  if ((title && (!*title || strlen(title) > CS_TITLE_MAX)) || (version && (!*version || strlen(version) > CS_TITLE_MAX)))
+    return cli_fail(CLI_USAGE, "a title or version is 1 to %d bytes", CS_TITLE_MAX);
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
   cs_object_t obj;

@@ -24,13 +24,13 @@ typedef struct suggest_ctx_s {
   const char *title;
   double scores[SUGGEST_MAX];
   uint8_t ids[SUGGEST_MAX][CS_ID_LEN];
-  char titles[SUGGEST_MAX][2 * CS_NAME_MAX + 1];
+  char titles[SUGGEST_MAX][CS_TITLE_MAX + 1];
   int count;
 } suggest_ctx_t;
 
 static int suggest_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
   suggest_ctx_t *ctx = vctx;
-  char title[2 * CS_NAME_MAX + 1];
+  char title[CS_TITLE_MAX + 1];
   cli_field_text(obj, CS_F_REQ_TITLE, title, sizeof(title));
   double score = cs_similarity(ctx->title, title);
   if (score < SUGGEST_MIN_SCORE) return 0;
@@ -67,11 +67,12 @@ static void suggest_duplicates(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], con
 }
 
 static int check_text_args(const char *title, const char *module, const char *kind) {
-  if (title && (!*title || strlen(title) > 2 * CS_NAME_MAX)) return cli_fail(CLI_USAGE, "a title is 1 to 400 bytes");
-  if (module && (!*module || strlen(module) > 2 * CS_NAME_MAX))
-    return cli_fail(CLI_USAGE, "a module name is 1 to 400 bytes");
-  if (kind && (!*kind || strlen(kind) > 2 * CS_NAME_MAX))
-    return cli_fail(CLI_USAGE, "a kind is 1 to 400 bytes (enhancement, defect, question ...)");
+  if (title && (!*title || strlen(title) > CS_TITLE_MAX))
+    return cli_fail(CLI_USAGE, "a title is 1 to %d bytes", CS_TITLE_MAX);
+  if (module && (!*module || strlen(module) > CS_TITLE_MAX))
+    return cli_fail(CLI_USAGE, "a module name is 1 to %d bytes", CS_TITLE_MAX);
+  if (kind && (!*kind || strlen(kind) > CS_TITLE_MAX))
+    return cli_fail(CLI_USAGE, "a kind is 1 to %d bytes (enhancement, defect, question ...)", CS_TITLE_MAX);
   return CLI_OK;
 }
 
@@ -81,12 +82,12 @@ static int request_add(cli_t *cli, cli_args_t *args) {
   const char *module = cli_take(args, "--module");
   const char *kind = cli_take(args, "--kind");
   const char *story = cli_take(args, "--story");
-  const char *tags[32];
+  const char *tags[CS_TAGS_MAX];
   int tag_count = 0;
   const char *tag;
   while ((tag = cli_take(args, "--tag")) != NULL) {
-    if (tag_count == 32) return cli_fail(CLI_USAGE, "at most 32 tags per request");
-    if (!*tag || strlen(tag) > 64) return cli_fail(CLI_USAGE, "a tag is 1 to 64 bytes");
+    if (tag_count == CS_TAGS_MAX) return cli_fail(CLI_USAGE, "at most %d tags per request", CS_TAGS_MAX);
+    if (!*tag || strlen(tag) > CS_TAG_MAX) return cli_fail(CLI_USAGE, "a tag is 1 to %d bytes", CS_TAG_MAX);
     tags[tag_count++] = tag;
   }
   int code = cli_no_more(cli, args, request_usage);
@@ -205,7 +206,7 @@ static int request_row(read_ctx_t *ctx, const uint8_t id[CS_ID_LEN], const cs_ob
   row->points = points_of(ctx, id);
   /* The four texts go into one block, each after the last. */
   static const uint64_t fields[4] = {CS_F_REQ_TITLE, CS_F_REQ_STATUS, CS_F_REQ_MODULE, CS_F_REQ_KIND};
-  char texts[4][2 * CS_NAME_MAX + 1];
+  char texts[4][CS_TITLE_MAX + 1];
   size_t lengths[4], total = 0;
   for (int i = 0; i < 4; i++) {
     cli_field_text(obj, fields[i], texts[i], sizeof(texts[i]));
@@ -634,8 +635,8 @@ static int request_answer(cli_t *cli, cli_args_t *args) {
   uint32_t ops = 0;
   for (int i = 0; i < 4; i++) {
     values[i] = cli_take(args, flags[i].flag);
-    if (values[i] && (i > 0 ? !*values[i] || strlen(values[i]) > 2 * CS_NAME_MAX : false))
-      return cli_fail(CLI_USAGE, "%s is 1 to 400 bytes", flags[i].flag);
+    if (values[i] && (i > 0 ? !*values[i] || strlen(values[i]) > CS_TITLE_MAX : false))
+      return cli_fail(CLI_USAGE, "%s is 1 to %d bytes", flags[i].flag, CS_TITLE_MAX);
     ops += values[i] ? 1u : 0u;
   }
   const char *arg = cli_next(args);
