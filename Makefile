@@ -12,7 +12,7 @@ DESTDIR    ?=
 # node-llhttp ships llhttp's C sources (the HTTP parser of the web UI);
 # chromium is the browser the browser tests drive.
 DEB_PACKAGES = cmake make gcc clang pkg-config libsodium-dev libuv1-dev libmsgpack-dev \
-               liblmdb-dev libjansson-dev lmdb-utils node-llhttp chromium
+               liblmdb-dev libjansson-dev lmdb-utils node-llhttp chromium groff-base
 SHS1_TEST_VERSION = 1.1.1
 # The browser tests' npm packages, pinned by tests/browser/package-lock.json.
 BROWSER_NPM = $(BUILD)/browser
