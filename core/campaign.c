@@ -86,6 +86,23 @@ int cs_tally(const cs_ballot_in_t *ballots, uint32_t count, cs_merge_fn merged, 
   return CS_OK;
 }
 
+int cs_ballot_once_note(cs_ballot_once_t *once, const uint8_t campaign[CS_ID_LEN], const uint8_t ballot[CS_ID_LEN],
+                        bool allocation) {
+  for (uint32_t i = 0; i < once->count; i++) {
+    if (memcmp(once->seen[i].campaign, campaign, CS_ID_LEN) != 0) continue;
+    if (memcmp(once->seen[i].ballot, ballot, CS_ID_LEN) != 0) return CS_EFORMAT; /* a second ballot */
+    if (allocation && once->seen[i].allocation) return CS_EFORMAT;             /* a second allocation */
+    once->seen[i].allocation |= allocation;
+    return CS_OK;
+  }
+  if (once->count == CS_CHANGE_OPS_MAX) return CS_ETOOBIG; /* one entry per op at most */
+  memcpy(once->seen[once->count].campaign, campaign, CS_ID_LEN);
+  memcpy(once->seen[once->count].ballot, ballot, CS_ID_LEN);
+  once->seen[once->count].allocation = allocation;
+  once->count++;
+  return CS_OK;
+}
+
 void cs_tally_free(cs_tally_t *t) {
   free(t->rows);
   memset(t, 0, sizeof(*t));

@@ -46,6 +46,30 @@ void cs_merge_final(const uint8_t request[CS_ID_LEN], cs_merge_fn merged, void *
 int cs_tally(const cs_ballot_in_t *ballots, uint32_t count, cs_merge_fn merged, void *ctx, cs_tally_t *out) CS_MUST_USE;
 void cs_tally_free(cs_tally_t *t);
 
+/* One ballot per campaign in one change ---------------------------------
+
+   A change holds at most one ballot of a campaign: it creates at most one
+   ballot under the campaign, and writes the allocation of at most one of the
+   campaign's ballots, at most once. So a change is worth at most one vote per
+   campaign, and no two ballots of one key ever tie on (lamport, author). The
+   store's apply path notes each ballot op of a change as it meets it. */
+typedef struct cs_ballot_once_s {
+  uint32_t count;
+  struct {
+    uint8_t campaign[CS_ID_LEN];
+    uint8_t ballot[CS_ID_LEN];
+    bool allocation; /* this change wrote the ballot's allocation */
+  } seen[CS_CHANGE_OPS_MAX];
+} cs_ballot_once_t;
+
+/* Notes a ballot op of one change: the creation of `ballot` under
+   `campaign` (allocation false), or a write of its allocation (true).
+   Returns CS_EFORMAT when the change already holds another ballot of the
+   campaign, or already wrote this one's allocation; the change is then
+   invalid. */
+int cs_ballot_once_note(cs_ballot_once_t *once, const uint8_t campaign[CS_ID_LEN], const uint8_t ballot[CS_ID_LEN],
+                        bool allocation) CS_MUST_USE;
+
 /* Frozen results (CS_VALUE_RESULTS): a bin of [[request, points, museums]...]. */
 void cs_tally_write(cs_buf_t *b, const cs_tally_t *t);
 int cs_tally_read(cs_span_t value, cs_tally_t *out) CS_MUST_USE;

@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "core/campaign.h"
 #include "core/decision.h"
 
 static int cs__put(cs_txn_t *txn, MDB_dbi dbi, const void *k, size_t kn, const void *v, size_t vn) {
@@ -372,10 +373,24 @@ static int cs__check_in_state(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__
   return CS_OK;
 }
 
+/* The campaign rules of one op that applies (core/campaign.h): a change
+ * holds at most one ballot per campaign. obj is the object a non-create op
+ * writes. */
+static int cs__campaign_op(cs_ballot_once_t **once, const cs_op_t *op, const uint8_t op_id[CS_ID_LEN],
+                           const cs_object_t *obj) {
+  bool create = op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_BALLOT && op->has_parent;
+  bool allocation = op->type == CS_OP_SET && obj && obj->type == CS_OBJ_BALLOT && op->field == CS_F_BALLOT_ALLOCATION;
+  if (!create && !allocation) return CS_OK;
+  if (!*once && !(*once = calloc(1, sizeof(**once)))) return CS_ENOMEM; /* only changes with ballots pay */
+  return create ? cs_ballot_once_note(*once, op->parent, op_id, false)
+                : cs_ballot_once_note(*once, obj->parent, op->obj, true);
+}
+
 static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN], cs_role_t role,
                              cs__cache_t *cache) {
   cs_op_iter_t it;
   cs_op_t *op = malloc(sizeof(*op));
+  cs_ballot_once_t *once = NULL;
   int err = op ? cs_op_iter_init(&it, c->payload_bytes) : CS_ENOMEM;
   for (uint32_t index = 0; !err; index++) {
     err = cs_op_iter_next(&it, op);
@@ -400,6 +415,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
         parent_type = parent->type;
       }
       if (!cs_model_parent_ok(op->obj_type, op->has_parent, parent_type)) { err = CS_EFORMAT; break; }
+      if ((err = cs__campaign_op(&once, op, op_id, NULL))) break;
       if (cache->count == CS__CACHE_MAX) { err = CS_ETOOBIG; break; }
       cs__cached_t *slot = &cache->items[cache->count++];
       cs_object_init(&slot->obj);
@@ -432,6 +448,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
       if (spec->write_once && !op->obj_local) { err = CS_EAUTH; break; }
       if ((err = cs_model_check_value(spec, role, op->value))) break;
       if ((err = cs__check_in_state(txn, club, cache, c, op->obj, obj, spec, op->value))) break;
+      if ((err = cs__campaign_op(&once, op, op_id, obj))) break;
       /* Approving minutes or a document, or sending a campaign's results to
        * the vendor, carries out an adopted decision (docs/governance.md). */
       const char *verb = cs_model_governed(obj->type, op->field, op->value);
@@ -451,6 +468,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
     cs__cache_touch(obj);
   }
   free(op);
+  free(once);
   return err;
 }
 
