@@ -13,7 +13,9 @@
 #include <stdint.h>
 
 #include "core/change.h"
+#include "core/object.h"
 #include "core/op.h"
+#include "core/past.h"
 
 typedef struct cs_ballot_in_s {
   const char *museum;  /* the museum of the key that cast it */
@@ -69,6 +71,58 @@ typedef struct cs_ballot_once_s {
    invalid. */
 int cs_ballot_once_note(cs_ballot_once_t *once, const uint8_t campaign[CS_ID_LEN], const uint8_t ballot[CS_ID_LEN],
                         bool allocation) CS_MUST_USE;
+
+/* Closing ---------------------------------------------------------------
+
+   A campaign is closed for ballots by a change that writes its phase
+   `closed` (or `sent`). A ballot whose causal past holds such a change is
+   invalid (ECLOSED) on every node; one concurrent with it is kept and cannot
+   change the frozen results. The store records each close that applies in
+   the campaign's record, under a field no op may write: one entry per close,
+   its author the closer and its value the closing change's seq. */
+#define CS_F_CAMPAIGN_CLOSES 31
+
+/* Whether writing this phase value closes the campaign. */
+bool cs_campaign_phase_closes(cs_span_t phase);
+/* Records, in the campaign's record, that change (author, seq) closed it;
+   op_id is the op that wrote the phase. */
+int cs_campaign_note_close(cs_object_t *campaign, uint64_t lamport, const uint8_t author[CS_KEY_LEN], uint64_t seq,
+                           const uint8_t op_id[CS_ID_LEN]) CS_MUST_USE;
+/* Whether a close of the campaign is in the causal past of `change`. With
+   past NULL, whether the campaign was closed by any change the record holds:
+   a front-end's pre-check for a change it is about to write, whose past is
+   everything the node holds. */
+int cs_campaign_closed_in_past(const cs_object_t *campaign, const cs_past_t *past, const uint8_t change[CS_ID_LEN],
+                               bool *closed) CS_MUST_USE;
+/* The rule for a ballot's allocation: within the campaign's points
+   (CS_EBUDGET), and not after the campaign's close (CS_ECLOSED); past and
+   change as for cs_campaign_closed_in_past. */
+int cs_campaign_ballot_check(const cs_object_t *campaign, cs_span_t allocation, const cs_past_t *past,
+                             const uint8_t change[CS_ID_LEN]) CS_MUST_USE;
+/* The points each museum may give in the campaign; 0 when unknown. */
+uint64_t cs_campaign_points(const cs_object_t *campaign);
+
+/* The tally of a causal past --------------------------------------------
+
+   The results a change writes (`campaign close`) must be the tally of the
+   ballots in that change's causal past, or the change is invalid
+   (CS_ERESULTS): each museum's latest ballot in that past, the museum of
+   each key and the merges of requests as that past has them. The caller
+   feeds the valid changes of the past in (lamport, change id) order, a
+   causal order; nothing else is read, so every node and every front-end
+   get one tally. */
+typedef struct cs_tally_past_s cs_tally_past_t;
+
+int cs_tally_past_new(const uint8_t campaign[CS_ID_LEN], cs_tally_past_t **out) CS_MUST_USE;
+/* Feeds one valid change of the past (its member ops, the campaign's
+   ballots and their allocations, requests' merges). */
+int cs_tally_past_add(cs_tally_past_t *tp, const cs_change_t *c) CS_MUST_USE;
+/* The tally of what was fed. */
+int cs_tally_past_tally(cs_tally_past_t *tp, cs_tally_t *out) CS_MUST_USE;
+/* CS_OK when `results` (a CS_VALUE_RESULTS value) is exactly the tally of
+   what was fed, CS_ERESULTS otherwise. */
+int cs_tally_past_check(cs_tally_past_t *tp, cs_span_t results) CS_MUST_USE;
+void cs_tally_past_free(cs_tally_past_t *tp);
 
 /* Frozen results (CS_VALUE_RESULTS): a bin of [[request, points, museums]...]. */
 void cs_tally_write(cs_buf_t *b, const cs_tally_t *t);

@@ -33,7 +33,9 @@
   X(ECLOSED, "closed")                                                         \
   X(EPROTO, "protocol violation")                                              \
   X(EHANDSHAKE, "handshake failed")                                            \
-  X(ECONFLICT, "conflicting state")
+  X(ECONFLICT, "conflicting state")                                           \
+  X(ERESULTS, "frozen results differ from the tally of the ballots seen")      \
+  X(EREF, "names an object its change has not seen")
 
 typedef enum cs_err_e {
 #define CS__ERR_ENUM(name, text) CS_##name,

@@ -117,6 +117,17 @@ uint32_t cs_object_field(const cs_object_t *obj, uint64_t field, const cs_entry_
   return count;
 }
 
+int cs_object_seen(const cs_past_t *past, const uint8_t change[CS_ID_LEN], const cs_object_t *obj) {
+  if (!obj) return CS_EREF;
+  uint64_t created_seq = 0, seen_seq = 0;
+  /* A change's own vector holds its author at its own seq. */
+  int err = cs_past_seq(past, obj->created_change, obj->creator, &created_seq);
+  if (err == CS_ENOTFOUND) return CS_EREF;
+  if (!err) err = cs_past_seq(past, change, obj->creator, &seen_seq);
+  if (err) return err;
+  return created_seq > 0 && seen_seq >= created_seq ? CS_OK : CS_EREF;
+}
+
 bool cs_value_str(const uint8_t *value, size_t value_len, char *out, size_t out_len) {
   cs_span_t span = {value, value_len};
   cs_mp_reader_t r = cs_mp_reader(span);

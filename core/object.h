@@ -11,6 +11,7 @@
 
 #include "core/change.h"
 #include "core/mp.h"
+#include "core/past.h"
 
 /* One live value of a register, or one live (element, add op) of a set. */
 typedef struct cs_entry_s {
@@ -67,6 +68,14 @@ void cs_object_delete(cs_object_t *obj, uint64_t lamport, const uint8_t author[C
 /* The live entries of a field: *first is the winner (greatest lamport, then
  * author); count > 1 on a register means a conflict. Returns count. */
 uint32_t cs_object_field(const cs_object_t *obj, uint64_t field, const cs_entry_t **first);
+
+/* Whether change `change` may name `obj` as the object of an op (or the
+ * parent of a create): the object's creating change is in the change's
+ * causal past. Returns CS_OK, CS_EREF when it is not or when `obj` is NULL
+ * (no valid change created it in that past either: an object the node does
+ * not hold and one created concurrently get one verdict), or the oracle's
+ * error. Two lookups: the creating change's own seq, then the change's. */
+int cs_object_seen(const cs_past_t *past, const uint8_t change[CS_ID_LEN], const cs_object_t *obj) CS_MUST_USE;
 
 /* Decodes a str value into a NUL-terminated copy in out (truncating to
  * out_len-1); returns false when the value is not a string. */

@@ -269,15 +269,6 @@ static void cs__cache_touch(cs_object_t *obj) {
   ((cs__cached_t *)((char *)obj - offsetof(cs__cached_t, obj)))->dirty = true;
 }
 
-/* The points each museum may allocate in a campaign; 0 when unknown. */
-static uint64_t cs__campaign_points(const cs_object_t *campaign) {
-  const cs_entry_t *e;
-  uint64_t points = 0;
-  if (campaign->type != CS_OBJ_CAMPAIGN || !cs_object_field(campaign, CS_F_CAMPAIGN_POINTS, &e)) return 0;
-  cs_mp_reader_t r = cs_mp_reader((cs_span_t){e->value, e->value_len});
-  return cs_mp_read_uint(&r, &points) == CS_OK ? points : 0;
-}
-
 /* A resolution counts exactly the ballots its change depends on: each dep
  * must be a valid vote on this motion, and the counts and outcome must
  * follow (core/decision.c). Deps are in the causal past, so stored and
@@ -359,25 +350,73 @@ static int cs__check_in_state(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__
     if (cs_mp_read_bin32(&r, key) || memcmp(key, c->author, CS_KEY_LEN) != 0) return CS_EAUTH;
   }
   if (spec->value == CS_VALUE_ALLOCATION) {
+    /* Within the campaign's points, and not after its close (core/campaign.c). */
     int err = CS_OK;
     cs_object_t *campaign = cs__cache_get(txn, club, cache, obj->parent, &err);
     if (err) return err;
-    uint64_t points = campaign ? cs__campaign_points(campaign) : 0;
-    cs_allocation_t *a = malloc(sizeof(*a));
-    if (!a) return CS_ENOMEM;
-    err = cs_allocation_decode(value, a);
-    if (!err && a->total > points) err = CS_EBUDGET;
-    free(a);
-    return err;
+    if (!campaign || campaign->type != CS_OBJ_CAMPAIGN) return CS_EBUDGET;
+    cs_past_t past = cs_store_past(txn);
+    return cs_campaign_ballot_check(campaign, value, &past, c->id);
   }
   return CS_OK;
 }
 
+/* The tally of the ballots in the causal past of change `as_of` (NULL: of
+ * every valid change stored, which is the past of a change this node is
+ * about to write): feeds core's cs_tally_past the valid changes of that past
+ * in (lamport, id) order. Costs one pass over the club's changes older than
+ * `as_of`, which only a close pays. */
+typedef struct cs__tally_past_ctx_s {
+  cs_txn_t *txn;
+  const cs_change_t *as_of;
+  cs_past_t past;
+  cs_tally_past_t *tp;
+  cs_change_t *c;
+} cs__tally_past_ctx_t;
+
+static int cs__tally_past_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
+  cs__tally_past_ctx_t *ctx = vctx;
+  if (cs_store_change_status(ctx->txn, id) != CS_OK) return CS_OK;
+  if (cs_change_decode(bytes, ctx->c)) return CS_ESTORE;
+  if (ctx->as_of) {
+    /* The past holds only lower lamports; the change itself is not its past. */
+    if (ctx->c->lamport >= ctx->as_of->lamport) return CS_STOP;
+    bool holds = false;
+    int err = cs_past_holds(&ctx->past, ctx->as_of->id, ctx->c->author, ctx->c->seq, &holds);
+    if (err || !holds) return err;
+  }
+  return cs_tally_past_add(ctx->tp, ctx->c);
+}
+
+int cs_store_campaign_tally(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t campaign[CS_ID_LEN],
+                            const cs_change_t *as_of, cs_tally_past_t **out) {
+  cs__tally_past_ctx_t ctx = {txn, as_of, cs_store_past(txn), NULL, malloc(sizeof(cs_change_t))};
+  int err = ctx.c ? cs_tally_past_new(campaign, &ctx.tp) : CS_ENOMEM;
+  if (!err) err = cs_store_changes(txn, club, cs__tally_past_each, &ctx);
+  if (err == CS_STOP) err = CS_OK;
+  free(ctx.c);
+  if (err) cs_tally_past_free(ctx.tp);
+  else *out = ctx.tp;
+  return err;
+}
+
 /* The campaign rules of one op that applies (core/campaign.h): a change
- * holds at most one ballot per campaign. obj is the object a non-create op
- * writes. */
-static int cs__campaign_op(cs_ballot_once_t **once, const cs_op_t *op, const uint8_t op_id[CS_ID_LEN],
-                           const cs_object_t *obj) {
+ * holds at most one ballot per campaign, results are the tally of the
+ * ballots in the change's causal past, and a close is recorded in the
+ * campaign's record for the ballots after it. obj is the object a non-create
+ * op writes. */
+static int cs__campaign_op(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_ballot_once_t **once,
+                           const cs_change_t *c, const cs_op_t *op, const uint8_t op_id[CS_ID_LEN], cs_object_t *obj) {
+  if (op->type == CS_OP_SET && obj && obj->type == CS_OBJ_CAMPAIGN && op->field == CS_F_CAMPAIGN_RESULTS) {
+    cs_tally_past_t *tp = NULL;
+    int err = cs_store_campaign_tally(txn, club, op->obj, c, &tp);
+    if (!err) err = cs_tally_past_check(tp, op->value);
+    cs_tally_past_free(tp);
+    return err;
+  }
+  if (op->type == CS_OP_SET && obj && obj->type == CS_OBJ_CAMPAIGN && op->field == CS_F_CAMPAIGN_PHASE &&
+      cs_campaign_phase_closes(op->value))
+    return cs_campaign_note_close(obj, c->lamport, c->author, c->seq, op_id);
   bool create = op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_BALLOT && op->has_parent;
   bool allocation = op->type == CS_OP_SET && obj && obj->type == CS_OBJ_BALLOT && op->field == CS_F_BALLOT_ALLOCATION;
   if (!create && !allocation) return CS_OK;
@@ -391,6 +430,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
   cs_op_iter_t it;
   cs_op_t *op = malloc(sizeof(*op));
   cs_ballot_once_t *once = NULL;
+  cs_past_t past = cs_store_past(txn);
   int err = op ? cs_op_iter_init(&it, c->payload_bytes) : CS_ENOMEM;
   for (uint32_t index = 0; !err; index++) {
     err = cs_op_iter_next(&it, op);
@@ -411,11 +451,12 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
       if (op->has_parent) {
         cs_object_t *parent = cs__cache_get(txn, club, cache, op->parent, &err);
         if (err) break;
-        if (!parent) continue; /* unknown parent: the op has no effect */
+        if (!op->obj_local && (err = cs_object_seen(&past, c->id, parent))) break;
+        if (!parent) continue; /* a local parent whose creation had no effect */
         parent_type = parent->type;
       }
       if (!cs_model_parent_ok(op->obj_type, op->has_parent, parent_type)) { err = CS_EFORMAT; break; }
-      if ((err = cs__campaign_op(&once, op, op_id, NULL))) break;
+      if ((err = cs__campaign_op(txn, club, &once, c, op, op_id, NULL))) break;
       if (cache->count == CS__CACHE_MAX) { err = CS_ETOOBIG; break; }
       cs__cached_t *slot = &cache->items[cache->count++];
       cs_object_init(&slot->obj);
@@ -431,7 +472,9 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
     }
     cs_object_t *obj = cs__cache_get(txn, club, cache, op->obj, &err);
     if (err) break;
-    if (!obj) continue; /* unknown object: the op has no effect */
+    /* An op names only objects whose creating change is in its causal past. */
+    if (!op->obj_local && (err = cs_object_seen(&past, c->id, obj))) break;
+    if (!obj) continue; /* a local object whose creation had no effect */
     bool creator = memcmp(obj->creator, c->author, CS_KEY_LEN) == 0;
     if (!cs_model_may(role, op->type, obj->type, op->field)) { err = CS_EAUTH; break; }
     /* A comment is edited or withdrawn by its writer (or an admin); a
@@ -448,7 +491,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
       if (spec->write_once && !op->obj_local) { err = CS_EAUTH; break; }
       if ((err = cs_model_check_value(spec, role, op->value))) break;
       if ((err = cs__check_in_state(txn, club, cache, c, op->obj, obj, spec, op->value))) break;
-      if ((err = cs__campaign_op(&once, op, op_id, obj))) break;
+      if ((err = cs__campaign_op(txn, club, &once, c, op, op_id, obj))) break;
       /* Approving minutes or a document, or sending a campaign's results to
        * the vendor, carries out an adopted decision (docs/governance.md). */
       const char *verb = cs_model_governed(obj->type, op->field, op->value);

@@ -126,6 +126,14 @@ int cs_store_changes(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
 int cs_store_changes_from(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t lamport,
                           int (*each_cb)(const uint8_t id[CS_ID_LEN], cs_span_t signed_bytes, void *ctx), void *ctx);
 
+/* The tally of a campaign's ballots in the causal past of stored change
+ * `as_of`, or, with as_of NULL, in every valid change stored (the past of a
+ * change this node is about to write): core/campaign.h, cs_tally_past_t.
+ * The caller frees *out with cs_tally_past_free. */
+typedef struct cs_tally_past_s cs_tally_past_t;
+int cs_store_campaign_tally(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t campaign[CS_ID_LEN],
+                            const cs_change_t *as_of, cs_tally_past_t **out) CS_MUST_USE;
+
 /* The highest seq stored for (club, author), 0 if none; id of it if wanted. */
 uint64_t cs_store_author_seq(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
                              uint8_t *id_out);

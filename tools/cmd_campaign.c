@@ -219,20 +219,6 @@ static int own_ballot_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, 
   return 0;
 }
 
-static uint64_t campaign_points(const cs_object_t *campaign) {
-  const cs_entry_t *e;
-  uint64_t points = 0;
-  if (!cs_object_field(campaign, CS_F_CAMPAIGN_POINTS, &e)) return 0;
-  cs_mp_reader_t r = cs_mp_reader((cs_span_t){e->value, e->value_len});
-  return cs_mp_read_uint(&r, &points) == CS_OK ? points : 0;
-}
-
-static bool campaign_closed(const cs_object_t *campaign) {
-  char phase[32];
-  cli_field_text(campaign, CS_F_CAMPAIGN_PHASE, phase, sizeof(phase));
-  return strcmp(phase, "closed") == 0 || strcmp(phase, "sent") == 0;
-}
-
 static int campaign_vote(cli_t *cli, cli_args_t *args) {
   const char *campaign_arg = cli_next(args);
   const char *pairs[CS_ALLOCATION_MAX];
@@ -254,17 +240,22 @@ static int campaign_vote(cli_t *cli, cli_args_t *args) {
     cs_store_abort(&txn);
     return code;
   }
-  uint64_t budget = campaign_points(&obj);
-  bool closed = campaign_closed(&obj);
-  cs_object_free(&obj);
-  if (closed) {
+  /* The ballot will have everything this node holds in its causal past:
+   * the club's rule (core/campaign.c) with that past says whether it stands. */
+  uint64_t budget = cs_campaign_points(&obj);
+  bool closed = false;
+  int rule = cs_campaign_closed_in_past(&obj, NULL, NULL, &closed);
+  if (rule || closed) {
     cs_store_abort(&txn);
+    cs_object_free(&obj);
+    if (rule) return cli_fail_err(rule, "cannot read the campaign");
     return cli_fail(CLI_ERROR, "the campaign %s is closed: ballots are no longer accepted (%s)", campaign_arg,
                     cs_strerror(CS_ECLOSED));
   }
   cs_allocation_t *a = calloc(1, sizeof(*a));
   if (!a) {
     cs_store_abort(&txn);
+    cs_object_free(&obj);
     return cli_fail(CLI_ERROR, "out of memory");
   }
   for (uint32_t i = 0; i < pair_count && !code; i++) {
@@ -293,20 +284,25 @@ static int campaign_vote(cli_t *cli, cli_args_t *args) {
   if (!code && !err && own.found) err = cs_store_object_get(&txn, club, own.id, &ballot);
   cs_store_abort(&txn);
   if (!code && err) code = cli_fail_err(err, "cannot read your ballot");
-  if (!code && a->total > budget)
+  cs_buf_t payload, value;
+  cs_buf_init(&value, CS_TEXT_MAX);
+  cs_allocation_write(&value, a);
+  rule = code ? CS_OK : cs_campaign_ballot_check(&obj, cs_buf_span(&value), NULL, NULL);
+  cs_object_free(&obj);
+  if (rule == CS_EBUDGET)
     code = cli_fail(CLI_USAGE, "this ballot gives %llu points but each museum has %llu in this campaign (%s)",
                     (unsigned long long)a->total, (unsigned long long)budget, cs_strerror(CS_EBUDGET));
+  else if (rule)
+    code = cli_fail_err(rule, "this ballot breaks the club's rules");
   if (code) {
     free(a);
+    cs_buf_free(&value);
     cs_object_free(&ballot);
     return code;
   }
   /* A museum's vote replaces its whole allocation: this key overwrites its
    * own ballot, or creates one under the campaign. */
-  cs_buf_t payload, value;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
-  cs_buf_init(&value, CS_TEXT_MAX);
-  cs_allocation_write(&value, a);
   if (own.found) {
     cs_mp_write_array(&payload, 1);
     cli_write_overwrite(&payload, &ballot, own.id, CS_F_BALLOT_ALLOCATION, cs_buf_span(&value));
@@ -424,10 +420,14 @@ static int campaign_set_phase(cli_t *cli, cli_args_t *args, bool close) {
   cs_buf_init(&results, CS_TEXT_MAX);
   uint32_t rows = 0;
   if (close) {
-    /* Closing freezes the tally this node sees into the signed change. */
+    /* Closing freezes into the signed change the tally of the ballots in its
+     * causal past, which is everything this node holds: the club's rule
+     * (core/campaign.h) computes it, and every node checks it. */
     cs_tally_t t;
-    bool frozen;
-    int err = cli_campaign_tally(&txn, club, campaign, &t, &frozen);
+    cs_tally_past_t *tp = NULL;
+    int err = cs_store_campaign_tally(&txn, club, campaign, NULL, &tp);
+    if (!err) err = cs_tally_past_tally(tp, &t);
+    cs_tally_past_free(tp);
     if (err) {
       cs_store_abort(&txn);
       cs_object_free(&obj);

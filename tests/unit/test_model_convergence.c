@@ -230,11 +230,21 @@ static int act(int a) {
     uint8_t id[32];
     memcpy(id, campaigns->ids[pick(campaigns->count)], 32);
     if (!object_get(s, id, &obj)) goto none;
+    /* The results are the tally of the ballots in the close's past. */
     cs_tally_t t = {NULL, 0, 0};
+    cs_tally_past_t *tp = NULL;
+    cs_txn_t txn;
+    if (cs_store_begin(s, false, &txn) == CS_OK) {
+      if (cs_store_campaign_tally(&txn, club, id, NULL, &tp) != CS_OK || cs_tally_past_tally(tp, &t) != CS_OK)
+        CHECK(!"the tally of the past");
+      cs_tally_past_free(tp);
+      cs_store_abort(&txn);
+    }
     cs_mp_write_array(&p, 2);
     overwrite(&p, &obj, id, CS_F_CAMPAIGN_PHASE, str_value(&v, "closed"));
     cs_buf_reset(&v);
     cs_tally_write(&v, &t);
+    cs_tally_free(&t);
     overwrite(&p, &obj, id, CS_F_CAMPAIGN_RESULTS, cs_buf_span(&v));
     break;
   }
@@ -243,6 +253,11 @@ static int act(int a) {
     if (campaigns->count == 0) goto none;
     uint8_t campaign[32];
     memcpy(campaign, campaigns->ids[pick(campaigns->count)], 32);
+    /* A ballot after the close is invalid: honest authors do not write one. */
+    bool closed = false;
+    if (!object_get(s, campaign, &obj)) goto none;
+    if (cs_campaign_closed_in_past(&obj, NULL, NULL, &closed) != CS_OK || closed) goto none;
+    cs_object_free(&obj);
     cs_allocation_t alloc;
     alloc.count = 0;
     alloc.total = 0;
