@@ -88,6 +88,8 @@ enum {
   CS_F_CAMPAIGN_POINTS = 2, /* per museum; written once, by the creating change */
   CS_F_CAMPAIGN_PHASE = 3,
   CS_F_CAMPAIGN_RESULTS = 4,
+  /* 31 on a campaign: the store's record of its closes (CS_F_CAMPAIGN_CLOSES,
+   * core/campaign.h), which no op writes. */
 
   CS_F_BALLOT_ALLOCATION = 1,
 
