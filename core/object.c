@@ -117,8 +117,12 @@ uint32_t cs_object_field(const cs_object_t *obj, uint64_t field, const cs_entry_
   return count;
 }
 
-int cs_object_seen(const cs_past_t *past, const uint8_t change[CS_ID_LEN], const cs_object_t *obj) {
+int cs_object_seen(const cs_past_t *past, const cs_change_t *c, const cs_object_t *obj) {
   if (!obj) return CS_EREF;
+  /* One author's changes are a chain whose lamports grow: its change of a
+   * lower lamport is an earlier seq, in c's past through prev. */
+  if (memcmp(obj->creator, c->author, CS_KEY_LEN) == 0) return obj->created_lamport < c->lamport ? CS_OK : CS_EREF;
+  const uint8_t *change = c->id;
   uint64_t created_seq = 0, seen_seq = 0;
   /* A change's own vector holds its author at its own seq. */
   int err = cs_past_seq(past, obj->created_change, obj->creator, &created_seq);

@@ -69,13 +69,15 @@ void cs_object_delete(cs_object_t *obj, uint64_t lamport, const uint8_t author[C
  * author); count > 1 on a register means a conflict. Returns count. */
 uint32_t cs_object_field(const cs_object_t *obj, uint64_t field, const cs_entry_t **first);
 
-/* Whether change `change` may name `obj` as the object of an op (or the
- * parent of a create): the object's creating change is in the change's
- * causal past. Returns CS_OK, CS_EREF when it is not or when `obj` is NULL
- * (no valid change created it in that past either: an object the node does
- * not hold and one created concurrently get one verdict), or the oracle's
- * error. Two lookups: the creating change's own seq, then the change's. */
-int cs_object_seen(const cs_past_t *past, const uint8_t change[CS_ID_LEN], const cs_object_t *obj) CS_MUST_USE;
+/* Whether change c may name `obj` as the object of an op (or the parent of
+ * a create): the object's creating change is in c's causal past. Returns
+ * CS_OK, CS_EREF when it is not or when `obj` is NULL (no valid change
+ * created it in that past either: an object the node does not hold and one
+ * created concurrently get one verdict), or the oracle's error. An object
+ * of c's own author needs no lookup (the author's earlier changes are c's
+ * prev chain); another's costs two: the creating change's own seq, then
+ * what c had seen of its author. */
+int cs_object_seen(const cs_past_t *past, const cs_change_t *c, const cs_object_t *obj) CS_MUST_USE;
 
 /* Decodes a str value into a NUL-terminated copy in out (truncating to
  * out_len-1); returns false when the value is not a string. */

@@ -400,6 +400,22 @@ int cs_store_campaign_tally(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const 
   return err;
 }
 
+/* cs_object_seen once per object and change: an object's ops in one change
+ * are checked by the first. `memo` holds the ids found seen so far. */
+typedef struct cs__seen_memo_s {
+  uint8_t ids[CS__CACHE_MAX][CS_ID_LEN];
+  uint32_t count;
+} cs__seen_memo_t;
+
+static int cs__seen(const cs_past_t *past, const cs_change_t *c, const uint8_t id[CS_ID_LEN], const cs_object_t *obj,
+                    cs__seen_memo_t *memo) {
+  for (uint32_t i = 0; i < memo->count; i++)
+    if (memcmp(memo->ids[i], id, CS_ID_LEN) == 0) return CS_OK;
+  int err = cs_object_seen(past, c, obj);
+  if (!err && memo->count < CS__CACHE_MAX) memcpy(memo->ids[memo->count++], id, CS_ID_LEN);
+  return err;
+}
+
 /* The campaign rules of one op that applies (core/campaign.h): a change
  * holds at most one ballot per campaign, results are the tally of the
  * ballots in the change's causal past, and a close is recorded in the
@@ -431,6 +447,8 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
   cs_op_t *op = malloc(sizeof(*op));
   cs_ballot_once_t *once = NULL;
   cs_past_t past = cs_store_past(txn);
+  cs__seen_memo_t memo;
+  memo.count = 0;
   int err = op ? cs_op_iter_init(&it, c->payload_bytes) : CS_ENOMEM;
   for (uint32_t index = 0; !err; index++) {
     err = cs_op_iter_next(&it, op);
@@ -451,7 +469,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
       if (op->has_parent) {
         cs_object_t *parent = cs__cache_get(txn, club, cache, op->parent, &err);
         if (err) break;
-        if (!op->obj_local && (err = cs_object_seen(&past, c->id, parent))) break;
+        if (!op->obj_local && (err = cs__seen(&past, c, op->parent, parent, &memo))) break;
         if (!parent) continue; /* a local parent whose creation had no effect */
         parent_type = parent->type;
       }
@@ -473,7 +491,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
     cs_object_t *obj = cs__cache_get(txn, club, cache, op->obj, &err);
     if (err) break;
     /* An op names only objects whose creating change is in its causal past. */
-    if (!op->obj_local && (err = cs_object_seen(&past, c->id, obj))) break;
+    if (!op->obj_local && (err = cs__seen(&past, c, op->obj, obj, &memo))) break;
     if (!obj) continue; /* a local object whose creation had no effect */
     bool creator = memcmp(obj->creator, c->author, CS_KEY_LEN) == 0;
     if (!cs_model_may(role, op->type, obj->type, op->field)) { err = CS_EAUTH; break; }
