@@ -7,6 +7,7 @@
 #include "core/bundle.h"
 #include "core/object.h"
 #include "core/op.h"
+#include "core/past.h"
 
 /* Electorate and resolution values ---------------------------------------- */
 
@@ -180,6 +181,9 @@ typedef struct cs__bundle_rules_s {
   uint32_t decisions_elsewhere;
   cs__fork_t *forks; /* sorted by author */
   uint32_t fork_count;
+  cs_past_mem_t *mem; /* the causal past of each change, as far as the bundle shows it */
+  cs_past_t past;
+  bool *complete; /* per change (same index as `changes`): the bundle holds its whole causal past */
 } cs__bundle_rules_t;
 
 static int cs__by_id(const void *pa, const void *pb) {
@@ -193,6 +197,11 @@ static const cs_change_t *cs__bundle_find(const cs__bundle_rules_t *b, const uin
   const cs_change_t *key_ptr = &key;
   const cs_change_t *const *found = bsearch(&key_ptr, b->by_id, b->count, sizeof(*b->by_id), cs__by_id);
   return found ? *found : NULL;
+}
+
+static int cs__by_lamport(const void *pa, const void *pb) {
+  const cs_change_t *a = *(const cs_change_t *const *)pa, *b = *(const cs_change_t *const *)pb;
+  return (a->lamport > b->lamport) - (a->lamport < b->lamport);
 }
 
 static int cs__by_author_seq(const void *pa, const void *pb) {
@@ -224,8 +233,54 @@ static int cs__bundle_index(cs__bundle_rules_t *b) {
     memcpy(b->forks[b->fork_count].author, x->author, CS_KEY_LEN);
     b->forks[b->fork_count++].seq = x->seq;
   }
+  /* The causal past, and which changes the bundle shows all of: those
+   * whose prev and deps it holds, each complete itself. Parents come first
+   * in lamport order. */
+  b->complete = calloc(b->count ? b->count : 1, sizeof(*b->complete));
+  if (!b->complete) {
+    free(sorted);
+    return CS_ENOMEM;
+  }
+  for (uint32_t i = 0; i < b->count; i++) sorted[i] = &b->changes[i];
+  qsort(sorted, b->count, sizeof(*sorted), cs__by_lamport);
+  for (uint32_t i = 0; i < b->count; i++) {
+    const cs_change_t *c = sorted[i];
+    bool whole = true;
+    for (uint32_t d = 0; d <= c->dep_count && whole; d++) {
+      const uint8_t *parent = d < c->dep_count ? c->deps[d] : (c->has_prev ? c->prev : NULL);
+      if (!parent) continue;
+      const cs_change_t *p = cs__bundle_find(b, parent);
+      whole = p && b->complete[p - b->changes];
+    }
+    b->complete[c - b->changes] = whole;
+  }
+  int err = cs_past_mem_build((const cs_change_t *const *)sorted, b->count, &b->mem);
   free(sorted);
+  if (err) return err;
+  b->past = cs_past_mem_oracle(b->mem);
   return CS_OK;
+}
+
+/* A member op's cutoff: its key's highest seq in the change's causal past
+ * when the bundle holds all of that past, as a node computes it. Otherwise
+ * the bundle shows only part of it, and the written cutoff (what the
+ * writer's node knew) is taken, never below what the bundle shows. */
+static int cs__bundle_cutoff(void *ctx, const uint8_t change[CS_ID_LEN], const uint8_t key[CS_KEY_LEN],
+                             uint64_t written, uint64_t *cutoff) {
+  const cs__bundle_rules_t *b = ctx;
+  const cs_change_t *c = cs__bundle_find(b, change);
+  int err = cs_past_seq(&b->past, change, key, cutoff);
+  if (err) return err;
+  if (c && !b->complete[c - b->changes] && written > *cutoff) *cutoff = written;
+  return CS_OK;
+}
+
+static int cs__bundle_past_holds(void *ctx, const uint8_t change[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                                 uint64_t seq, bool *holds) {
+  const cs__bundle_rules_t *b = ctx;
+  int err = cs_past_holds(&b->past, change, author, seq, holds);
+  if (err == CS_ENOTFOUND) *holds = false;
+  return err == CS_ENOTFOUND ? CS_OK : err;
 }
 
 static int cs__fork_by_author(const void *key, const void *elem) {
@@ -277,13 +332,14 @@ static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LE
 static int cs__replay(cs_member_op_t *ops, uint32_t n, cs__bundle_rules_t *b, cs_member_replay_t *replay,
                       cs_audit_report_t *rep) {
   qsort(ops, n, sizeof(*ops), cs__mop_order);
-  const cs_member_rules_t rules = {cs__bundle_frozen_from, cs__bundle_decision_adopted, b};
+  const cs_member_rules_t rules = {cs__bundle_frozen_from, cs__bundle_decision_adopted, cs__bundle_cutoff,
+                                   cs__bundle_past_holds, b};
   b->table = &replay->table;
   for (uint32_t at = 0; at < n;) {
     uint32_t end = at;
     while (end < n && memcmp(ops[end].entry.change, ops[at].entry.change, CS_ID_LEN) == 0) end++;
     int validity = cs_member_replay_change(replay, &ops[at], end - at, &rules);
-    if (validity == CS_ENOMEM) return validity;
+    if (validity != CS_OK && validity != CS_EAUTH && validity != CS_EFORK && validity != CS_ETOOBIG) return validity;
     if (validity != CS_OK) rep->members_kept_out++;
     at = end;
   }
@@ -564,11 +620,13 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
   /* 3. Membership, replayed from the genesis. */
   if (!err) {
     rep->members = mop_count;
-    cs__bundle_rules_t rules = {cs, count, NULL, NULL, 0, NULL, 0};
+    cs__bundle_rules_t rules = {cs, count, NULL, NULL, 0, NULL, 0, NULL, {0}, NULL};
     err = cs__bundle_index(&rules);
     if (!err) err = cs__replay(mops, mop_count, &rules, &replay, rep);
     free(rules.by_id);
     free(rules.forks);
+    free(rules.complete);
+    if (rules.mem) cs_past_mem_free(rules.mem);
   }
   if (!err && !cs__voter(cs__role(table, motion, rep->proposer, sizeof(rep->proposer)))) {
     snprintf(rep->why, sizeof(rep->why), "the motion's author (%s) was not a voting member", rep->proposer);

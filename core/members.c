@@ -31,15 +31,64 @@ const cs_member_entry_t *cs_member_latest(const cs_member_t *m) {
   return m->count ? &m->entries[m->count - 1] : NULL;
 }
 
+/* Whether a and b, adjacent, are one entry for every seq: the same role,
+ * not none, and the same museum. */
+static bool cs__same_grant(const cs_member_entry_t *a, const cs_member_entry_t *b) {
+  return a->role != CS_ROLE_NONE && a->role == b->role && strcmp(a->museum, b->museum) == 0;
+}
+
+static void cs__entry_drop(cs_member_entry_t *v, uint32_t *count, uint32_t at) {
+  memmove(&v[at], &v[at + 1], (*count - at - 1) * sizeof(*v));
+  (*count)--;
+}
+
 int cs_member_insert(cs_member_t *m, const cs_member_entry_t *e) {
   uint32_t at = 0;
   while (at < m->count && cs__entry_order(&m->entries[at], e) < 0) at++;
   if (at < m->count && cs__entry_order(&m->entries[at], e) == 0) return CS_OK;
-  if (m->count == CS_MEMBER_ENTRIES_MAX) return CS_ETOOBIG;
-  memmove(&m->entries[at + 1], &m->entries[at], (m->count - at) * sizeof(*e));
-  m->entries[at] = *e;
-  m->count++;
-  return CS_OK;
+  cs_member_entry_t *v = malloc((CS_MEMBER_ENTRIES_MAX + 1) * sizeof(*v));
+  if (!v) return CS_ENOMEM;
+  uint32_t count = m->count + 1;
+  memcpy(v, m->entries, at * sizeof(*v));
+  v[at] = *e;
+  memcpy(&v[at + 1], &m->entries[at], (m->count - at) * sizeof(*v));
+  /* Two adjacent grants of the same role and museum: the later one adds
+   * nothing when its cutoff is not lower (the earlier already covers its
+   * seqs), and covers the earlier one entirely otherwise. Either way one
+   * entry gives the same role at every seq, now and whatever entry later
+   * lands between them (a removal then reaches further, never less far). */
+  for (uint32_t i = 1; i < count;) {
+    if (!cs__same_grant(&v[i - 1], &v[i])) {
+      i++;
+      continue;
+    }
+    cs__entry_drop(v, &count, v[i].cutoff >= v[i - 1].cutoff ? i : i - 1);
+  }
+  /* Full: two adjacent removals become one, at the later one's place with
+   * the lower cutoff, the earliest pair first. A removal always finds room
+   * this way (see CS_MEMBER_GRANTS_MAX); it only ever reaches further. */
+  for (uint32_t i = 1; i < count && count > CS_MEMBER_ENTRIES_MAX;) {
+    if (v[i - 1].role != CS_ROLE_NONE || v[i].role != CS_ROLE_NONE) {
+      i++;
+      continue;
+    }
+    if (v[i - 1].cutoff < v[i].cutoff) v[i].cutoff = v[i - 1].cutoff;
+    cs__entry_drop(v, &count, i - 1);
+  }
+  int err = CS_ETOOBIG;
+  if (count <= CS_MEMBER_ENTRIES_MAX) {
+    memcpy(m->entries, v, count * sizeof(*v));
+    m->count = count;
+    err = CS_OK;
+  }
+  free(v);
+  return err;
+}
+
+uint32_t cs_member_grants(const cs_member_t *m) {
+  uint32_t n = 0;
+  for (uint32_t i = 0; i < m->count; i++) n += m->entries[i].role != CS_ROLE_NONE;
+  return n;
 }
 
 bool cs_member_roles_differ(const cs_member_t *a, const cs_member_t *b, uint64_t max_seq) {
@@ -127,76 +176,165 @@ void cs_member_table_free(cs_member_table_t *t) {
 
 /* Replay ------------------------------------------------------------------- */
 
-static const uint8_t *cs__written_by(const cs_member_replay_t *r, const uint8_t change[CS_ID_LEN]) {
+static int32_t cs__written_at(const cs_member_replay_t *r, const uint8_t change[CS_ID_LEN]) {
   for (uint32_t i = 0; i < r->count; i++)
-    if (memcmp(r->changes[i], change, CS_ID_LEN) == 0) return r->authors[i];
-  return NULL;
+    if (memcmp(r->changes[i], change, CS_ID_LEN) == 0) return (int32_t)i;
+  return -1;
 }
 
-static int cs__written_add(cs_member_replay_t *r, const uint8_t change[CS_ID_LEN], const uint8_t key[CS_KEY_LEN]) {
+static int cs__written_add(cs_member_replay_t *r, const uint8_t change[CS_ID_LEN], const uint8_t key[CS_KEY_LEN],
+                           uint64_t seq) {
   if (r->count == r->cap) {
     uint32_t cap = r->cap ? r->cap * 2 : 64;
     uint8_t(*changes)[CS_ID_LEN] = realloc(r->changes, cap * CS_ID_LEN);
     if (changes) r->changes = changes;
     uint8_t(*authors)[CS_KEY_LEN] = realloc(r->authors, cap * CS_KEY_LEN);
     if (authors) r->authors = authors;
-    if (!changes || !authors) return CS_ENOMEM;
+    uint64_t *seqs = realloc(r->seqs, cap * sizeof(*seqs));
+    if (seqs) r->seqs = seqs;
+    if (!changes || !authors || !seqs) return CS_ENOMEM;
     r->cap = cap;
   }
   memcpy(r->changes[r->count], change, CS_ID_LEN);
-  memcpy(r->authors[r->count++], key, CS_KEY_LEN);
+  memcpy(r->authors[r->count], key, CS_KEY_LEN);
+  r->seqs[r->count++] = seq;
   return CS_OK;
 }
 
-/* The key's role at seq, leaving out the demotions and removals of it
- * written by `excluded`. */
-static cs_role_t cs__role_without(const cs_member_replay_t *r, const cs_member_t *m, uint64_t seq,
-                                  const uint8_t excluded[CS_KEY_LEN]) {
-  cs_role_t role = CS_ROLE_NONE;
-  for (uint32_t i = 0; i < m->count; i++) {
-    const uint8_t *by = cs__written_by(r, m->entries[i].change);
-    if (by && memcmp(by, excluded, CS_KEY_LEN) == 0 && m->entries[i].role != CS_ROLE_ADMIN) continue;
-    if (m->entries[i].cutoff < seq) role = m->entries[i].role;
+/* Whether the entry's change is in the causal past of `change`, in *holds.
+ * Without an oracle, every applied change is taken as seen. */
+static int cs__entry_in_past(const cs_member_replay_t *r, const cs_member_entry_t *e, const uint8_t change[CS_ID_LEN],
+                             const cs_member_rules_t *rules, bool *holds) {
+  *holds = true;
+  if (!rules->past_holds) return CS_OK;
+  int32_t at = cs__written_at(r, e->change);
+  *holds = false;
+  if (at < 0) return CS_OK;
+  return rules->past_holds(rules->ctx, change, r->authors[at], r->seqs[at], holds);
+}
+
+/* The key's role as of the causal past of `change`: its latest entry (in
+ * the replay's order) whose change is in that past. Every such entry's
+ * cutoff is below the key's next seq there, so it applies. */
+static int cs__role_in_past(const cs_member_replay_t *r, const cs_member_t *m, const uint8_t change[CS_ID_LEN],
+                            const cs_member_rules_t *rules, cs_role_t *role) {
+  *role = CS_ROLE_NONE;
+  for (uint32_t i = m ? m->count : 0; i-- > 0;) {
+    bool holds;
+    int err = cs__entry_in_past(r, &m->entries[i], change, rules, &holds);
+    if (err) return err;
+    if (holds) {
+      *role = m->entries[i].role;
+      break;
+    }
   }
-  return role;
+  return CS_OK;
+}
+
+/* The author's role at seq, leaving out the demotions and removals of it
+ * that `excluded` wrote concurrently with `change` (outside its causal
+ * past): two admins removing each other without having seen the other do
+ * so are both removed. */
+static int cs__role_without(const cs_member_replay_t *r, const cs_member_t *m, uint64_t seq,
+                            const uint8_t excluded[CS_KEY_LEN], const uint8_t change[CS_ID_LEN],
+                            const cs_member_rules_t *rules, cs_role_t *role) {
+  *role = CS_ROLE_NONE;
+  for (uint32_t i = 0; i < m->count; i++) {
+    const cs_member_entry_t *e = &m->entries[i];
+    int32_t at = cs__written_at(r, e->change);
+    if (at >= 0 && e->role != CS_ROLE_ADMIN && memcmp(r->authors[at], excluded, CS_KEY_LEN) == 0) {
+      bool seen = false;
+      int err = rules->past_holds ? cs__entry_in_past(r, e, change, rules, &seen) : CS_OK;
+      if (err) return err;
+      if (!seen) continue;
+    }
+    if (e->cutoff < seq) *role = e->role;
+  }
+  return CS_OK;
 }
 
 int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n,
                             const cs_member_rules_t *rules) {
   if (n == 0) return CS_OK;
-  if (!ops[0].founder) {
+  if (n > CS_CHANGE_OPS_MAX) return CS_ETOOBIG;
+  const uint8_t *change = ops[0].entry.change;
+  /* The cutoff that applies: the key's highest seq in the causal past. */
+  cs_member_entry_t *entries = malloc(n * sizeof(*entries));
+  bool *decided = calloc(n, sizeof(*decided));
+  cs_member_t *rows = NULL;
+  uint32_t row_count = 0;
+  int err = entries && decided ? CS_OK : CS_ENOMEM;
+  for (uint32_t i = 0; i < n && !err; i++) {
+    entries[i] = ops[i].entry;
+    if (!ops[i].founder && rules->cutoff)
+      err = rules->cutoff(rules->ctx, change, ops[i].key, ops[i].entry.cutoff, &entries[i].cutoff);
+  }
+  if (!err && !ops[0].founder) {
     uint64_t frozen = rules->frozen_from ? rules->frozen_from(rules->ctx, ops[0].author) : 0;
-    if (frozen && ops[0].seq >= frozen) return CS_EFORK;
     cs_member_t *author = cs_member_table_find(&r->table, ops[0].author, false);
-    if (!author) return CS_EAUTH;
-    bool admin = cs_member_role_at(author, ops[0].seq) == CS_ROLE_ADMIN;
-    for (uint32_t i = 0; i < n; i++) {
-      /* Demoting or removing an admin needs an adopted decision. */
+    if (frozen && ops[0].seq >= frozen) err = CS_EFORK;
+    else if (!author) err = CS_EAUTH;
+    bool admin = !err && cs_member_role_at(author, ops[0].seq) == CS_ROLE_ADMIN;
+    for (uint32_t i = 0; i < n && !err; i++) {
+      /* Demoting or removing a key that is an admin in the change's causal
+       * past needs an adopted decision. */
       cs_member_t *target = cs_member_table_find(&r->table, ops[i].key, false);
-      const cs_member_entry_t *latest = target ? cs_member_latest(target) : NULL;
-      bool demotes = latest && latest->role == CS_ROLE_ADMIN && ops[i].entry.role != CS_ROLE_ADMIN;
+      cs_role_t was = CS_ROLE_NONE, without = CS_ROLE_NONE;
+      if ((err = cs__role_in_past(r, target, change, rules, &was))) break;
+      bool demotes = was == CS_ROLE_ADMIN && entries[i].role != CS_ROLE_ADMIN;
       char want[CS_GOVERNED_EFFECT_MAX + 1];
       cs_governed_effect(want, "remove-admin", ops[i].key);
-      if (demotes && !(rules->decision_adopted && rules->decision_adopted(rules->ctx, ops[i].entry.change, want)))
-        return CS_EAUTH;
-      /* Two admins removing each other concurrently are both removed: a
-       * removal written by the admin this op removes does not stop it. */
-      if (!admin && demotes && cs__role_without(r, author, ops[0].seq, ops[i].key) == CS_ROLE_ADMIN) admin = true;
+      if (demotes && !(rules->decision_adopted && rules->decision_adopted(rules->ctx, change, want))) err = CS_EAUTH;
+      decided[i] = demotes;
+      /* An author that is no admin makes no op of the change, except the
+       * removal of the admin that removed it concurrently (mutual removal):
+       * the exception covers that op alone. */
+      if (!err && !admin && demotes) err = cs__role_without(r, author, ops[0].seq, ops[i].key, change, rules, &without);
+      if (!err && !admin && without != CS_ROLE_ADMIN) err = CS_EAUTH;
     }
-    if (!admin) return CS_EAUTH;
   }
-  for (uint32_t i = 0; i < n; i++) {
-    cs_member_t *target = cs_member_table_find(&r->table, ops[i].key, true);
-    if (!target) return CS_ENOMEM;
-    int err = cs_member_insert(target, &ops[i].entry);
-    if (err) return err;
+  /* All or nothing: the ops go to copies of the rows they touch, which
+   * replace the rows only when every one keeps within its bounds. */
+  if (!err && !(rows = malloc(n * sizeof(*rows)))) err = CS_ENOMEM;
+  for (uint32_t i = 0; i < n && !err; i++) {
+    cs_member_t *row = NULL;
+    for (uint32_t k = 0; k < row_count; k++)
+      if (memcmp(rows[k].key, ops[i].key, CS_KEY_LEN) == 0) row = &rows[k];
+    if (!row) {
+      row = &rows[row_count++];
+      const cs_member_t *now = cs_member_table_find(&r->table, ops[i].key, false);
+      if (now) *row = *now;
+      else {
+        memcpy(row->key, ops[i].key, CS_KEY_LEN);
+        row->count = 0;
+      }
+    }
+    err = cs_member_insert(row, &entries[i]);
   }
-  return cs__written_add(r, ops[0].entry.change, ops[0].author);
+  /* Grants count against CS_MEMBER_GRANTS_MAX unless the change carries out
+   * a decision about that key; removals never do. */
+  for (uint32_t i = 0; i < n && !err; i++) {
+    if (entries[i].role == CS_ROLE_NONE || decided[i]) continue;
+    for (uint32_t k = 0; k < row_count; k++)
+      if (memcmp(rows[k].key, ops[i].key, CS_KEY_LEN) == 0 && cs_member_grants(&rows[k]) > CS_MEMBER_GRANTS_MAX)
+        err = CS_ETOOBIG;
+  }
+  for (uint32_t k = 0; k < row_count && !err; k++) {
+    cs_member_t *row = cs_member_table_find(&r->table, rows[k].key, true);
+    if (!row) err = CS_ENOMEM;
+    else *row = rows[k];
+  }
+  if (!err) err = cs__written_add(r, change, ops[0].author, ops[0].seq);
+  free(entries);
+  free(decided);
+  free(rows);
+  return err;
 }
 
 void cs_member_replay_free(cs_member_replay_t *r) {
   cs_member_table_free(&r->table);
   free(r->changes);
   free(r->authors);
+  free(r->seqs);
   memset(r, 0, sizeof(*r));
 }

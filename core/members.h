@@ -3,11 +3,13 @@
 
 /* Membership as a timeline over each key's own chain.
  *
- * A member op names a key, a role and a cutoff: the highest seq of that key
- * its author had seen. The role applies to the key's changes above the
- * cutoff. Because a key's changes are hash-chained, the cutoff cannot be
- * dodged by backdating, and a key's role at any of its changes is a pure
- * function of the set of valid member ops, whatever order they arrived in. */
+ * A member op names a key, a role and a cutoff. The cutoff that applies is
+ * the key's highest seq in the causal past of the op's change (the causal
+ * past oracle, core/past.h), whatever the op writes; the role applies to
+ * the key's changes above it. Because a key's changes are hash-chained, the
+ * cutoff cannot be dodged by backdating, and a key's role at any of its
+ * changes is a pure function of the set of valid member ops, whatever order
+ * they arrived in (docs/governance.md, docs/decisions.md). */
 
 #include <stdint.h>
 
@@ -24,7 +26,15 @@ typedef struct cs_member_entry_s {
   char museum[CS_NAME_MAX + 1];
 } cs_member_entry_t;
 
-#define CS_MEMBER_ENTRIES_MAX 32
+/* A timeline holds at most CS_MEMBER_GRANTS_MAX grants (entries whose role
+ * is not none) written by changes that carry out no decision about the key,
+ * and CS_MEMBER_ENTRIES_MAX entries in all. Two adjacent entries of the same
+ * role and museum are one; two adjacent removals are merged when the
+ * timeline is full. So a removal always finds room: with g grants, at most
+ * g + 1 removals are left unmerged (docs/limits.md). */
+#define CS_MEMBER_GRANTS_MAX 16
+#define CS_MEMBER_ENTRIES_MAX 48
+_Static_assert(CS_MEMBER_ENTRIES_MAX >= 2 * CS_MEMBER_GRANTS_MAX + 1, "a removal must always find room");
 
 typedef struct cs_member_s {
   uint8_t key[CS_KEY_LEN];
@@ -36,8 +46,13 @@ typedef struct cs_member_s {
 cs_role_t cs_member_role_at(const cs_member_t *m, uint64_t seq);
 /* The latest entry (what `member list` shows), or NULL when there is none. */
 const cs_member_entry_t *cs_member_latest(const cs_member_t *m);
-/* Inserts an entry in order; CS_ETOOBIG past the bound. Idempotent. */
+/* Inserts an entry in order, then drops what no seq can tell apart: of two
+ * adjacent entries with the same role and museum (a role that is not none),
+ * the one the other covers. CS_ETOOBIG past CS_MEMBER_ENTRIES_MAX, and the
+ * timeline is then unchanged. Idempotent. */
 int cs_member_insert(cs_member_t *m, const cs_member_entry_t *e) CS_MUST_USE;
+/* Entries whose role is not none. */
+uint32_t cs_member_grants(const cs_member_t *m);
 /* True when the role differs for any seq in 1..max_seq between a and b. */
 bool cs_member_roles_differ(const cs_member_t *a, const cs_member_t *b, uint64_t max_seq);
 
@@ -73,22 +88,36 @@ typedef struct cs_member_rules_s {
   /* Whether change `change` carries out an adopted decision with exactly
    * this effect (its deps hold the motion and its adopted resolution). */
   bool (*decision_adopted)(void *ctx, const uint8_t change[CS_ID_LEN], const char *effect);
+  /* The cutoff that applies to a member op of change `change` about `key`
+   * that writes `written`: `key`'s highest seq in the change's causal past
+   * (core/past.h; the change itself included). A node ignores `written`;
+   * `verify` uses it only where the bundle cannot show the whole past. */
+  int (*cutoff)(void *ctx, const uint8_t change[CS_ID_LEN], const uint8_t key[CS_KEY_LEN], uint64_t written,
+                uint64_t *cutoff);
+  /* Whether the change (author, seq) is in the causal past of `change`. */
+  int (*past_holds)(void *ctx, const uint8_t change[CS_ID_LEN], const uint8_t author[CS_KEY_LEN], uint64_t seq,
+                    bool *holds);
   void *ctx;
 } cs_member_rules_t;
 
 typedef struct cs_member_replay_s {
   cs_member_table_t table;
-  /* Who wrote each member change applied so far, for the mutual-removal
-   * rule. */
+  /* Who wrote each member change applied so far, and at which seq, for
+   * the mutual-removal rule and reads of the causal past. */
   uint8_t (*changes)[CS_ID_LEN];
   uint8_t (*authors)[CS_KEY_LEN];
+  uint64_t *seqs;
   uint32_t count, cap;
 } cs_member_replay_t;
 
-/* Applies the ops of one change (ops[0..n-1], all of the same change) if its
- * author may make them all. Returns CS_OK when applied; CS_EAUTH or CS_EFORK
- * when the change is kept out of the membership (stored, flagged); CS_ENOMEM
- * or CS_ETOOBIG when the replay itself cannot go on. */
+/* Applies the ops of one change (ops[0..n-1], all of the same change, at
+ * most CS_CHANGE_OPS_MAX), all of them or none: only if its author may make
+ * every one and every timeline they touch keeps within its bounds. Each
+ * op's cutoff is replaced by the key's highest seq in the change's causal
+ * past (rules->cutoff). Returns CS_OK when applied; CS_EAUTH, CS_EFORK or
+ * CS_ETOOBIG when the change is kept out of the membership (stored,
+ * flagged); any other error (CS_ENOMEM, an oracle's) when the replay itself
+ * cannot go on. */
 int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n,
                             const cs_member_rules_t *rules) CS_MUST_USE;
 void cs_member_replay_free(cs_member_replay_t *r);

@@ -142,7 +142,26 @@ static bool cs__decision_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], con
 typedef struct cs__rules_ctx_s {
   cs_txn_t *txn;
   const uint8_t *club;
+  cs_past_t past;
 } cs__rules_ctx_t;
+
+/* A member op's cutoff is its key's highest seq in the change's causal
+ * past, whatever it writes (docs/decisions.md). Every member change is
+ * stored, and its vector with it, before the replay reads it. */
+static int cs__rules_cutoff(void *vctx, const uint8_t change[CS_ID_LEN], const uint8_t key[CS_KEY_LEN],
+                            uint64_t written, uint64_t *cutoff) {
+  cs__rules_ctx_t *ctx = vctx;
+  (void)written;
+  int err = cs_past_seq(&ctx->past, change, key, cutoff);
+  return err == CS_ENOTFOUND ? CS_ESTORE : err;
+}
+
+static int cs__rules_past_holds(void *vctx, const uint8_t change[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                                uint64_t seq, bool *holds) {
+  cs__rules_ctx_t *ctx = vctx;
+  int err = cs_past_holds(&ctx->past, change, author, seq, holds);
+  return err == CS_ENOTFOUND ? CS_ESTORE : err;
+}
 
 static uint64_t cs__rules_frozen_from(void *vctx, const uint8_t author[CS_KEY_LEN]) {
   cs__rules_ctx_t *ctx = vctx;
@@ -159,8 +178,9 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
   cs_member_replay_t replay;
   memset(&replay, 0, sizeof(replay));
   cs_member_table_t *table = &replay.table;
-  cs__rules_ctx_t rules_ctx = {txn, club};
-  const cs_member_rules_t rules = {cs__rules_frozen_from, cs__rules_decision_adopted, &rules_ctx};
+  cs__rules_ctx_t rules_ctx = {txn, club, cs_store_past(txn)};
+  const cs_member_rules_t rules = {cs__rules_frozen_from, cs__rules_decision_adopted, cs__rules_cutoff,
+                                   cs__rules_past_holds, &rules_ctx};
   cs_member_op_t group[CS_CHANGE_OPS_MAX];
   uint32_t group_n = 0;
   cs_member_t *old = malloc(sizeof(*old));
@@ -180,7 +200,10 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
     if (!end && (err = cs__mop_decode(k, v, &m))) goto done;
     if (group_n > 0 && (end || memcmp(m.entry.change, group[0].entry.change, CS_ID_LEN) != 0)) {
       int validity = cs_member_replay_change(&replay, group, group_n, &rules);
-      if (validity == CS_ENOMEM || validity == CS_ETOOBIG) validity = CS_ETOOBIG;
+      if (validity != CS_OK && validity != CS_EAUTH && validity != CS_EFORK && validity != CS_ETOOBIG) {
+        err = validity; /* the replay cannot go on (memory, the store) */
+        goto done;
+      }
       if ((err = cs__set_status(txn, group[0].entry.change, validity))) goto done;
       group_n = 0;
     }

@@ -553,3 +553,19 @@ int cs_store_arrivals_since(cs_txn_t *txn, uint64_t after,
   }
   return cs__walk_end(cur, rc, CS_OK, cb_err);
 }
+
+int cs_store_heads(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint8_t (*heads_out)[CS_ID_LEN], uint32_t max,
+                   uint32_t *count) {
+  MDB_cursor *cur;
+  MDB_val k = cs__val(club, CS_ID_LEN), v;
+  *count = 0;
+  int rc = mdb_cursor_open(txn->txn, txn->store->heads, &cur);
+  if (rc) return cs__mdb_err(rc);
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *count < max;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size != CS__K2 || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
+    memcpy(heads_out[(*count)++], (const uint8_t *)k.mv_data + CS_ID_LEN, CS_ID_LEN);
+  }
+  mdb_cursor_close(cur);
+  return CS_OK;
+}

@@ -77,6 +77,10 @@ int cs_store_ingest_checked(cs_txn_t *txn, cs_span_t signed_bytes, bool signatur
  * caller commits before sending it anywhere. */
 int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
                     int64_t time_ms, uint8_t id_out[CS_ID_LEN]) CS_MUST_USE;
+/* This node's heads in a club (the changes nothing stored depends on), at
+ * most `max`, into heads_out; *count gets how many. */
+int cs_store_heads(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint8_t (*heads_out)[CS_ID_LEN], uint32_t max,
+                   uint32_t *count) CS_MUST_USE;
 /* The same with chosen deps instead of this node's heads: a resolution
  * depends on exactly the ballots it counts (core/decision.h). */
 int cs_store_author_deps(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t *secret_key, cs_span_t payload,

@@ -22,7 +22,7 @@
  * |                      |        | then a decision in C                             |
  * | other-club           | C      | the genesis of X and a decision in X only        |
  * | other-club-own       | X      | the same, under its own club's header            |
- * | member-timeline      | X      | the genesis of X, CS_MEMBER_ENTRIES_MAX + 1      |
+ * | member-timeline      | X      | the genesis of X, CS_MEMBER_GRANTS_MAX + 1       |
  * |                      |        | changes of one member's role, a decision in X    |
  * | header-club          | X      | IN's changes                                     |
  *
@@ -109,15 +109,15 @@ static int forge_genesis_op(forge_t *g, chain_t *c) {
   return err;
 }
 
-/* CS_MEMBER_ENTRIES_MAX + 1 changes of one key's role, each a member op
- * of its own: a node keeps the last one out of the membership. */
+/* CS_MEMBER_GRANTS_MAX + 1 changes of one key's role, each a member op of
+ * its own: a node keeps the last one out of the membership. */
 static int forge_timeline(forge_t *g, chain_t *c) {
   uint8_t key[CS_KEY_LEN], id[CS_ID_LEN];
   crypto_generichash(key, sizeof(key), (const uint8_t *)"member", 6, NULL, 0);
   cs_buf_t payload;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
   int err = CS_OK;
-  for (int i = 0; i <= CS_MEMBER_ENTRIES_MAX && !err; i++) {
+  for (int i = 0; i <= CS_MEMBER_GRANTS_MAX && !err; i++) {
     cs_buf_reset(&payload);
     cs_mp_write_array(&payload, 1);
     cs_op_write_member(&payload, key, "Musée b", i % 2 ? CS_ROLE_OBSERVER : CS_ROLE_MEMBER, 0);
