@@ -154,9 +154,11 @@ int cmd_club(cli_t *cli, cli_args_t *args) {
 }
 
 /* member add sets a key's role; member remove sets it to none. Either way
- * the op carries a cutoff, the key's highest seq this node has seen: the new
- * role applies to what the key writes after it, on every node, whenever the
- * op arrives (a strong remove: docs/governance.md). */
+ * the op carries a cutoff, the key's highest seq this node has seen; the one
+ * that applies is the key's highest seq in the change's causal past, which
+ * every node computes: the new role applies to what the key writes after it,
+ * on every node, whenever the op arrives (a strong remove:
+ * docs/governance.md). */
 static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
   const char *motion_arg = remove ? cli_take(args, "--motion") : NULL;
   const char *museum_arg = remove ? NULL : cli_take(args, "--museum");
@@ -190,11 +192,16 @@ static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
   bool known = latest && latest->role != CS_ROLE_NONE;
   free(m);
   uint64_t cutoff = cs_store_author_seq(&txn, club, key, NULL);
-  uint8_t deps[2][CS_ID_LEN];
+  uint8_t deps[CS_CHANGE_DEPS_MAX][CS_ID_LEN];
+  uint32_t dep_count = 2, heads = 0;
   if (demotes_admin && (code = cli_decision_deps(cli, &txn, club, motion_arg, "remove-admin", key, deps))) {
     cs_store_abort(&txn);
     return code;
   }
+  /* A decided removal depends on the decision and on this node's heads, so
+   * that its causal past, from which every node computes the cutoff, holds
+   * everything the key wrote that this node has seen. */
+  if (demotes_admin && cs_store_heads(&txn, club, deps + 2, CS_CHANGE_DEPS_MAX - 2, &heads) == CS_OK) dep_count += heads;
   cs_store_abort(&txn);
   if (remove && !known) return cli_fail(CLI_NOTFOUND, "%s is not a member of this club", key_hex);
 
@@ -204,10 +211,21 @@ static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
   cs_op_write_member(&payload, key, museum, role, cutoff);
   uint8_t id[CS_ID_LEN];
   /* An admin's removal depends on the decision it carries out. */
-  int err = demotes_admin ? cli_author_deps(cli, club, cs_buf_span(&payload), (const uint8_t(*)[CS_ID_LEN])deps, 2, id)
+  int err = demotes_admin ? cli_author_deps(cli, club, cs_buf_span(&payload), (const uint8_t(*)[CS_ID_LEN])deps,
+                                            dep_count, id)
                           : cli_author(cli, club, cs_buf_span(&payload), id);
   cs_buf_free(&payload);
   if (err) return cli_fail_err(err, remove ? "cannot remove the member" : "cannot add the member");
+  /* The cutoff that applies is the key's highest seq in the change's causal
+   * past, which every node computes (docs/decisions.md, 41). */
+  cs_member_t *after = malloc(sizeof(*after));
+  if (after && cli_read_club(cli, &txn, club) == CLI_OK) {
+    if (cs_store_member_get(&txn, club, key, after) == CS_OK)
+      for (uint32_t i = 0; i < after->count; i++)
+        if (memcmp(after->entries[i].change, id, CS_ID_LEN) == 0) cutoff = after->entries[i].cutoff;
+    cs_store_abort(&txn);
+  }
+  free(after);
   if (remove)
     printf("%s (%s) is removed from the club: whatever that key writes after its change %llu is invalid on every "
            "node.\n",
