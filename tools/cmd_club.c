@@ -217,7 +217,7 @@ static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
   cs_buf_free(&payload);
   if (err) return cli_fail_err(err, remove ? "cannot remove the member" : "cannot add the member");
   /* The cutoff that applies is the key's highest seq in the change's causal
-   * past, which every node computes (docs/decisions.md, 41). */
+   * past, which every node computes (docs/decisions.md, 48). */
   cs_member_t *after = malloc(sizeof(*after));
   if (after && cli_read_club(cli, &txn, club) == CLI_OK) {
     if (cs_store_member_get(&txn, club, key, after) == CS_OK)

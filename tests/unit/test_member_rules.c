@@ -25,6 +25,7 @@ typedef struct who_s {
 } who_t;
 
 static who_t A, B, C;
+static uint8_t added[32]; /* the change of club_abc that adds B and C */
 
 static void who_init(who_t *w, uint8_t seed, const char *museum) {
   test_key(seed, w->pk, w->sk);
@@ -112,7 +113,6 @@ static int status_of(cs_store_t *s, const uint8_t id[32]) {
 /* The club: A founds it, B is an admin, C a member. */
 static void club_abc(cs_store_t *s, uint8_t club[32]) {
   cs_buf_t p;
-  uint8_t id[32];
   cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
   cs_mp_write_array(&p, 1);
   cs_op_write_genesis(&p, "Club", "Flora", A.museum);
@@ -121,7 +121,7 @@ static void club_abc(cs_store_t *s, uint8_t club[32]) {
   cs_mp_write_array(&p, 2);
   member_op(&p, &B, B.museum, CS_ROLE_ADMIN, 0);
   member_op(&p, &C, C.museum, CS_ROLE_MEMBER, 0);
-  honest(s, club, &A, &p, id);
+  honest(s, club, &A, &p, added);
   cs_buf_free(&p);
 }
 
@@ -188,7 +188,7 @@ static void member_change_all_or_nothing(void) {
   char dir[64];
   test_tmpdir(dir, sizeof(dir));
   cs_store_t *s = test_store_open(dir);
-  uint8_t club[32], id[32], heads[1][32];
+  uint8_t club[32], heads[1][32], id[32];
   club_abc(s, club);
   who_t X;
   who_init(&X, 9, "Musée X");
@@ -202,7 +202,7 @@ static void member_change_all_or_nothing(void) {
     snprintf(museum, sizeof(museum), "Musée B %d", i);
     member_op(&p, &B, museum, CS_ROLE_ADMIN, seq_of(s, club, &B));
   }
-  memcpy(heads[0], club, 32);
+  memcpy(heads[0], added, 32);
   cs_ingest_result_t r = forge(s, club, &B, &p, (const uint8_t(*)[32])heads, 1, id);
   CHECK_EQ_INT(r.status, CS_INGEST_UNAUTHORISED);
   CHECK_EQ_INT(status_of(s, id), CS_ETOOBIG);
