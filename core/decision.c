@@ -11,37 +11,69 @@
 
 /* Electorate and resolution values ---------------------------------------- */
 
-int cs_electorate_decode(cs_span_t value, cs_electorate_t *out) {
-  cs_mp_reader_t outer = cs_mp_reader(value), r;
-  cs_span_t inner, museum;
-  uint32_t n;
-  int err = cs_mp_read_bin(&outer, &inner);
-  if (err) return err;
-  if (!cs_mp_done(&outer)) return CS_EFORMAT;
-  r = cs_mp_reader(inner);
-  if ((err = cs_mp_read_array(&r, &n))) return err;
-  if (n == 0) return CS_EFORMAT;
-  if (n > CS_ELECTORATE_MAX) return CS_ETOOBIG;
-  out->count = n;
-  for (uint32_t i = 0; i < n; i++) {
-    if ((err = cs_mp_read_str(&r, &museum))) return err;
-    if (museum.len == 0 || museum.len > CS_NAME_MAX) return CS_EFORMAT;
-    memcpy(out->museums[i], museum.ptr, museum.len);
-    out->museums[i][museum.len] = '\0';
-    if (i > 0 && strcmp(out->museums[i - 1], out->museums[i]) >= 0) return CS_EFORMAT; /* sorted, distinct */
+int cs_electorate_add(cs_electorate_t *e, const char *museum) {
+  if (e->count == e->cap) {
+    uint32_t cap = e->cap ? 2 * e->cap : 16;
+    char(*grown)[CS_NAME_MAX + 1] = realloc(e->museums, (size_t)cap * sizeof(*grown));
+    if (!grown) return CS_ENOMEM;
+    e->museums = grown;
+    e->cap = cap;
   }
-  return cs_mp_done(&r) ? CS_OK : CS_EFORMAT;
+  snprintf(e->museums[e->count++], sizeof(e->museums[0]), "%s", museum);
+  return CS_OK;
 }
 
 static int cs__cmp_museum(const void *a, const void *b) { return strcmp(a, b); }
 
-void cs_electorate_write(cs_buf_t *b, cs_electorate_t *e) {
+void cs_electorate_sort(cs_electorate_t *e) {
+  if (e->count == 0) return;
   qsort(e->museums, e->count, sizeof(e->museums[0]), cs__cmp_museum);
   uint32_t distinct = 0;
   for (uint32_t i = 0; i < e->count; i++)
     if (distinct == 0 || strcmp(e->museums[distinct - 1], e->museums[i]) != 0)
       memmove(e->museums[distinct++], e->museums[i], sizeof(e->museums[i]));
   e->count = distinct;
+}
+
+bool cs_electorate_has(const cs_electorate_t *e, const char *museum) {
+  return e->count && bsearch(museum, e->museums, e->count, sizeof(e->museums[0]), cs__cmp_museum) != NULL;
+}
+
+void cs_electorate_free(cs_electorate_t *e) {
+  free(e->museums);
+  memset(e, 0, sizeof(*e));
+}
+
+int cs_electorate_decode(cs_span_t value, cs_electorate_t *out) {
+  cs_mp_reader_t outer = cs_mp_reader(value), r;
+  cs_span_t inner, museum;
+  uint32_t n;
+  memset(out, 0, sizeof(*out));
+  int err = cs_mp_read_bin(&outer, &inner);
+  if (err) return err;
+  if (!cs_mp_done(&outer)) return CS_EFORMAT;
+  r = cs_mp_reader(inner);
+  if ((err = cs_mp_read_array(&r, &n))) return err;
+  if (n == 0 || n > inner.len) return CS_EFORMAT; /* each name takes a byte at least */
+  char name[CS_NAME_MAX + 1];
+  for (uint32_t i = 0; i < n && !err; i++) {
+    if ((err = cs_mp_read_str(&r, &museum))) break;
+    if (museum.len == 0 || museum.len > CS_NAME_MAX) {
+      err = CS_EFORMAT;
+      break;
+    }
+    memcpy(name, museum.ptr, museum.len);
+    name[museum.len] = '\0';
+    if (i > 0 && strcmp(out->museums[i - 1], name) >= 0) err = CS_EFORMAT; /* sorted, distinct */
+    else err = cs_electorate_add(out, name);
+  }
+  if (!err && !cs_mp_done(&r)) err = CS_EFORMAT;
+  if (err) cs_electorate_free(out);
+  return err;
+}
+
+void cs_electorate_write(cs_buf_t *b, cs_electorate_t *e) {
+  cs_electorate_sort(e);
   cs_buf_t inner;
   cs_buf_init(&inner, CS_TEXT_MAX);
   cs_mp_write_array(&inner, e->count);
@@ -49,12 +81,6 @@ void cs_electorate_write(cs_buf_t *b, cs_electorate_t *e) {
   if (inner.failed) b->failed = true;
   else cs_mp_write_bin(b, inner.data, inner.len);
   cs_buf_free(&inner);
-}
-
-bool cs_electorate_has(const cs_electorate_t *e, const char *museum) {
-  for (uint32_t i = 0; i < e->count; i++)
-    if (strcmp(e->museums[i], museum) == 0) return true;
-  return false;
 }
 
 int cs_resolution_decode(cs_span_t value, cs_resolution_t *out) {
@@ -92,30 +118,275 @@ bool cs_quorum_met(const char *rule, uint32_t electorate, uint64_t yes) {
   return 2 * yes > electorate;
 }
 
-int cs_resolution_check(const cs_resolution_t *r, const char *rule, const cs_electorate_t *e,
-                        const cs_counted_t *ballots, uint32_t count, char *why, size_t why_len) {
-  uint64_t tally[3] = {0, 0, 0};
-  for (uint32_t i = 0; i < count; i++) {
-    if (!cs_electorate_has(e, ballots[i].museum)) {
-      snprintf(why, why_len, "it counts a ballot of %s, which is not in the motion's electorate", ballots[i].museum);
-      return CS_EAUTH;
-    }
-    for (uint32_t j = 0; j < i; j++)
-      if (strcmp(ballots[i].museum, ballots[j].museum) == 0) {
-        snprintf(why, why_len, "it counts two ballots of %s", ballots[i].museum);
-        return CS_EAUTH;
-      }
-    if (ballots[i].choice < 3) tally[ballots[i].choice]++;
+/* Derived fields ----------------------------------------------------------- */
+
+static void cs__be64(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+static uint64_t cs__get64(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+  return v;
+}
+
+/* An element is a bin: the change id, its seq, then the rest. */
+static bool cs__element_bin(const cs_entry_t *e, cs_span_t *bin) {
+  cs_mp_reader_t r = cs_mp_reader((cs_span_t){e->value, e->value_len});
+  return cs_mp_read_bin(&r, bin) == CS_OK && cs_mp_done(&r);
+}
+
+void cs_ballot_element(const cs_ballot_t *b, cs_buf_t *out) {
+  uint8_t raw[CS_BALLOT_ELEMENT_LEN];
+  memcpy(raw, b->change, CS_ID_LEN);
+  cs__be64(raw + CS_ID_LEN, b->seq);
+  raw[CS_ID_LEN + 8] = (uint8_t)b->choice;
+  cs_mp_write_bin(out, raw, sizeof(raw));
+}
+
+int cs_ballot_from_entry(const cs_entry_t *e, cs_ballot_t *out) {
+  cs_span_t bin;
+  if (!cs__element_bin(e, &bin) || bin.len != CS_BALLOT_ELEMENT_LEN || bin.ptr[CS_ID_LEN + 8] > 2) return CS_ESTORE;
+  memcpy(out->change, bin.ptr, CS_ID_LEN);
+  out->seq = cs__get64(bin.ptr + CS_ID_LEN);
+  out->choice = bin.ptr[CS_ID_LEN + 8];
+  out->lamport = e->lamport;
+  memcpy(out->author, e->author, CS_KEY_LEN);
+  return CS_OK;
+}
+
+#define CS__RESOLUTION_ELEMENT_LEN (CS_ID_LEN + 8 + 1 + 3 * 8)
+
+void cs_resolution_element(const cs_resolution_rec_t *r, cs_buf_t *out) {
+  uint8_t raw[CS__RESOLUTION_ELEMENT_LEN];
+  memcpy(raw, r->change, CS_ID_LEN);
+  cs__be64(raw + CS_ID_LEN, r->seq);
+  raw[CS_ID_LEN + 8] = r->res.adopted;
+  cs__be64(raw + CS_ID_LEN + 9, r->res.yes);
+  cs__be64(raw + CS_ID_LEN + 17, r->res.no);
+  cs__be64(raw + CS_ID_LEN + 25, r->res.abstain);
+  cs_mp_write_bin(out, raw, sizeof(raw));
+}
+
+int cs_resolution_from_entry(const cs_entry_t *e, cs_resolution_rec_t *out) {
+  cs_span_t bin;
+  if (!cs__element_bin(e, &bin) || bin.len != CS__RESOLUTION_ELEMENT_LEN) return CS_ESTORE;
+  memcpy(out->change, bin.ptr, CS_ID_LEN);
+  out->seq = cs__get64(bin.ptr + CS_ID_LEN);
+  out->res.adopted = bin.ptr[CS_ID_LEN + 8] != 0;
+  out->res.yes = cs__get64(bin.ptr + CS_ID_LEN + 9);
+  out->res.no = cs__get64(bin.ptr + CS_ID_LEN + 17);
+  out->res.abstain = cs__get64(bin.ptr + CS_ID_LEN + 25);
+  out->lamport = e->lamport;
+  memcpy(out->author, e->author, CS_KEY_LEN);
+  return CS_OK;
+}
+
+/* The order that picks the winner among concurrent resolutions: the most
+ * electorate ballots counted, then the greatest (lamport, change id). */
+static int cs__resolution_order(const cs_resolution_rec_t *a, const cs_resolution_rec_t *b) {
+  uint64_t na = a->res.yes + a->res.no + a->res.abstain, nb = b->res.yes + b->res.no + b->res.abstain;
+  if (na != nb) return na < nb ? -1 : 1;
+  if (a->lamport != b->lamport) return a->lamport < b->lamport ? -1 : 1;
+  return memcmp(a->change, b->change, CS_ID_LEN);
+}
+
+const cs_resolution_rec_t *cs_resolution_winner(const cs_resolution_rec_t *recs, uint32_t count) {
+  const cs_resolution_rec_t *best = NULL;
+  for (uint32_t i = 0; i < count; i++)
+    if (!best || cs__resolution_order(&recs[i], best) > 0) best = &recs[i];
+  return best;
+}
+
+bool cs_motion_outcome(const cs_object_t *motion, cs_resolution_t *out) {
+  const cs_entry_t *e;
+  uint32_t n = cs_object_field(motion, CS_F_MOTION_RESOLUTIONS, &e);
+  cs_resolution_rec_t best, rec;
+  bool found = false;
+  for (uint32_t i = 0; i < n; i++) {
+    if (cs_resolution_from_entry(&e[i], &rec) != CS_OK) continue;
+    if (!found || cs__resolution_order(&rec, &best) > 0) best = rec;
+    found = true;
   }
-  if (tally[0] != r->yes || tally[1] != r->no || tally[2] != r->abstain) {
-    snprintf(why, why_len, "it claims %llu yes, %llu no, %llu abstain but its ballots say %llu, %llu, %llu",
-             (unsigned long long)r->yes, (unsigned long long)r->no, (unsigned long long)r->abstain,
-             (unsigned long long)tally[0], (unsigned long long)tally[1], (unsigned long long)tally[2]);
+  if (found) *out = best.res;
+  return found;
+}
+
+/* Membership in a causal past ---------------------------------------------- */
+
+static int cs__mop_by_key(const void *pa, const void *pb) {
+  const cs_member_op_t *a = pa, *b = pb;
+  int c = memcmp(a->key, b->key, CS_KEY_LEN);
+  if (c) return c;
+  if (a->entry.lamport != b->entry.lamport) return a->entry.lamport < b->entry.lamport ? -1 : 1;
+  if ((c = memcmp(a->entry.change, b->entry.change, CS_ID_LEN))) return c;
+  return (a->entry.op_index > b->entry.op_index) - (a->entry.op_index < b->entry.op_index);
+}
+
+int cs_motion_members_init(cs_motion_members_t *m, const cs_member_op_t *ops, uint32_t count) {
+  m->ops = malloc((count ? count : 1) * sizeof(*m->ops));
+  m->count = 0;
+  if (!m->ops) return CS_ENOMEM;
+  if (count) memcpy(m->ops, ops, count * sizeof(*ops));
+  m->count = count;
+  qsort(m->ops, count, sizeof(*m->ops), cs__mop_by_key);
+  return CS_OK;
+}
+
+void cs_motion_members_free(cs_motion_members_t *m) {
+  free(m->ops);
+  memset(m, 0, sizeof(*m));
+}
+
+static int cs__in_past(const cs_past_t *past, const uint8_t *at, const uint8_t author[CS_KEY_LEN], uint64_t seq,
+                       bool *holds) {
+  if (!at) {
+    *holds = true;
+    return CS_OK;
+  }
+  return cs_past_holds(past, at, author, seq, holds);
+}
+
+/* The key's ops are ops[first..last); walks them from the latest. */
+static int cs__latest_in_past(const cs_motion_members_t *m, const cs_past_t *past, const uint8_t *at, uint32_t first,
+                              uint32_t last, const cs_member_op_t **out) {
+  *out = NULL;
+  for (uint32_t i = last; i > first; i--) {
+    bool holds;
+    int err = cs__in_past(past, at, m->ops[i - 1].author, m->ops[i - 1].seq, &holds);
+    if (err) return err;
+    if (holds) {
+      *out = &m->ops[i - 1];
+      return CS_OK;
+    }
+  }
+  return CS_OK;
+}
+
+int cs_motion_member_at(const cs_motion_members_t *m, const cs_past_t *past, const uint8_t *at,
+                        const uint8_t key[CS_KEY_LEN], const cs_member_op_t **out) {
+  uint32_t lo = 0, hi = m->count;
+  while (lo < hi) { /* the key's first op */
+    uint32_t mid = lo + (hi - lo) / 2;
+    if (memcmp(m->ops[mid].key, key, CS_KEY_LEN) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  uint32_t last = lo;
+  while (last < m->count && memcmp(m->ops[last].key, key, CS_KEY_LEN) == 0) last++;
+  return cs__latest_in_past(m, past, at, lo, last, out);
+}
+
+static bool cs__voting(cs_role_t role) { return role == CS_ROLE_ADMIN || role == CS_ROLE_MEMBER; }
+
+int cs_motion_electorate(const cs_motion_members_t *m, const cs_past_t *past, const uint8_t *motion_change,
+                         cs_electorate_t *out) {
+  int err = CS_OK;
+  memset(out, 0, sizeof(*out));
+  for (uint32_t first = 0, last; first < m->count && !err; first = last) {
+    for (last = first + 1; last < m->count && memcmp(m->ops[last].key, m->ops[first].key, CS_KEY_LEN) == 0; last++) {
+    }
+    const cs_member_op_t *op;
+    if (!(err = cs__latest_in_past(m, past, motion_change, first, last, &op)) && op && cs__voting(op->entry.role))
+      err = cs_electorate_add(out, op->entry.museum);
+  }
+  if (!err) cs_electorate_sort(out);
+  else cs_electorate_free(out);
+  return err;
+}
+
+/* A candidate ballot for a museum, in the order that makes the latest last. */
+typedef struct cs__candidate_s {
+  const char *museum;
+  const cs_ballot_t *ballot;
+  uint32_t index;
+} cs__candidate_t;
+
+static int cs__candidate_order(const void *pa, const void *pb) {
+  const cs__candidate_t *a = pa, *b = pb;
+  int c = strcmp(a->museum, b->museum);
+  if (c) return c;
+  if (a->ballot->lamport != b->ballot->lamport) return a->ballot->lamport < b->ballot->lamport ? -1 : 1;
+  return memcmp(a->ballot->change, b->ballot->change, CS_ID_LEN);
+}
+
+int cs_motion_tally(const cs_motion_members_t *m, const cs_past_t *past, const uint8_t *at,
+                    const cs_electorate_t *e, const cs_ballot_t *ballots, uint32_t count, cs_motion_tally_t *out,
+                    bool *counted, char (*museums)[CS_NAME_MAX + 1]) {
+  memset(out, 0, sizeof(*out));
+  cs__candidate_t *cand = malloc((count ? count : 1) * sizeof(*cand));
+  if (!cand) return CS_ENOMEM;
+  uint32_t n = 0;
+  int err = CS_OK;
+  for (uint32_t i = 0; i < count && !err; i++) {
+    const cs_ballot_t *b = &ballots[i];
+    if (counted) counted[i] = false;
+    if (museums) museums[i][0] = '\0';
+    bool holds;
+    /* The strict past: the resolution's own change casts no ballot it counts. */
+    if (at && memcmp(b->change, at, CS_ID_LEN) == 0) continue;
+    if ((err = cs__in_past(past, at, b->author, b->seq, &holds)) || !holds) continue;
+    const cs_member_op_t *op;
+    if ((err = cs_motion_member_at(m, past, at, b->author, &op)) || !op) continue;
+    if (museums) snprintf(museums[i], sizeof(museums[i]), "%s", op->entry.museum);
+    if (!cs_electorate_has(e, op->entry.museum)) continue;
+    cand[n++] = (cs__candidate_t){op->entry.museum, b, i};
+  }
+  if (!err) qsort(cand, n, sizeof(*cand), cs__candidate_order);
+  for (uint32_t i = 0; i < n && !err; i++) {
+    if (i + 1 < n && strcmp(cand[i].museum, cand[i + 1].museum) == 0) continue; /* superseded */
+    uint32_t choice = cand[i].ballot->choice;
+    if (choice == 0) out->yes++;
+    else if (choice == 1) out->no++;
+    else out->abstain++;
+    out->museums++;
+    if (counted) counted[cand[i].index] = true;
+  }
+  free(cand);
+  return err;
+}
+
+int cs_resolution_judge(const cs_resolution_case_t *rc, cs_motion_tally_t *tally_out, bool *counted, char *why,
+                        size_t why_len) {
+  cs_electorate_t e;
+  cs_motion_tally_t tally;
+  char hex[65];
+  if (rc->pred_count) {
+    snprintf(why, why_len, "it overwrites an earlier value: a resolution names no predecessor");
     return CS_EAUTH;
   }
-  if (r->adopted != cs_quorum_met(rule, e->count, tally[0])) {
+  for (uint32_t i = 0; i < rc->prior_count; i++) {
+    bool holds;
+    if (memcmp(rc->prior[i].change, rc->at, CS_ID_LEN) == 0) continue;
+    int err = cs_past_holds(rc->past, rc->at, rc->prior[i].author, rc->prior[i].seq, &holds);
+    if (err) return err;
+    if (holds) {
+      cs_hex32(rc->prior[i].change, hex);
+      snprintf(why, why_len, "the motion was resolved already, by change %.12s in its past", hex);
+      return CS_EAUTH;
+    }
+  }
+  int err = cs_motion_electorate(rc->members, rc->past, rc->motion_change, &e);
+  if (err) return err;
+  if (e.count == 0) {
+    cs_electorate_free(&e);
+    snprintf(why, why_len, "the motion has no electorate");
+    return CS_EAUTH;
+  }
+  err = cs_motion_tally(rc->members, rc->past, rc->at, &e, rc->ballots, rc->ballot_count, &tally, counted, NULL);
+  uint32_t voters = e.count;
+  cs_electorate_free(&e);
+  if (err) return err;
+  if (tally_out) *tally_out = tally;
+  const cs_resolution_t *r = rc->res;
+  if (tally.yes != r->yes || tally.no != r->no || tally.abstain != r->abstain) {
+    snprintf(why, why_len, "it claims %llu yes, %llu no, %llu abstain but the ballots in its past say %llu, %llu, %llu",
+             (unsigned long long)r->yes, (unsigned long long)r->no, (unsigned long long)r->abstain,
+             (unsigned long long)tally.yes, (unsigned long long)tally.no, (unsigned long long)tally.abstain);
+    return CS_EAUTH;
+  }
+  if (r->adopted != cs_quorum_met(rc->rule, voters, tally.yes)) {
     snprintf(why, why_len, "it says %s, but %llu yes of %u museums %s the %s rule", r->adopted ? "adopted" : "rejected",
-             (unsigned long long)tally[0], e->count, r->adopted ? "does not meet" : "meets", rule);
+             (unsigned long long)tally.yes, voters, r->adopted ? "does not meet" : "meets", rc->rule);
     return CS_EAUTH;
   }
   return CS_OK;
@@ -330,7 +601,7 @@ static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LE
  * not fatal: a node keeps it out too, one past CS_MEMBER_ENTRIES_MAX
  * included (store/ingest.c). */
 static int cs__replay(cs_member_op_t *ops, uint32_t n, cs__bundle_rules_t *b, cs_member_replay_t *replay,
-                      cs_audit_report_t *rep) {
+                      cs_audit_report_t *rep, uint8_t *applied) {
   qsort(ops, n, sizeof(*ops), cs__mop_order);
   const cs_member_rules_t rules = {cs__bundle_frozen_from, cs__bundle_decision_adopted, cs__bundle_cutoff,
                                    cs__bundle_past_holds, b};
@@ -341,6 +612,7 @@ static int cs__replay(cs_member_op_t *ops, uint32_t n, cs__bundle_rules_t *b, cs
     int validity = cs_member_replay_change(replay, &ops[at], end - at, &rules);
     if (validity != CS_OK && validity != CS_EAUTH && validity != CS_EFORK && validity != CS_ETOOBIG) return validity;
     if (validity != CS_OK) rep->members_kept_out++;
+    else memset(applied + at, 1, end - at);
     at = end;
   }
   rep->decisions_elsewhere = b->decisions_elsewhere;
@@ -398,29 +670,133 @@ static int cs__vote_by_object(const void *pa, const void *pb) {
   return memcmp(a->object, b->object, CS_ID_LEN);
 }
 
-/* A museum's ballots in order, its latest last; ties (one change writing
- * twice) by position in the bundle, so exactly one is the latest. */
-static int cs__ballot_order(const void *pa, const void *pb) {
-  const cs_audit_vote_t *a = *(const cs_audit_vote_t *const *)pa, *b = *(const cs_audit_vote_t *const *)pb;
-  int c = strcmp(a->museum, b->museum);
-  if (c) return c;
-  if (a->lamport != b->lamport) return a->lamport < b->lamport ? -1 : 1;
-  if ((c = memcmp(a->key, b->key, CS_KEY_LEN))) return c;
-  return (a > b) - (a < b);
+/* A resolution op of the bundle. */
+typedef struct cs__res_s {
+  const cs_change_t *change;
+  uint8_t motion[CS_ID_LEN];
+  uint32_t pred_count;
+  cs_resolution_t res;
+} cs__res_t;
+
+static int cs__res_order(const void *pa, const void *pb) {
+  const cs__res_t *a = pa, *b = pb;
+  if (a->change->lamport != b->change->lamport) return a->change->lamport < b->change->lamport ? -1 : 1;
+  int c = memcmp(a->change->id, b->change->id, CS_ID_LEN);
+  return c ? c : (a > b) - (a < b);
 }
 
-/* Marks each museum's latest ballot, as a node's tally takes it. */
-static int cs__mark_latest(cs_audit_report_t *rep) {
-  if (rep->vote_count == 0) return CS_OK;
-  const cs_audit_vote_t **order = malloc(rep->vote_count * sizeof(*order));
-  if (!order) return CS_ENOMEM;
-  for (uint32_t i = 0; i < rep->vote_count; i++) order[i] = &rep->votes[i];
-  qsort(order, rep->vote_count, sizeof(*order), cs__ballot_order);
-  for (uint32_t i = 0; i < rep->vote_count; i++)
-    if (i + 1 == rep->vote_count || strcmp(order[i]->museum, order[i + 1]->museum) != 0)
-      rep->votes[order[i] - rep->votes].latest = true;
-  free(order);
-  return CS_OK;
+/* Whether the whole causal past of `c` is in the bundle: a resolution's
+ * count is checked against its past, so a change missing from it (a ballot
+ * dropped) leaves the count unverifiable. */
+static int cs__past_whole(const cs__bundle_rules_t *b, const cs_change_t *c, char *why, size_t why_len) {
+  uint8_t *seen = calloc(b->count ? b->count : 1, 1);
+  const cs_change_t **stack = malloc((b->count ? b->count : 1) * sizeof(*stack));
+  int err = seen && stack ? CS_OK : CS_ENOMEM;
+  uint32_t top = 0;
+  if (!err) {
+    stack[top++] = c;
+    seen[c - b->changes] = 1;
+  }
+  while (top && !err) {
+    const cs_change_t *x = stack[--top];
+    for (uint32_t i = 0; i <= x->dep_count && !err; i++) {
+      const uint8_t *parent = i < x->dep_count ? x->deps[i] : (x->has_prev ? x->prev : NULL);
+      if (!parent) continue;
+      const cs_change_t *p = cs__bundle_find(b, parent);
+      if (!p) {
+        char hex[65];
+        cs_hex32(parent, hex);
+        snprintf(why, why_len,
+                 "change %.12s, in the causal past of the resolution (a ballot it counts, or what led to one), is "
+                 "missing from the bundle: its count cannot be checked",
+                 hex);
+        err = CS_ENOTFOUND;
+      } else if (!seen[p - b->changes]) {
+        seen[p - b->changes] = 1;
+        stack[top++] = p;
+      }
+    }
+  }
+  free(seen);
+  free(stack);
+  return err;
+}
+
+/* The motion's ballots among the vote entries, each as a node treats it: by
+ * a voting member (else the bundle does not verify), not by a key frozen by
+ * a fork the bundle shows (then not a ballot), on a vote its author created,
+ * one per motion in a change. Fills rep->votes with every ballot. */
+static int cs__ballots_collect(cs__vote_t *votes, uint32_t vote_count, cs_audit_report_t *rep,
+                               const cs__bundle_rules_t *rules, cs_member_table_t *table, cs_ballot_t **out,
+                               uint32_t **out_vote, uint32_t *out_count) {
+  const cs__vote_t **created = malloc((vote_count ? vote_count : 1) * sizeof(*created));
+  rep->votes = calloc(vote_count ? vote_count : 1, sizeof(*rep->votes));
+  *out = calloc(vote_count ? vote_count : 1, sizeof(**out));
+  *out_vote = calloc(vote_count ? vote_count : 1, sizeof(**out_vote));
+  *out_count = 0;
+  if (!created || !rep->votes || !*out || !*out_vote) {
+    free(created);
+    return CS_ENOMEM;
+  }
+  uint32_t created_count = 0;
+  int err = CS_OK;
+  char hex[65];
+  for (uint32_t i = 0; i < vote_count; i++)
+    if (votes[i].has_parent) created[created_count++] = &votes[i];
+  qsort(created, created_count, sizeof(*created), cs__vote_by_object);
+  bool *creator_ok = calloc(vote_count ? vote_count : 1, sizeof(*creator_ok));
+  if (!creator_ok) err = CS_ENOMEM;
+  for (uint32_t i = 0; i < vote_count && !err; i++) {
+    cs__vote_t *v = &votes[i];
+    creator_ok[i] = v->has_parent;
+    if (!v->has_parent) {
+      const cs__vote_t *key = v;
+      const cs__vote_t *const *found = bsearch(&key, created, created_count, sizeof(*created), cs__vote_by_object);
+      if (found) {
+        v->has_parent = true;
+        memcpy(v->parent, (*found)->parent, CS_ID_LEN);
+        /* A vote is written only by the key that created it. */
+        creator_ok[i] = memcmp((*found)->change->author, v->change->author, CS_KEY_LEN) == 0;
+      }
+    }
+  }
+  for (uint32_t i = 0; i < vote_count && !err; i++) {
+    cs__vote_t *v = &votes[i];
+    if (!v->has_parent || memcmp(v->parent, rep->motion, CS_ID_LEN) != 0 || !v->has_choice) continue;
+    cs_audit_vote_t *o = &rep->votes[rep->vote_count];
+    cs_role_t role = cs__role(table, v->change, o->museum, sizeof(o->museum));
+    cs_hex32(v->change->id, hex);
+    if (!cs__voter(role)) {
+      snprintf(rep->why, sizeof(rep->why), "ballot %.12s is by %s, which was not a voting member when it voted", hex,
+               o->museum);
+      err = CS_EAUTH;
+      break;
+    }
+    memcpy(o->key, v->change->author, CS_KEY_LEN);
+    memcpy(o->change, v->change->id, CS_ID_LEN);
+    o->lamport = v->change->lamport;
+    o->choice = v->choice;
+    rep->vote_count++;
+    /* Not a ballot on a node: a frozen key's, one on another's vote, or
+     * one of two in a change (entries of a change are adjacent). */
+    uint64_t frozen = cs__bundle_frozen_from((void *)rules, v->change->author);
+    bool twice = false;
+    for (uint32_t k = i; k-- > 0 && votes[k].change == v->change;)
+      twice |= votes[k].has_parent && memcmp(votes[k].parent, rep->motion, CS_ID_LEN) == 0 && votes[k].has_choice;
+    for (uint32_t k = i + 1; k < vote_count && votes[k].change == v->change; k++)
+      twice |= votes[k].has_parent && memcmp(votes[k].parent, rep->motion, CS_ID_LEN) == 0 && votes[k].has_choice;
+    if ((frozen && v->change->seq >= frozen) || !creator_ok[i] || twice) continue;
+    cs_ballot_t *b = &(*out)[*out_count];
+    memcpy(b->change, v->change->id, CS_ID_LEN);
+    memcpy(b->author, v->change->author, CS_KEY_LEN);
+    b->seq = v->change->seq;
+    b->lamport = v->change->lamport;
+    b->choice = v->choice;
+    (*out_vote)[(*out_count)++] = rep->vote_count - 1;
+  }
+  free(creator_ok);
+  free(created);
+  return err;
 }
 
 int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uint32_t count,
@@ -435,13 +811,20 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
   cs_change_t *cs = calloc(count ? count : 1, sizeof(*cs));
   cs_member_op_t *mops = NULL;
   cs__vote_t *votes = NULL;
-  const cs__vote_t **created = NULL;
   cs_op_t *op = malloc(sizeof(*op));
   cs_member_replay_t replay;
   memset(&replay, 0, sizeof(replay));
   cs_member_table_t *table = &replay.table;
-  uint32_t mop_count = 0, mops_cap = 0, vote_count = 0, votes_cap = 0, created_count = 0;
-  const cs_change_t *motion = NULL, *resolution = NULL, *genesis = NULL;
+  uint32_t mop_count = 0, mops_cap = 0, vote_count = 0, votes_cap = 0;
+  const cs_change_t *motion = NULL, *genesis = NULL;
+  cs__res_t *res_ops = NULL;
+  uint32_t res_count = 0, res_cap = 0;
+  uint8_t *applied = NULL;
+  cs_motion_members_t members = {NULL, 0};
+  cs_ballot_t *ballots = NULL;
+  uint32_t *ballot_vote = NULL; /* the report's vote of each ballot */
+  uint32_t ballot_count = 0;
+  cs__bundle_rules_t rules = {.changes = cs, .count = count};
   int err = cs && op ? CS_OK : CS_ENOMEM;
   char hex[65];
 
@@ -584,23 +967,38 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
         memcpy(v->object, vote_create ? op_id : obj, CS_ID_LEN);
       }
       if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_MOTION) {
-        motion = &cs[i];
-        memcpy(rep->motion, op_id, CS_ID_LEN);
+        /* The audited motion is the first the bundle creates (`audit-bundle`
+         * writes it first); others are there as part of a causal past. */
+        if (!motion) {
+          motion = &cs[i];
+          memcpy(rep->motion, op_id, CS_ID_LEN);
+        }
       } else if (vote_create) {
         v->has_parent = true;
         memcpy(v->parent, op->parent, CS_ID_LEN);
         if (op->obj_local) cs_op_id(cs[i].id, op->obj_index, v->parent);
       } else if (op->type == CS_OP_SET && op->obj_local && created_types[op->obj_index] == CS_OBJ_MOTION) {
+        if (motion != &cs[i] || memcmp(obj, rep->motion, CS_ID_LEN) != 0) continue;
         if (op->field == CS_F_MOTION_TEXT) cs__text(op->value, rep->text, sizeof(rep->text));
         if (op->field == CS_F_MOTION_EFFECT) cs__text(op->value, rep->effect, sizeof(rep->effect));
         if (op->field == CS_F_MOTION_QUORUM) cs__text(op->value, rep->quorum, sizeof(rep->quorum));
-        if (op->field == CS_F_MOTION_ELECTORATE && cs_electorate_decode(op->value, &rep->electorate) != CS_OK) {
-          snprintf(rep->why, sizeof(rep->why), "the motion's electorate is malformed");
-          err = CS_EFORMAT;
+      } else if (op->type == CS_OP_SET && op->field == CS_F_MOTION_RESOLUTION && !op->obj_local) {
+        /* A resolution of some motion; which one is known once the bundle's
+         * motion is found. */
+        if (res_count == res_cap) {
+          cs__res_t *grown = cs__grow(res_ops, &res_cap, sizeof(*res_ops));
+          if (!grown) {
+            err = CS_ENOMEM;
+            break;
+          }
+          res_ops = grown;
         }
-      } else if (op->type == CS_OP_SET && op->field == CS_F_MOTION_RESOLUTION) {
-        resolution = &cs[i];
-        if (cs_resolution_decode(op->value, &rep->resolution) != CS_OK) {
+        cs__res_t *r = &res_ops[res_count++];
+        memset(r, 0, sizeof(*r));
+        r->change = &cs[i];
+        memcpy(r->motion, obj, CS_ID_LEN);
+        r->pred_count = op->ref_count;
+        if (cs_resolution_decode(op->value, &r->res) != CS_OK) {
           snprintf(rep->why, sizeof(rep->why), "the resolution is malformed");
           err = CS_EFORMAT;
         }
@@ -617,99 +1015,146 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
     err = CS_ENOTFOUND;
   }
 
-  /* 3. Membership, replayed from the genesis. */
+  /* 3. Membership, replayed from the genesis; the causal past of every
+   * change, as far as the bundle shows it. */
   if (!err) {
     rep->members = mop_count;
-    cs__bundle_rules_t rules = {cs, count, NULL, NULL, 0, NULL, 0, NULL, {0}, NULL};
-    err = cs__bundle_index(&rules);
-    if (!err) err = cs__replay(mops, mop_count, &rules, &replay, rep);
-    free(rules.by_id);
-    free(rules.forks);
-    free(rules.complete);
-    if (rules.mem) cs_past_mem_free(rules.mem);
+    applied = calloc(mop_count ? mop_count : 1, 1);
+    rules = (cs__bundle_rules_t){.changes = cs, .count = count};
+    err = applied ? cs__bundle_index(&rules) : CS_ENOMEM;
+    if (!err) err = cs__replay(mops, mop_count, &rules, &replay, rep, applied);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < mop_count && !err; i++)
+      if (applied[i]) mops[kept++] = mops[i];
+    if (!err) err = cs_motion_members_init(&members, mops, kept);
+    /* The forks the bundle shows freeze their keys, for ballots as for
+     * member changes. */
+    if (!err) err = cs__ballots_collect(votes, vote_count, rep, &rules, table, &ballots, &ballot_vote, &ballot_count);
   }
+  /* The causal past of every change, as far as the bundle shows it: the
+   * one the membership replay read. */
+  cs_past_t past = rules.mem ? rules.past : (cs_past_t){NULL, NULL};
   if (!err && !cs__voter(cs__role(table, motion, rep->proposer, sizeof(rep->proposer)))) {
     snprintf(rep->why, sizeof(rep->why), "the motion's author (%s) was not a voting member", rep->proposer);
     err = CS_EAUTH;
   }
-  if (!err && (!rep->quorum[0] || rep->electorate.count == 0)) {
-    snprintf(rep->why, sizeof(rep->why), "the motion has no quorum rule or electorate");
+  if (!err && !rep->quorum[0]) {
+    snprintf(rep->why, sizeof(rep->why), "the motion has no quorum rule");
     err = CS_EFORMAT;
   }
-
-  /* 4. Ballots: each by a voting member of the electorate, on this motion.
-   * An entry that only overwrites a vote takes the parent of the vote's
-   * creation, found by object among the entries that created one. */
-  if (!err) {
-    created = malloc((vote_count ? vote_count : 1) * sizeof(*created));
-    rep->votes = calloc(vote_count ? vote_count : 1, sizeof(*rep->votes));
-    if (!created || !rep->votes) err = CS_ENOMEM;
+  if (!err) err = cs_motion_electorate(&members, &past, motion->id, &rep->electorate);
+  if (!err && rep->electorate.count == 0) {
+    snprintf(rep->why, sizeof(rep->why), "the motion has no electorate: no voting member in its past");
+    err = CS_EAUTH;
   }
-  for (uint32_t i = 0; i < vote_count && !err; i++)
-    if (votes[i].has_parent) created[created_count++] = &votes[i];
-  if (!err) qsort(created, created_count, sizeof(*created), cs__vote_by_object);
-  for (uint32_t i = 0; i < vote_count && !err; i++) {
-    cs__vote_t *v = &votes[i];
-    if (!v->has_parent) {
-      const cs__vote_t *key = v;
-      const cs__vote_t *const *found = bsearch(&key, created, created_count, sizeof(*created), cs__vote_by_object);
-      if (found) {
-        v->has_parent = true;
-        memcpy(v->parent, (*found)->parent, CS_ID_LEN);
-      }
-    }
-    if (!v->has_parent || memcmp(v->parent, rep->motion, CS_ID_LEN) != 0 || !v->has_choice) continue;
-    cs_audit_vote_t *out = &rep->votes[rep->vote_count];
-    cs_role_t role = cs__role(table, v->change, out->museum, sizeof(out->museum));
-    cs_hex32(v->change->id, hex);
-    if (!cs__voter(role)) {
-      snprintf(rep->why, sizeof(rep->why), "ballot %.12s is by %s, which was not a voting member when it voted", hex,
-               out->museum);
-      err = CS_EAUTH;
-      break;
-    }
-    memcpy(out->key, v->change->author, CS_KEY_LEN);
-    memcpy(out->change, v->change->id, CS_ID_LEN);
-    out->lamport = v->change->lamport;
-    out->choice = v->choice;
-    rep->vote_count++;
-  }
-  if (!err) err = cs__mark_latest(rep);
 
-  /* 5. The resolution: by an admin; its deps are exactly the counted ballots. */
-  if (!err && resolution) {
-    rep->resolved = true;
-    if (cs__role(table, resolution, rep->resolver, sizeof(rep->resolver)) != CS_ROLE_ADMIN) {
-      snprintf(rep->why, sizeof(rep->why), "the resolution's author (%s) was not an admin", rep->resolver);
-      err = CS_EAUTH;
-    }
-    cs_counted_t *counted = calloc(CS_CHANGE_DEPS_MAX, sizeof(*counted));
-    uint32_t counted_n = 0;
-    if (!err && !counted) err = CS_ENOMEM;
-    for (uint32_t d = 0; d < resolution->dep_count && !err; d++) {
-      cs_audit_vote_t *found = NULL;
-      for (uint32_t k = 0; k < rep->vote_count; k++)
-        if (memcmp(rep->votes[k].change, resolution->deps[d], CS_ID_LEN) == 0) found = &rep->votes[k];
-      if (!found) {
-        cs_hex32(resolution->deps[d], hex);
-        snprintf(rep->why, sizeof(rep->why), "ballot %.12s, counted by the resolution, is missing from the bundle",
-                 hex);
-        err = CS_ENOTFOUND;
+  /* 4. The resolutions of this motion, judged in (lamport, id) order by the
+   * rule a node applies (cs_resolution_judge): a later one with an earlier
+   * valid one in its past is invalid, as on a node. The winner among the
+   * valid ones is the motion's outcome. Each one's causal past must be
+   * whole in the bundle, or its count could not be checked. */
+  cs_resolution_rec_t *valid = NULL;
+  uint32_t valid_count = 0, invalid_count = 0;
+  char first_why[sizeof(rep->why)] = "";
+  if (!err && res_count) {
+    valid = malloc(res_count * sizeof(*valid));
+    if (!valid) err = CS_ENOMEM;
+    qsort(res_ops, res_count, sizeof(*res_ops), cs__res_order);
+  }
+  for (uint32_t i = 0; i < res_count && !err; i++) {
+    cs__res_t *r = &res_ops[i];
+    if (memcmp(r->motion, rep->motion, CS_ID_LEN) != 0) continue; /* another motion's */
+    char why[400] = "", who[CS_NAME_MAX + 1];
+    int verdict = CS_OK;
+    uint64_t frozen = cs__bundle_frozen_from(&rules, r->change->author);
+    if (frozen && r->change->seq >= frozen) {
+      snprintf(why, sizeof(why), "its author forked at seq %llu, so its changes from there on count nowhere",
+               (unsigned long long)frozen);
+      verdict = CS_EFORK;
+    } else if (cs__role(table, r->change, who, sizeof(who)) != CS_ROLE_ADMIN) {
+      snprintf(why, sizeof(why), "the resolution's author (%s) was not an admin", who);
+      verdict = CS_EAUTH;
+    } else if ((verdict = cs__past_whole(&rules, r->change, why, sizeof(why)))) {
+      if (verdict == CS_ENOMEM) {
+        err = verdict;
         break;
       }
-      found->counted = true;
-      snprintf(counted[counted_n].museum, sizeof(counted[counted_n].museum), "%s", found->museum);
-      counted[counted_n++].choice = found->choice;
+    } else {
+      cs_resolution_case_t rc = {&past,   &members,    motion->id,    rep->quorum, ballots,  ballot_count,
+                                 valid,   valid_count, r->change->id, &r->res,     r->pred_count};
+      verdict = cs_resolution_judge(&rc, NULL, NULL, why, sizeof(why));
+      if (verdict == CS_ENOMEM) {
+        err = verdict;
+        break;
+      }
     }
-    if (!err) err = cs_resolution_check(&rep->resolution, rep->quorum, &rep->electorate, counted, counted_n, rep->why,
-                                        sizeof(rep->why));
-    free(counted);
+    if (verdict) {
+      invalid_count++;
+      if (!first_why[0]) {
+        cs_hex32(r->change->id, hex);
+        snprintf(first_why, sizeof(first_why), "resolution %.12s is invalid: %s", hex, why);
+      }
+      continue;
+    }
+    cs_resolution_rec_t *v = &valid[valid_count++];
+    memcpy(v->change, r->change->id, CS_ID_LEN);
+    memcpy(v->author, r->change->author, CS_KEY_LEN);
+    v->seq = r->change->seq;
+    v->lamport = r->change->lamport;
+    v->res = r->res;
   }
+  if (!err && invalid_count && !valid_count) {
+    snprintf(rep->why, sizeof(rep->why), "%s", first_why);
+    err = CS_EAUTH;
+  }
+  rep->resolutions_invalid = invalid_count;
+
+  /* 5. The tally a node shows: at the winning resolution, or over every
+   * ballot of the bundle when the motion is not resolved. */
+  if (!err) {
+    const cs_resolution_rec_t *win = cs_resolution_winner(valid, valid_count);
+    bool *counted = calloc(ballot_count ? ballot_count : 1, sizeof(*counted));
+    char(*museums)[CS_NAME_MAX + 1] = calloc(ballot_count ? ballot_count : 1, sizeof(*museums));
+    cs_motion_tally_t tally;
+    err = counted && museums ? CS_OK : CS_ENOMEM;
+    if (!err)
+      err = cs_motion_tally(&members, &past, win ? win->change : NULL, &rep->electorate, ballots, ballot_count, &tally,
+                            counted, museums);
+    for (uint32_t b = 0; b < ballot_count && !err; b++) {
+      cs_audit_vote_t *v = &rep->votes[ballot_vote[b]];
+      if (museums[b][0]) snprintf(v->museum, sizeof(v->museum), "%s", museums[b]);
+      if (win) v->counted = counted[b];
+      v->latest = counted[b];
+    }
+    if (!err && !win) {
+      /* Not resolved: each museum's latest ballot, as a node's `motion show`. */
+    }
+    if (!err && win) {
+      rep->resolved = true;
+      rep->resolution = win->res;
+      const cs_change_t *wc = NULL;
+      for (uint32_t i = 0; i < res_count; i++)
+        if (memcmp(res_ops[i].change->id, win->change, CS_ID_LEN) == 0) wc = res_ops[i].change;
+      if (wc) (void)cs__role(table, wc, rep->resolver, sizeof(rep->resolver));
+    }
+    rep->tally = tally;
+    free(counted);
+    free(museums);
+  }
+  free(valid);
   cs_member_replay_free(&replay);
+  cs_motion_members_free(&members);
+  cs_past_mem_free(rules.mem);
+  free(rules.by_id);
+  free(rules.forks);
+  free(rules.complete);
+  free(applied);
+  free(res_ops);
+  free(ballots);
+  free(ballot_vote);
   free(cs);
   free(mops);
   free(votes);
-  free(created);
   free(op);
   return err;
 }
@@ -756,6 +1201,7 @@ int cs_audit_bundle_verify(cs_span_t bytes, cs_audit_report_t *rep) {
 }
 
 void cs_audit_report_free(cs_audit_report_t *rep) {
+  cs_electorate_free(&rep->electorate);
   free(rep->votes);
   rep->votes = NULL;
   rep->vote_count = 0;

@@ -2,13 +2,26 @@
 #define CS_CORE_DECISION_H
 
 /* Motions, ballots and resolutions: the rules that make a decision
- * checkable by anyone, offline, from signed data alone (docs/governance.md).
+ * checkable by anyone, offline, from signed data alone (docs/governance.md,
+ * docs/decisions.md).
  *
- * A motion names its electorate (the voting museums when it was proposed)
- * and its quorum rule. A resolution is a signed change whose deps are
- * exactly the ballots it counts, at most one per museum of the electorate;
- * it is valid only if those ballots are valid and its counts and outcome
- * follow from them. Late ballots cannot change it. */
+ * Every rule here is a pure function of a change and its causal past, read
+ * through the causal-past oracle (core/past.h), so a node's ingest, its
+ * rebuild and `verify` reach one verdict:
+ * - the electorate of a motion is the museums whose key holds a voting role
+ *   (admin, member) by its latest member entry in the motion's causal past;
+ *   what the proposer writes in the motion's `electorate` field is not read;
+ * - a ballot is a write of a vote object's `choice` (a vote is created under
+ *   the motion) in a valid change, so by a key whose role may vote at that
+ *   change; one change holds at most one ballot per motion;
+ * - a resolution counts, for each electorate museum, its latest ballot in
+ *   the resolution's strict causal past: by (lamport, change id), which
+ *   follows causal order; the voter's museum is its key's latest member
+ *   entry in that same past;
+ * - a resolution with another valid resolution of the same motion in its
+ *   causal past is invalid, and names no predecessor;
+ * - among concurrent resolutions of a motion, the one whose past holds the
+ *   most electorate ballots wins, then the greatest (lamport, change id). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -16,18 +29,35 @@
 #include "core/change.h"
 #include "core/members.h"
 #include "core/mp.h"
+#include "core/object.h"
+#include "core/past.h"
 
-#define CS_ELECTORATE_MAX CS_CHANGE_DEPS_MAX /* a resolution counts at most one ballot per dep */
+/* Derived fields, which no op may write (no schema row: cs_model_may says
+ * no): the store keeps in them what the rules read, rebuilt with the
+ * objects. */
+#define CS_F_VOTE_BALLOTS 30       /* set on a vote: one element per ballot, cs_ballot_encode */
+#define CS_F_MOTION_RESOLUTIONS 30 /* set on a motion: one element per valid resolution */
+/* A derived element's id: cs_op_id of its change at this index, which no op
+ * has (a change holds at most CS_CHANGE_OPS_MAX ops). */
+#define CS_DERIVED_OP_INDEX(index) ((uint32_t)(index) | 0x80000000u)
 
+/* A list of museums, sorted and distinct once cs_electorate_sort ran. It
+ * grows with the membership: there is no bound but the membership's. */
 typedef struct cs_electorate_s {
-  uint32_t count;
-  char museums[CS_ELECTORATE_MAX][CS_NAME_MAX + 1]; /* sorted, distinct */
+  char (*museums)[CS_NAME_MAX + 1];
+  uint32_t count, cap;
 } cs_electorate_t;
 
+int cs_electorate_add(cs_electorate_t *e, const char *museum) CS_MUST_USE;
+void cs_electorate_sort(cs_electorate_t *e);
+bool cs_electorate_has(const cs_electorate_t *e, const char *museum); /* on a sorted list */
+void cs_electorate_free(cs_electorate_t *e);
+/* The motion field `electorate` of earlier versions: a bin of sorted,
+ * distinct museum names. Checked as a format (a SET value holds at most
+ * CS_TEXT_MAX bytes); the rules never read it. */
 int cs_electorate_decode(cs_span_t value, cs_electorate_t *out) CS_MUST_USE;
 /* Sorts and de-duplicates, then writes the bin value. */
 void cs_electorate_write(cs_buf_t *b, cs_electorate_t *e);
-bool cs_electorate_has(const cs_electorate_t *e, const char *museum);
 
 typedef struct cs_resolution_s {
   bool adopted;
@@ -58,17 +88,84 @@ bool cs_decision_scan_adopted(const cs_decision_scan_t *scan);
  * of the electorate; "two-thirds": at least two thirds of it). */
 bool cs_quorum_met(const char *rule, uint32_t electorate, uint64_t yes);
 
-/* One ballot a resolution counts. */
-typedef struct cs_counted_s {
-  char museum[CS_NAME_MAX + 1];
+/* One ballot: a valid change's write of its author's vote on a motion. */
+typedef struct cs_ballot_s {
+  uint8_t change[CS_ID_LEN];
+  uint8_t author[CS_KEY_LEN];
+  uint64_t seq, lamport;
   uint32_t choice; /* index in cs_vote_choices: 0 yes, 1 no, 2 abstain */
-} cs_counted_t;
+} cs_ballot_t;
 
-/* Checks a resolution against the ballots its deps name: distinct museums,
- * all in the electorate, counts equal, outcome as the quorum rule says.
- * Returns CS_OK, or CS_EAUTH with a sentence in why. */
-int cs_resolution_check(const cs_resolution_t *r, const char *rule, const cs_electorate_t *e,
-                        const cs_counted_t *ballots, uint32_t count, char *why, size_t why_len) CS_MUST_USE;
+/* A valid resolution of a motion, as the motion's derived field keeps it. */
+typedef struct cs_resolution_rec_s {
+  uint8_t change[CS_ID_LEN];
+  uint8_t author[CS_KEY_LEN];
+  uint64_t seq, lamport;
+  cs_resolution_t res;
+} cs_resolution_rec_t;
+
+/* Element codecs of the derived fields (the author is the entry's). */
+#define CS_BALLOT_ELEMENT_LEN (CS_ID_LEN + 8 + 1)
+void cs_ballot_element(const cs_ballot_t *b, cs_buf_t *out);
+int cs_ballot_from_entry(const cs_entry_t *e, cs_ballot_t *out) CS_MUST_USE;
+void cs_resolution_element(const cs_resolution_rec_t *r, cs_buf_t *out);
+int cs_resolution_from_entry(const cs_entry_t *e, cs_resolution_rec_t *out) CS_MUST_USE;
+
+/* The valid resolutions a motion holds (its derived field), and the winner
+ * among them; false when the motion is not resolved. */
+bool cs_motion_outcome(const cs_object_t *motion, cs_resolution_t *out);
+const cs_resolution_rec_t *cs_resolution_winner(const cs_resolution_rec_t *recs, uint32_t count);
+
+/* The membership the rules read: the applied member ops of a club (the
+ * genesis's included), indexed by key. */
+typedef struct cs_motion_members_s {
+  cs_member_op_t *ops; /* sorted by (key, lamport, change, op index) */
+  uint32_t count;
+} cs_motion_members_t;
+
+/* Copies and indexes `ops` (any order). */
+int cs_motion_members_init(cs_motion_members_t *m, const cs_member_op_t *ops, uint32_t count) CS_MUST_USE;
+void cs_motion_members_free(cs_motion_members_t *m);
+/* The key's latest member op in the causal past of change `at` (every op
+ * when `at` is NULL): *out NULL when there is none. */
+int cs_motion_member_at(const cs_motion_members_t *m, const cs_past_t *past, const uint8_t *at,
+                        const uint8_t key[CS_KEY_LEN], const cs_member_op_t **out) CS_MUST_USE;
+/* The electorate of the motion created by change `motion_change`. */
+int cs_motion_electorate(const cs_motion_members_t *m, const cs_past_t *past, const uint8_t *motion_change,
+                         cs_electorate_t *out) CS_MUST_USE;
+
+/* A tally: each electorate museum's latest ballot in the strict causal past
+ * of change `at` (every ballot given when `at` is NULL). */
+typedef struct cs_motion_tally_s {
+  uint64_t yes, no, abstain;
+  uint32_t museums; /* electorate museums counted: yes + no + abstain */
+} cs_motion_tally_t;
+
+/* counted (may be NULL): set for the ballots counted. museums (may be
+ * NULL): each ballot's museum at `at`, "" when its key has none. */
+int cs_motion_tally(const cs_motion_members_t *m, const cs_past_t *past, const uint8_t *at,
+                    const cs_electorate_t *e, const cs_ballot_t *ballots, uint32_t count, cs_motion_tally_t *out,
+                    bool *counted, char (*museums)[CS_NAME_MAX + 1]) CS_MUST_USE;
+
+/* Everything a resolution is judged on. */
+typedef struct cs_resolution_case_s {
+  const cs_past_t *past;
+  const cs_motion_members_t *members;
+  const uint8_t *motion_change; /* the change that created the motion */
+  const char *rule;             /* the motion's quorum rule */
+  const cs_ballot_t *ballots;   /* every valid ballot on the motion the set holds */
+  uint32_t ballot_count;
+  const cs_resolution_rec_t *prior; /* the motion's valid resolutions so far */
+  uint32_t prior_count;
+  const uint8_t *at; /* the resolution's change */
+  const cs_resolution_t *res;
+  uint32_t pred_count; /* predecessors the resolution's op names */
+} cs_resolution_case_t;
+
+/* The rule of resolutions: CS_OK, or CS_EAUTH with a sentence in why.
+ * Fills *tally (may be NULL) and, when given, counted[] over the ballots. */
+int cs_resolution_judge(const cs_resolution_case_t *rc, cs_motion_tally_t *tally, bool *counted, char *why,
+                        size_t why_len) CS_MUST_USE;
 
 /* Bounds on what `verify` reads from an audit bundle (docs/limits.md). Each
  * is checked before anything is allocated for it; past one, the bundle is
@@ -78,6 +175,9 @@ int cs_resolution_check(const cs_resolution_t *r, const char *rule, const cs_ele
 #define CS_AUDIT_CHANGES_MAX 200000      /* records in one audit bundle */
 #define CS_AUDIT_VOTE_ENTRIES_MAX 200000 /* vote entries: ops that create a vote or set its choice */
 #define CS_AUDIT_MEMBER_OPS_MAX 200000   /* genesis and member ops */
+/* The bytes `audit-bundle` writes at most: a resolution's whole causal
+ * past goes in, so its count can be read as a node reads it. */
+#define CS_BUNDLE_AUDIT_BYTES_MAX (512u << 20)
 
 /* An audit bundle's verdict (clubsync verify). */
 typedef struct cs_audit_vote_s {
@@ -85,8 +185,9 @@ typedef struct cs_audit_vote_s {
   uint8_t key[CS_KEY_LEN];
   uint32_t choice;
   bool counted;
-  /* The museum's latest ballot in the bundle, by (lamport, key): the one a
-   * node's tally (`motion show`, `motion resolve`) takes for that museum. */
+  /* The ballot a node's tally takes for its museum: at the winning resolution,
+   * or, unresolved, the museum's latest in the bundle by (lamport, change
+   * id), as `motion show` takes it. */
   bool latest;
   uint64_t lamport;
   uint8_t change[CS_ID_LEN];
@@ -102,11 +203,13 @@ typedef struct cs_audit_report_s {
   char effect[CS_TEXT_MAX + 1];
   char quorum[16];
   char proposer[CS_NAME_MAX + 1];
-  cs_electorate_t electorate;
+  cs_electorate_t electorate; /* from the membership in the motion's causal past; freed with the report */
   cs_audit_vote_t *votes; /* vote_count ballots on the motion, in bundle order; owned by the report */
   uint32_t vote_count;
   bool resolved;
-  cs_resolution_t resolution;
+  cs_resolution_t resolution; /* the winner's, when several concurrent resolutions are valid */
+  cs_motion_tally_t tally;           /* at the winning resolution, or over every ballot when not resolved */
+  uint32_t resolutions_invalid; /* resolutions of the motion a node keeps out (one valid at least) */
   char resolver[CS_NAME_MAX + 1];
   uint32_t members;            /* member ops replayed */
   uint32_t members_kept_out;   /* member changes the club's rules keep out, as a node does */

@@ -219,10 +219,9 @@ int cs_model_check_value(const cs_field_spec_t *spec, cs_role_t role, cs_span_t 
   case CS_VALUE_RESULTS:
     return cs__check_results(value);
   case CS_VALUE_ELECTORATE: {
-    cs_electorate_t *e = malloc(sizeof(*e));
-    if (!e) return CS_ENOMEM;
-    err = cs_electorate_decode(value, e);
-    free(e);
+    cs_electorate_t e;
+    err = cs_electorate_decode(value, &e);
+    cs_electorate_free(&e);
     return err;
   }
   case CS_VALUE_RESOLUTION: {

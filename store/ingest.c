@@ -292,71 +292,179 @@ static void cs__cache_touch(cs_object_t *obj) {
   ((cs__cached_t *)((char *)obj - offsetof(cs__cached_t, obj)))->dirty = true;
 }
 
-/* A resolution counts exactly the ballots its change depends on: each dep
- * must be a valid vote on this motion, and the counts and outcome must
- * follow (core/decision.c). Deps are in the causal past, so stored and
- * judged before this change, on every node. */
-static int cs__check_resolution(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__cache_t *cache, const cs_change_t *c,
-                                const uint8_t motion_id[CS_ID_LEN], const cs_object_t *motion, cs_span_t value) {
-  cs_resolution_t res;
+/* The motion rules' view of the replica (core/decision.h) ---------------- */
+
+/* The applied member ops of the club: every stored member op whose change
+ * the membership replay applied. */
+static int cs__motion_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_motion_members_t *out) {
+  cs_member_op_t *ops = NULL;
+  uint32_t count = 0, cap = 0;
+  MDB_cursor *cur;
+  MDB_val k = cs__val(club, CS_ID_LEN), v;
+  int err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->memberops, &cur));
+  if (err) return err;
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && !err;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (k.mv_size < CS_ID_LEN || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
+    if (count == cap) {
+      cap = cap ? 2 * cap : 64;
+      cs_member_op_t *grown = realloc(ops, cap * sizeof(*ops));
+      if (!grown) {
+        err = CS_ENOMEM;
+        break;
+      }
+      ops = grown;
+    }
+    if ((err = cs__mop_decode(k, v, &ops[count]))) break;
+    if (cs_store_change_status(txn, ops[count].entry.change) == CS_OK) count++;
+  }
+  mdb_cursor_close(cur);
+  if (!err) err = cs_motion_members_init(out, ops, count);
+  free(ops);
+  return err;
+}
+
+/* Every valid ballot on a motion: the derived field of its votes. */
+typedef struct cs__ballots_s {
+  const uint8_t *motion;
+  cs_ballot_t *items;
+  uint32_t count, cap;
+} cs__ballots_t;
+
+static int cs__ballots_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
+  (void)id;
+  cs__ballots_t *b = vctx;
+  const cs_entry_t *e;
+  if (!obj->has_parent || memcmp(obj->parent, b->motion, CS_ID_LEN) != 0) return CS_OK;
+  uint32_t n = cs_object_field(obj, CS_F_VOTE_BALLOTS, &e);
+  for (uint32_t i = 0; i < n; i++) {
+    if (b->count == b->cap) {
+      uint32_t cap = b->cap ? 2 * b->cap : 64;
+      cs_ballot_t *grown = realloc(b->items, cap * sizeof(*grown));
+      if (!grown) return CS_ENOMEM;
+      b->items = grown;
+      b->cap = cap;
+    }
+    int err = cs_ballot_from_entry(&e[i], &b->items[b->count]);
+    if (err) return err;
+    b->count++;
+  }
+  return CS_OK;
+}
+
+int cs_store_motion_ballots(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t motion[CS_ID_LEN],
+                            cs_ballot_t **out, uint32_t *count) {
+  cs__ballots_t b = {motion, NULL, 0, 0};
+  int err = cs_store_objects(txn, club, CS_OBJ_VOTE, cs__ballots_each, &b);
+  if (err) {
+    free(b.items);
+    b.items = NULL;
+    b.count = 0;
+  }
+  *out = b.items;
+  *count = b.count;
+  return err;
+}
+
+int cs_store_motion_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_motion_members_t *out) {
+  return cs__motion_members(txn, club, out);
+}
+
+/* The valid resolutions a motion holds. */
+static int cs__motion_resolutions(const cs_object_t *motion, cs_resolution_rec_t **out, uint32_t *count) {
+  const cs_entry_t *e;
+  uint32_t n = cs_object_field(motion, CS_F_MOTION_RESOLUTIONS, &e);
+  *count = 0;
+  *out = malloc((n ? n : 1) * sizeof(**out));
+  if (!*out) return CS_ENOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    int err = cs_resolution_from_entry(&e[i], &(*out)[i]);
+    if (err) return err;
+    *count = i + 1;
+  }
+  return CS_OK;
+}
+
+/* A resolution, judged by the rule of core/decision.c against its causal
+ * past; then recorded in the motion's derived field. */
+static int cs__check_resolution(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *c,
+                                const uint8_t motion_id[CS_ID_LEN], cs_object_t *motion, const cs_op_t *op,
+                                const uint8_t op_id[CS_ID_LEN]) {
+  cs_resolution_rec_t rec, *prior = NULL;
   const cs_entry_t *e;
   char rule[16] = "", why[256];
-  int err = cs_resolution_decode(value, &res);
+  uint32_t prior_count = 0, ballot_count = 0;
+  cs_ballot_t *ballots = NULL;
+  cs_motion_members_t members = {NULL, 0};
+  int err = cs_resolution_decode(op->value, &rec.res);
   if (err) return err;
   if (cs_object_field(motion, CS_F_MOTION_QUORUM, &e)) cs_value_str(e->value, e->value_len, rule, sizeof(rule));
-  cs_electorate_t *electorate = malloc(sizeof(*electorate));
-  cs_counted_t *counted = calloc(CS_CHANGE_DEPS_MAX, sizeof(*counted));
-  cs_change_t *dep = malloc(sizeof(*dep));
-  cs_op_t *op = malloc(sizeof(*op));
-  cs_member_t *m = malloc(sizeof(*m));
-  err = electorate && counted && dep && op && m ? CS_OK : CS_ENOMEM;
-  if (!err && (!cs_object_field(motion, CS_F_MOTION_ELECTORATE, &e) ||
-               cs_electorate_decode((cs_span_t){e->value, e->value_len}, electorate) != CS_OK))
-    err = CS_EFORMAT;
-  for (uint32_t d = 0; d < c->dep_count && !err; d++) {
-    cs_span_t bytes;
-    bool vote = false;
-    if (cs_store_change_get(txn, c->deps[d], &bytes) != CS_OK || cs_change_decode(bytes, dep) != CS_OK ||
-        cs_store_change_status(txn, c->deps[d]) != CS_OK) {
-      err = CS_EAUTH;
-      break;
-    }
-    cs_op_iter_t it;
-    uint8_t local_parent[64][CS_ID_LEN];
-    if ((err = cs_op_iter_init(&it, dep->payload_bytes))) break;
-    for (uint32_t index = 0; !err && cs_op_iter_next(&it, op) == CS_OK; index++) {
-      if (op->type == CS_OP_CREATE && index < 64) memcpy(local_parent[index], op->parent, CS_ID_LEN);
-      if (op->type != CS_OP_SET || op->field != CS_F_VOTE_CHOICE) continue;
-      uint8_t parent[CS_ID_LEN];
-      if (op->obj_local) {
-        memcpy(parent, local_parent[op->obj_index], CS_ID_LEN);
-      } else {
-        cs_object_t *v = cs__cache_get(txn, club, cache, op->obj, &err);
-        if (err || !v || v->type != CS_OBJ_VOTE) break;
-        memcpy(parent, v->parent, CS_ID_LEN);
-      }
-      char choice[16] = "";
-      cs_value_str(op->value.ptr, op->value.len, choice, sizeof(choice));
-      for (uint32_t k = 0; cs_vote_choices[k]; k++)
-        if (strcmp(choice, cs_vote_choices[k]) == 0) counted[d].choice = k, vote = true;
-      vote = vote && memcmp(parent, motion_id, CS_ID_LEN) == 0;
-    }
-    if (err) break;
-    const cs_member_entry_t *latest = NULL;
-    if (cs_store_member_get(txn, club, dep->author, m) == CS_OK) latest = cs_member_latest(m);
-    if (!vote || !latest) {
-      err = CS_EAUTH;
-      break;
-    }
-    snprintf(counted[d].museum, sizeof(counted[d].museum), "%s", latest->museum);
+  cs_past_t past = cs_store_past(txn);
+  if (!(err = cs__motion_resolutions(motion, &prior, &prior_count)) &&
+      !(err = cs_store_motion_ballots(txn, club, motion_id, &ballots, &ballot_count)))
+    err = cs__motion_members(txn, club, &members);
+  if (!err) {
+    cs_resolution_case_t rc = {&past,   &members, motion->created_change, rule,    ballots,       ballot_count,
+                               prior,   prior_count, c->id,                &rec.res, op->ref_count};
+    err = cs_resolution_judge(&rc, NULL, NULL, why, sizeof(why));
   }
-  if (!err) err = cs_resolution_check(&res, rule, electorate, counted, c->dep_count, why, sizeof(why));
-  free(electorate);
-  free(counted);
-  free(dep);
-  free(op);
-  free(m);
+  if (!err) {
+    memcpy(rec.change, c->id, CS_ID_LEN);
+    memcpy(rec.author, c->author, CS_KEY_LEN);
+    rec.seq = c->seq;
+    rec.lamport = c->lamport;
+    cs_buf_t el;
+    cs_buf_init(&el, 128);
+    cs_resolution_element(&rec, &el);
+    err = cs_object_add(motion, CS_F_MOTION_RESOLUTIONS, c->lamport, c->author, op_id, cs_buf_span(&el));
+    cs_buf_free(&el);
+  }
+  cs_motion_members_free(&members);
+  free(ballots);
+  free(prior);
   return err;
+}
+
+/* A ballot: recorded in its vote's derived field; a second ballot of one
+ * change on the same motion makes the change invalid. The change's other
+ * votes are in the cache, with their ballots of this change. */
+static int cs__record_ballot(cs__cache_t *cache, const cs_change_t *c, cs_object_t *vote, const cs_op_t *op,
+                             const uint8_t op_id[CS_ID_LEN]) {
+  cs_ballot_t b, other;
+  char choice[16] = "";
+  memcpy(b.change, c->id, CS_ID_LEN);
+  b.seq = c->seq;
+  b.choice = 0;
+  cs_value_str(op->value.ptr, op->value.len, choice, sizeof(choice));
+  for (uint32_t k = 0; cs_vote_choices[k]; k++)
+    if (strcmp(choice, cs_vote_choices[k]) == 0) b.choice = k;
+  for (uint32_t i = 0; i < cache->count; i++) {
+    const cs_object_t *o = &cache->items[i].obj;
+    const cs_entry_t *e;
+    if (o->type != CS_OBJ_VOTE || memcmp(o->parent, vote->parent, CS_ID_LEN) != 0) continue;
+    uint32_t n = cs_object_field(o, CS_F_VOTE_BALLOTS, &e);
+    for (uint32_t j = 0; j < n; j++)
+      if (cs_ballot_from_entry(&e[j], &other) == CS_OK && memcmp(other.change, c->id, CS_ID_LEN) == 0)
+        return CS_EAUTH; /* one ballot per motion in one change */
+  }
+  cs_buf_t el;
+  cs_buf_init(&el, 64);
+  cs_ballot_element(&b, &el);
+  int err = cs_object_add(vote, CS_F_VOTE_BALLOTS, c->lamport, c->author, op_id, cs_buf_span(&el));
+  cs_buf_free(&el);
+  return err;
+}
+
+/* What the motion rules keep of a valid write: a ballot, a resolution. */
+static int cs__motion_rules(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__cache_t *cache, const cs_change_t *c,
+                            cs_object_t *obj, const cs_op_t *op, uint32_t index) {
+  if (op->type != CS_OP_SET) return CS_OK;
+  uint8_t op_id[CS_ID_LEN]; /* the derived entry's own id */
+  cs_op_id(c->id, CS_DERIVED_OP_INDEX(index), op_id);
+  if (obj->type == CS_OBJ_VOTE && op->field == CS_F_VOTE_CHOICE) return cs__record_ballot(cache, c, obj, op, op_id);
+  if (obj->type == CS_OBJ_MOTION && op->field == CS_F_MOTION_RESOLUTION)
+    return cs__check_resolution(txn, club, c, op->obj, obj, op, op_id);
+  return CS_OK;
 }
 
 /* The checks of a value that need state: the writer's own key, a ballot's
@@ -366,7 +474,7 @@ static int cs__check_resolution(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs
 static int cs__check_in_state(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs__cache_t *cache, const cs_change_t *c,
                               const uint8_t obj_id[CS_ID_LEN], const cs_object_t *obj, const cs_field_spec_t *spec,
                               cs_span_t value) {
-  if (spec->value == CS_VALUE_RESOLUTION) return cs__check_resolution(txn, club, cache, c, obj_id, obj, value);
+  (void)obj_id;
   if (spec->value == CS_VALUE_OWN_KEY) {
     uint8_t key[CS_KEY_LEN];
     cs_mp_reader_t r = cs_mp_reader(value);
@@ -548,6 +656,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
         err = cs_object_add(obj, op->field, c->lamport, c->author, op_id, op->value);
       else
         cs_object_remove(obj, op->field, op->ref_count, (const uint8_t(*)[CS_ID_LEN])op->refs);
+      if (!err) err = cs__motion_rules(txn, club, cache, c, obj, op, index);
     }
     cs__cache_touch(obj);
   }
@@ -1009,7 +1118,7 @@ static int cs__author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_
     MDB_val k = cs__val(club, CS_ID_LEN), v;
     if (chosen) {
       /* Chosen deps are kept as given, the author's own previous change
-       * included: a resolution's deps are exactly the ballots it counts. */
+       * included. */
       for (uint32_t i = 0; i < chosen_count && i < CS_CHANGE_DEPS_MAX; i++) memcpy(deps[dep_count++], chosen[i], CS_ID_LEN);
       /* The format wants deps sorted and distinct. */
       qsort(deps, dep_count, CS_ID_LEN, cs__cmp_id);

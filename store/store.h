@@ -15,6 +15,7 @@
 #include <lmdb.h>
 
 #include "core/change.h"
+#include "core/decision.h"
 #include "core/members.h"
 #include "core/object.h"
 #include "core/op.h"
@@ -82,7 +83,7 @@ int cs_store_author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_ke
 int cs_store_heads(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint8_t (*heads_out)[CS_ID_LEN], uint32_t max,
                    uint32_t *count) CS_MUST_USE;
 /* The same with chosen deps instead of this node's heads: a resolution
- * depends on exactly the ballots it counts (core/decision.h). */
+ * carrying out a decision depends on its motion and resolution. */
 int cs_store_author_deps(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t *secret_key, cs_span_t payload,
                          int64_t time_ms, const uint8_t (*deps)[CS_ID_LEN], uint32_t dep_count,
                          uint8_t id_out[CS_ID_LEN]) CS_MUST_USE;
@@ -167,6 +168,12 @@ int cs_store_objects(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type
                      int (*each_cb)(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *ctx), void *ctx);
 
 /* Resolved members. */
+/* What the motion rules read (core/decision.h), as the replica holds it:
+ * every valid ballot on a motion (*out malloc'd, the caller frees it), and
+ * the applied member ops (free with cs_motion_members_free). */
+int cs_store_motion_ballots(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t motion[CS_ID_LEN],
+                            cs_ballot_t **out, uint32_t *count) CS_MUST_USE;
+int cs_store_motion_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_motion_members_t *out) CS_MUST_USE;
 int cs_store_member_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t key[CS_KEY_LEN],
                         cs_member_t *out) CS_MUST_USE;
 int cs_store_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],

@@ -13,16 +13,62 @@ static const char motion_usage[] =
     "motion propose TEXT [--quorum majority|two-thirds] [--effect TEXT] | vote ID yes|no|abstain | show ID | list | "
     "resolve ID";
 
-/* The electorate: museums with a voting role now. */
-static int electorate_each(const cs_member_t *m, void *vctx) {
-  cs_electorate_t *e = vctx;
-  const cs_member_entry_t *latest = cs_member_latest(m);
-  if (!latest || (latest->role != CS_ROLE_ADMIN && latest->role != CS_ROLE_MEMBER)) return 0;
-  for (uint32_t i = 0; i < e->count; i++)
-    if (strcmp(e->museums[i], latest->museum) == 0) return 0;
-  if (e->count == CS_ELECTORATE_MAX) return CS_ETOOBIG;
-  snprintf(e->museums[e->count++], sizeof(e->museums[0]), "%s", latest->museum);
-  return 0;
+/* A motion as this node's rules see it (core/decision.h): the electorate
+ * from the membership in the motion's causal past, every valid ballot, the
+ * winning resolution, and the tally at it (or, unresolved, over every ballot
+ * this node holds, as a resolution written now would count them). */
+typedef struct motion_view_s {
+  cs_motion_members_t members;
+  cs_electorate_t electorate;
+  cs_ballot_t *ballots;
+  uint32_t ballot_count;
+  bool *counted;
+  char (*museums)[CS_NAME_MAX + 1];
+  bool resolved;
+  cs_resolution_t resolution;
+  cs_motion_tally_t tally;
+} motion_view_t;
+
+static void motion_view_free(motion_view_t *v) {
+  cs_motion_members_free(&v->members);
+  cs_electorate_free(&v->electorate);
+  free(v->ballots);
+  free(v->counted);
+  free(v->museums);
+  memset(v, 0, sizeof(*v));
+}
+
+static int motion_view(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t motion[CS_ID_LEN],
+                       const cs_object_t *obj, motion_view_t *v) {
+  memset(v, 0, sizeof(*v));
+  cs_past_t past = cs_store_past(txn);
+  int err = cs_store_motion_members(txn, club, &v->members);
+  if (!err) err = cs_motion_electorate(&v->members, &past, obj->created_change, &v->electorate);
+  if (!err) err = cs_store_motion_ballots(txn, club, motion, &v->ballots, &v->ballot_count);
+  if (!err) {
+    v->counted = calloc(v->ballot_count ? v->ballot_count : 1, sizeof(*v->counted));
+    v->museums = calloc(v->ballot_count ? v->ballot_count : 1, sizeof(*v->museums));
+    if (!v->counted || !v->museums) err = CS_ENOMEM;
+  }
+  /* The winner's change, for its past. */
+  const cs_entry_t *e;
+  uint32_t n = cs_object_field(obj, CS_F_MOTION_RESOLUTIONS, &e);
+  cs_resolution_rec_t *recs = n ? malloc(n * sizeof(*recs)) : NULL;
+  uint32_t rec_count = 0;
+  if (n && !recs && !err) err = CS_ENOMEM;
+  for (uint32_t i = 0; i < n && !err; i++)
+    if (cs_resolution_from_entry(&e[i], &recs[rec_count]) == CS_OK) rec_count++;
+  const cs_resolution_rec_t *win = err ? NULL : cs_resolution_winner(recs, rec_count);
+  if (win) {
+    v->resolved = true;
+    v->resolution = win->res;
+  }
+  if (!err)
+    err = cs_motion_tally(&v->members, &past, win ? win->change : NULL, &v->electorate, v->ballots, v->ballot_count,
+                          &v->tally, v->counted, v->museums);
+  free(recs);
+  if (err) motion_view_free(v);
+  return err;
 }
 
 static int motion_propose(cli_t *cli, cli_args_t *args) {
@@ -38,29 +84,27 @@ static int motion_propose(cli_t *cli, cli_args_t *args) {
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN];
   if ((code = cli_begin_write(cli, &txn, club, CLI_ROLES_CLUB, "propose motions"))) return code;
-  cs_electorate_t *e = calloc(1, sizeof(*e));
-  int err = e ? cs_store_members(&txn, club, electorate_each, e) : CS_ENOMEM;
-  cs_store_abort(&txn);
-  if (err) {
-    free(e);
-    return err == CS_ETOOBIG ? cli_fail(CLI_ERROR, "more than %d voting museums: a resolution cannot count them all",
-                                        CS_ELECTORATE_MAX)
-                             : cli_fail_err(err, "cannot read the members");
+  /* The electorate is not written: every node reads it from the membership
+   * in the motion's causal past, which is this node's membership now. */
+  cs_motion_members_t members;
+  cs_electorate_t e = {NULL, 0, 0};
+  cs_past_t past = cs_store_past(&txn);
+  int err = cs_store_motion_members(&txn, club, &members);
+  if (!err) {
+    err = cs_motion_electorate(&members, &past, NULL, &e);
+    cs_motion_members_free(&members);
   }
-  cs_buf_t payload, value;
+  cs_store_abort(&txn);
+  if (err) return cli_fail_err(err, "cannot read the members");
+  uint32_t voters = e.count;
+  cs_electorate_free(&e);
+  cs_buf_t payload;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
-  cs_buf_init(&value, CS_TEXT_MAX);
-  cs_electorate_write(&value, e);
-  uint32_t voters = e->count;
-  free(e);
-  cs_mp_write_array(&payload, 4 + (effect ? 1u : 0u));
+  cs_mp_write_array(&payload, 3 + (effect ? 1u : 0u));
   cs_op_write_create(&payload, CS_OBJ_MOTION, NULL);
   cs_op_write_set_str(&payload, cs_ref_local(0), CS_F_MOTION_TEXT, text, 0, NULL);
   cs_op_write_set_str(&payload, cs_ref_local(0), CS_F_MOTION_QUORUM, quorum, 0, NULL);
-  cs_op_write_set_raw(&payload, cs_ref_local(0), CS_F_MOTION_ELECTORATE, cs_buf_span(&value), 0, NULL);
   if (effect) cs_op_write_set_str(&payload, cs_ref_local(0), CS_F_MOTION_EFFECT, effect, 0, NULL);
-  if (value.failed) payload.failed = true;
-  cs_buf_free(&value);
   uint8_t change_id[CS_ID_LEN], id[CS_ID_LEN];
   if ((code = cli_commit(cli, club, &payload, change_id, "cannot propose the motion"))) return code;
   cs_op_id(change_id, 0, id);
@@ -71,48 +115,21 @@ static int motion_propose(cli_t *cli, cli_args_t *args) {
   return CLI_OK;
 }
 
-/* A motion's votes as this node sees them: per museum, the latest choice. */
-typedef struct tally_vote_s {
-  char museum[CS_NAME_MAX + 1];
-  uint8_t key[CS_KEY_LEN];
-  uint8_t vote[CS_ID_LEN]; /* the vote object */
-  uint8_t op[CS_ID_LEN];   /* its winning write */
-  uint64_t lamport;
-  char choice[16];
-} tally_vote_t;
-
-typedef struct votes_ctx_s {
-  cs_txn_t *txn;
-  const uint8_t *club;
+/* This key's own vote object on a motion, if it has one. */
+typedef struct own_vote_s {
   const uint8_t *motion;
-  const uint8_t *only_creator;
-  tally_vote_t items[4 * CS_ELECTORATE_MAX];
-  uint32_t count;
-} votes_ctx_t;
+  const uint8_t *key;
+  bool found;
+  uint8_t id[CS_ID_LEN];
+} own_vote_t;
 
-static int votes_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
-  votes_ctx_t *ctx = vctx;
-  const cs_entry_t *e;
+static int own_vote_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
+  own_vote_t *ctx = vctx;
   if (!obj->has_parent || memcmp(obj->parent, ctx->motion, CS_ID_LEN) != 0) return 0;
-  if (ctx->only_creator && memcmp(obj->creator, ctx->only_creator, CS_KEY_LEN) != 0) return 0;
-  if (!cs_object_field(obj, CS_F_VOTE_CHOICE, &e)) return 0;
-  tally_vote_t v;
-  memset(&v, 0, sizeof(v));
-  cli_museum_of(ctx->txn, ctx->club, obj->creator, v.museum, sizeof(v.museum));
-  memcpy(v.key, obj->creator, CS_KEY_LEN);
-  memcpy(v.vote, id, CS_ID_LEN);
-  memcpy(v.op, e->op, CS_ID_LEN);
-  v.lamport = e->lamport;
-  cs_value_str(e->value, e->value_len, v.choice, sizeof(v.choice));
-  /* One museum, one vote: keep its latest by (lamport, key). */
-  for (uint32_t i = 0; i < ctx->count; i++) {
-    tally_vote_t *o = &ctx->items[i];
-    if (strcmp(o->museum, v.museum) != 0) continue;
-    if (v.lamport > o->lamport || (v.lamport == o->lamport && memcmp(v.key, o->key, CS_KEY_LEN) > 0)) *o = v;
-    return 0;
-  }
-  if (ctx->count < sizeof(ctx->items) / sizeof(ctx->items[0])) ctx->items[ctx->count++] = v;
-  return 0;
+  if (memcmp(obj->creator, ctx->key, CS_KEY_LEN) != 0) return 0;
+  ctx->found = true;
+  memcpy(ctx->id, id, CS_ID_LEN);
+  return CS_STOP;
 }
 
 static int motion_read(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *arg,
@@ -134,39 +151,33 @@ static int motion_vote(cli_t *cli, cli_args_t *args) {
     cs_store_abort(&txn);
     return code;
   }
-  bool resolved = cs_object_field(&obj, CS_F_MOTION_RESOLUTION, &(const cs_entry_t *){NULL}) > 0;
+  cs_resolution_t res;
+  bool resolved = cs_motion_outcome(&obj, &res);
   cs_object_free(&obj);
-  votes_ctx_t *mine = calloc(1, sizeof(*mine));
-  if (!mine) {
-    cs_store_abort(&txn);
-    return cli_fail(CLI_ERROR, "out of memory");
-  }
-  *mine = (votes_ctx_t){.txn = &txn, .club = club, .motion = motion, .only_creator = cli->secret_key + 32};
-  int err = cs_store_objects(&txn, club, CS_OBJ_VOTE, votes_each, mine);
+  own_vote_t mine = {motion, cli->secret_key + 32, false, {0}};
+  int err = cs_store_objects(&txn, club, CS_OBJ_VOTE, own_vote_each, &mine);
   cs_object_t vote;
   cs_object_init(&vote);
-  if (!err && mine->count) err = cs_store_object_get(&txn, club, mine->items[0].vote, &vote);
+  if (!err && mine.found) err = cs_store_object_get(&txn, club, mine.id, &vote);
   cs_store_abort(&txn);
   if (err) code = cli_fail_err(err, "cannot read your vote");
   else if (resolved) code = cli_fail(CLI_ERROR, "this motion is resolved already: ballots are no longer counted");
   if (code) {
-    free(mine);
     cs_object_free(&vote);
     return code;
   }
   /* Changeable until counted: this key overwrites its own vote. */
   cs_buf_t payload;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
-  if (mine->count) {
+  if (mine.found) {
     cs_mp_write_array(&payload, 1);
-    cli_write_overwrite_str(&payload, &vote, mine->items[0].vote, CS_F_VOTE_CHOICE, choice);
+    cli_write_overwrite_str(&payload, &vote, mine.id, CS_F_VOTE_CHOICE, choice);
   } else {
     cs_ref_t parent = cs_ref_id(motion);
     cs_mp_write_array(&payload, 2);
     cs_op_write_create(&payload, CS_OBJ_VOTE, &parent);
     cs_op_write_set_str(&payload, cs_ref_local(0), CS_F_VOTE_CHOICE, choice, 0, NULL);
   }
-  free(mine);
   cs_object_free(&vote);
   uint8_t change_id[CS_ID_LEN];
   if ((code = cli_commit(cli, club, &payload, change_id, "cannot record the vote"))) return code;
@@ -174,35 +185,6 @@ static int motion_vote(cli_t *cli, cli_args_t *args) {
   cs_hex32(change_id, hex);
   printf("Voted %s; you may change it until the motion is resolved.\n%s\n", choice, hex);
   return CLI_OK;
-}
-
-/* The ids of the changes that wrote given ops (a vote's winning write), by
- * scanning the history: a resolution names changes, records name ops. */
-typedef struct op_changes_ctx_s {
-  const tally_vote_t *votes;
-  uint32_t count;
-  uint8_t (*changes)[CS_ID_LEN];
-  uint32_t found;
-} op_changes_ctx_t;
-
-static int op_changes_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
-  op_changes_ctx_t *ctx = vctx;
-  cs_change_t *c = malloc(sizeof(*c));
-  cs_op_iter_t it;
-  if (!c) return CS_ENOMEM;
-  if (cs_change_decode(bytes, c) == CS_OK && cs_op_iter_init(&it, c->payload_bytes) == CS_OK) {
-    for (uint32_t index = 0; index < it.count; index++) {
-      uint8_t op_id[CS_ID_LEN];
-      cs_op_id(id, index, op_id);
-      for (uint32_t v = 0; v < ctx->count; v++)
-        if (memcmp(ctx->votes[v].op, op_id, CS_ID_LEN) == 0) {
-          memcpy(ctx->changes[v], id, CS_ID_LEN);
-          ctx->found++;
-        }
-    }
-  }
-  free(c);
-  return 0;
 }
 
 static int motion_resolve(cli_t *cli, cli_args_t *args) {
@@ -218,67 +200,43 @@ static int motion_resolve(cli_t *cli, cli_args_t *args) {
     cs_store_abort(&txn);
     return code;
   }
-  const cs_entry_t *e;
   char rule[16] = "";
-  cs_electorate_t *electorate = calloc(1, sizeof(*electorate));
-  votes_ctx_t *votes = calloc(1, sizeof(*votes));
-  uint8_t(*changes)[CS_ID_LEN] = calloc(CS_CHANGE_DEPS_MAX, CS_ID_LEN);
-  int err = electorate && votes && changes ? CS_OK : CS_ENOMEM;
-  if (cs_object_field(&obj, CS_F_MOTION_QUORUM, &e)) cs_value_str(e->value, e->value_len, rule, sizeof(rule));
-  if (!err && (!cs_object_field(&obj, CS_F_MOTION_ELECTORATE, &e) ||
-               cs_electorate_decode((cs_span_t){e->value, e->value_len}, electorate) != CS_OK))
-    err = CS_EFORMAT;
-  if (!err) {
-    *votes = (votes_ctx_t){.txn = &txn, .club = club, .motion = motion};
-    err = cs_store_objects(&txn, club, CS_OBJ_VOTE, votes_each, votes);
-  }
-  /* Count the latest vote of each museum of the electorate. */
-  cs_resolution_t res = {false, 0, 0, 0};
-  uint32_t counted = 0;
-  for (uint32_t i = 0; !err && i < votes->count; i++) {
-    if (!cs_electorate_has(electorate, votes->items[i].museum)) continue;
-    votes->items[counted] = votes->items[i];
-    counted++;
-  }
-  op_changes_ctx_t find = {votes->items, counted, changes, 0};
-  if (!err) err = cs_store_changes(&txn, club, op_changes_each, &find);
+  cli_field_text(&obj, CS_F_MOTION_QUORUM, rule, sizeof(rule));
+  /* The count the rules will check: every ballot this node holds, each
+   * museum's latest (core/decision.c, cs_motion_tally). */
+  motion_view_t v;
+  int err = motion_view(&txn, club, motion, &obj, &v);
   cs_store_abort(&txn);
-  if (!err && find.found != counted) err = CS_ENOTFOUND;
-  for (uint32_t i = 0; !err && i < counted; i++) {
-    const char *choice = votes->items[i].choice;
-    if (strcmp(choice, "yes") == 0) res.yes++;
-    else if (strcmp(choice, "no") == 0) res.no++;
-    else res.abstain++;
-  }
-  res.adopted = cs_quorum_met(rule, electorate->count, res.yes);
-  uint32_t electorate_count = electorate->count;
-  free(electorate);
-  free(votes);
   if (err) {
-    free(changes);
     cs_object_free(&obj);
     return cli_fail_err(err, "cannot count the votes");
   }
+  if (v.resolved) {
+    bool adopted = v.resolution.adopted;
+    motion_view_free(&v);
+    cs_object_free(&obj);
+    return cli_fail(CLI_ERROR, "this motion is resolved already (%s): a decided motion stays decided",
+                    adopted ? "adopted" : "rejected");
+  }
+  cs_resolution_t res = {cs_quorum_met(rule, v.electorate.count, v.tally.yes), v.tally.yes, v.tally.no,
+                         v.tally.abstain};
+  uint32_t electorate_count = v.electorate.count, counted = v.tally.museums;
+  motion_view_free(&v);
   cs_buf_t payload, value;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
   cs_buf_init(&value, 256);
   cs_resolution_write(&value, &res);
   cs_mp_write_array(&payload, 1);
-  cli_write_overwrite(&payload, &obj, motion, CS_F_MOTION_RESOLUTION, cs_buf_span(&value));
+  /* A resolution names no predecessor: no valid one is in its past. */
+  cs_op_write_set_raw(&payload, cs_ref_id(motion), CS_F_MOTION_RESOLUTION, cs_buf_span(&value), 0, NULL);
   cs_buf_free(&value);
   cs_object_free(&obj);
-  /* The resolution depends on exactly the ballots it counts. */
   uint8_t change_id[CS_ID_LEN];
-  err = payload.failed ? CS_ETOOBIG
-                       : cli_author_deps(cli, club, cs_buf_span(&payload), (const uint8_t(*)[CS_ID_LEN])changes, counted,
-                                         change_id);
-  cs_buf_free(&payload);
-  free(changes);
-  if (err) return cli_fail_err(err, "cannot write the resolution");
+  if ((code = cli_commit(cli, club, &payload, change_id, "cannot write the resolution"))) return code;
   char hex[65];
   cs_hex32(change_id, hex);
-  printf("%s: %llu yes, %llu no, %llu abstain of %u museums (%s rule); the resolution counts exactly these %u "
-         "ballots.\n%s\n",
+  printf("%s: %llu yes, %llu no, %llu abstain of %u museums (%s rule); the resolution counts the latest ballot of "
+         "each of these %u museums in its causal past.\n%s\n",
          res.adopted ? "Adopted" : "Rejected", (unsigned long long)res.yes, (unsigned long long)res.no,
          (unsigned long long)res.abstain, electorate_count, rule, counted, hex);
   return CLI_OK;
@@ -302,44 +260,28 @@ static int motion_show(cli_t *cli, cli_args_t *args) {
   cli_field_text(&obj, CS_F_MOTION_EFFECT, effect, sizeof(effect));
   cli_field_text(&obj, CS_F_MOTION_QUORUM, rule, sizeof(rule));
   cli_museum_of(&txn, club, obj.creator, proposer, sizeof(proposer));
-  const cs_entry_t *e;
-  cs_electorate_t *electorate = calloc(1, sizeof(*electorate));
-  votes_ctx_t *votes = calloc(1, sizeof(*votes));
-  if (!electorate || !votes) {
-    free(electorate);
-    free(votes);
-    cs_store_abort(&txn);
-    cs_object_free(&obj);
-    return cli_fail(CLI_ERROR, "out of memory");
-  }
-  if (cs_object_field(&obj, CS_F_MOTION_ELECTORATE, &e) &&
-      cs_electorate_decode((cs_span_t){e->value, e->value_len}, electorate) != CS_OK)
-    electorate->count = 0;
-  *votes = (votes_ctx_t){.txn = &txn, .club = club, .motion = motion};
-  int err = cs_store_objects(&txn, club, CS_OBJ_VOTE, votes_each, votes);
+  motion_view_t v;
+  int err = motion_view(&txn, club, motion, &obj, &v);
   cs_store_abort(&txn);
+  cs_object_free(&obj);
+  if (err) return cli_fail_err(err, "cannot read the votes");
   json_t *doc = json_pack("{s:o s:s s:s s:s s:s}", "id", cli_json_hex(motion), "text", text, "effect", effect,
                           "quorum", rule, "proposer", proposer);
   json_t *names = json_array(), *ballots = json_array();
-  for (uint32_t i = 0; i < electorate->count; i++) json_array_append_new(names, json_string(electorate->museums[i]));
-  for (uint32_t i = 0; i < votes->count; i++)
-    json_array_append_new(ballots, json_pack("{s:s s:s}", "museum", votes->items[i].museum, "choice",
-                                             votes->items[i].choice));
+  for (uint32_t i = 0; i < v.electorate.count; i++) json_array_append_new(names, json_string(v.electorate.museums[i]));
+  /* Each museum's ballot the tally takes, as `verify` prints it. */
+  for (uint32_t i = 0; i < v.ballot_count; i++)
+    if (v.counted[i])
+      json_array_append_new(ballots, json_pack("{s:s s:s}", "museum", v.museums[i], "choice",
+                                               cs_vote_choices[v.ballots[i].choice]));
   json_object_set_new(doc, "electorate", names);
   json_object_set_new(doc, "votes", ballots);
-  cs_resolution_t res;
-  if (cs_object_field(&obj, CS_F_MOTION_RESOLUTION, &e) &&
-      cs_resolution_decode((cs_span_t){e->value, e->value_len}, &res) == CS_OK)
+  if (v.resolved)
     json_object_set_new(doc, "resolution",
-                        json_pack("{s:s s:I s:I s:I}", "outcome", res.adopted ? "adopted" : "rejected", "yes",
-                                  (json_int_t)res.yes, "no", (json_int_t)res.no, "abstain", (json_int_t)res.abstain));
-  free(electorate);
-  free(votes);
-  cs_object_free(&obj);
-  if (err) {
-    json_decref(doc);
-    return cli_fail_err(err, "cannot read the votes");
-  }
+                        json_pack("{s:s s:I s:I s:I}", "outcome", v.resolution.adopted ? "adopted" : "rejected", "yes",
+                                  (json_int_t)v.resolution.yes, "no", (json_int_t)v.resolution.no, "abstain",
+                                  (json_int_t)v.resolution.abstain));
+  motion_view_free(&v);
   if (cli->json) return cli_print_json(doc);
   printf("Motion %s\n  proposed by %s: %s\n", json_string_value(json_object_get(doc, "id")), proposer, text);
   if (*effect) printf("  effect: %s\n", effect);
@@ -361,7 +303,8 @@ static int motion_show(cli_t *cli, cli_args_t *args) {
 static int motion_list_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
   char text[81];
   cli_field_text(obj, CS_F_MOTION_TEXT, text, sizeof(text));
-  bool resolved = cs_object_field(obj, CS_F_MOTION_RESOLUTION, &(const cs_entry_t *){NULL}) > 0;
+  cs_resolution_t res;
+  bool resolved = cs_motion_outcome(obj, &res);
   json_array_append_new(vctx, json_pack("{s:o s:s s:b}", "id", cli_json_hex(id), "text", text, "resolved", resolved));
   return 0;
 }
@@ -403,12 +346,14 @@ int cmd_motion(cli_t *cli, cli_args_t *args) {
 
 /* audit-bundle ------------------------------------------------------------- */
 
-#define AUDIT_VOTES_MAX 4096
-
 typedef struct audit_ctx_s {
   const uint8_t *motion;
-  uint8_t (*vote_objects)[CS_ID_LEN];
-  uint32_t vote_count;
+  cs_past_t past;
+  const cs_resolution_rec_t *resolutions; /* the motion's valid ones: their whole causal past goes in */
+  uint32_t resolution_count;
+  uint8_t motion_change[CS_ID_LEN];
+  uint8_t (*vote_objects)[CS_ID_LEN]; /* the motion's votes seen so far, sorted */
+  uint32_t vote_count, vote_cap;
   cs_bundle_writer_t writer;
   cs_buf_t out;
   uint64_t written;
@@ -416,9 +361,33 @@ typedef struct audit_ctx_s {
   int err;
 } audit_ctx_t;
 
-/* Keeps a change when it is membership, the motion, a vote on it, or the
- * resolution. History comes in causal order, so a vote's creation is seen
- * before any overwrite of it. */
+static int audit_cmp_id(const void *a, const void *b) { return memcmp(a, b, CS_ID_LEN); }
+
+static bool audit_is_vote(const audit_ctx_t *ctx, const uint8_t obj[CS_ID_LEN]) {
+  return ctx->vote_count && bsearch(obj, ctx->vote_objects, ctx->vote_count, CS_ID_LEN, audit_cmp_id) != NULL;
+}
+
+static int audit_add_vote(audit_ctx_t *ctx, const uint8_t obj[CS_ID_LEN]) {
+  if (ctx->vote_count == ctx->vote_cap) {
+    uint32_t cap = ctx->vote_cap ? 2 * ctx->vote_cap : 256;
+    uint8_t(*grown)[CS_ID_LEN] = realloc(ctx->vote_objects, (size_t)cap * CS_ID_LEN);
+    if (!grown) return CS_ENOMEM;
+    ctx->vote_objects = grown;
+    ctx->vote_cap = cap;
+  }
+  uint32_t at = ctx->vote_count;
+  while (at > 0 && memcmp(ctx->vote_objects[at - 1], obj, CS_ID_LEN) > 0) at--;
+  memmove(ctx->vote_objects[at + 1], ctx->vote_objects[at], (size_t)(ctx->vote_count - at) * CS_ID_LEN);
+  memcpy(ctx->vote_objects[at], obj, CS_ID_LEN);
+  ctx->vote_count++;
+  return CS_OK;
+}
+
+/* Keeps a change when it is membership, the motion, a vote on it, one of
+ * its resolutions, or in the causal past of the motion or of a valid
+ * resolution (what `verify` needs to read each count as a node does).
+ * History comes in causal order, so a vote's creation is seen before any
+ * overwrite of it. */
 static int audit_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
   audit_ctx_t *ctx = vctx;
   cs_change_t *c = malloc(sizeof(*c));
@@ -431,7 +400,12 @@ static int audit_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) 
     return ctx->err = CS_ENOMEM;
   }
   if (cs_change_decode(bytes, c) == CS_OK && cs_op_iter_init(&it, c->payload_bytes) == CS_OK) {
-    for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK; index++) {
+    for (uint32_t i = 0; i <= ctx->resolution_count && !keep && c->has_club; i++) {
+      const uint8_t *at = i < ctx->resolution_count ? ctx->resolutions[i].change : ctx->motion_change;
+      bool holds = false;
+      if (cs_past_holds(&ctx->past, at, c->author, c->seq, &holds) == CS_OK && holds) keep = true;
+    }
+    for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK && !ctx->err; index++) {
       uint8_t op_id[CS_ID_LEN], obj[CS_ID_LEN];
       cs_op_id(id, index, op_id);
       if (op->obj_local) cs_op_id(id, op->obj_index, obj);
@@ -440,18 +414,17 @@ static int audit_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) 
       if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_MOTION && memcmp(op_id, ctx->motion, CS_ID_LEN) == 0)
         keep = ctx->motion_found = true;
       if (op->type == CS_OP_SET && memcmp(obj, ctx->motion, CS_ID_LEN) == 0) keep = true;
-      if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_VOTE && memcmp(obj, ctx->motion, CS_ID_LEN) == 0 &&
-          ctx->vote_count < AUDIT_VOTES_MAX) {
-        memcpy(ctx->vote_objects[ctx->vote_count++], op_id, CS_ID_LEN);
+      if (op->type == CS_OP_CREATE && op->obj_type == CS_OBJ_VOTE && memcmp(obj, ctx->motion, CS_ID_LEN) == 0) {
+        ctx->err = audit_add_vote(ctx, op_id);
         keep = true;
       }
-      if (op->type == CS_OP_SET && op->field == CS_F_VOTE_CHOICE)
-        for (uint32_t v = 0; v < ctx->vote_count; v++)
-          if (memcmp(ctx->vote_objects[v], obj, CS_ID_LEN) == 0) keep = true;
+      if (op->type == CS_OP_SET && op->field == CS_F_VOTE_CHOICE && audit_is_vote(ctx, obj)) keep = true;
     }
   }
   free(c);
   free(op);
+  if (ctx->err) return ctx->err;
+  if (memcmp(id, ctx->motion_change, CS_ID_LEN) == 0) return 0; /* written first */
   if (keep && (ctx->err = cs_bundle_write_change(&ctx->writer, bytes, &ctx->out))) return ctx->err;
   ctx->written += keep;
   return 0;
@@ -464,23 +437,42 @@ int cmd_audit_bundle(cli_t *cli, cli_args_t *args) {
   if (!arg || !path || !*path) return cli_fail(CLI_USAGE, "usage: clubsync audit-bundle MOTION FILE");
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], motion[CS_ID_LEN];
+  cs_object_t obj;
   if ((code = cli_read_club(cli, &txn, club))) return code;
-  if ((code = motion_read(cli, &txn, club, arg, motion, NULL))) {
+  if ((code = motion_read(cli, &txn, club, arg, motion, &obj))) {
     cs_store_abort(&txn);
     return code;
   }
   audit_ctx_t ctx;
   memset(&ctx, 0, sizeof(ctx));
   ctx.motion = motion;
-  ctx.vote_objects = calloc(AUDIT_VOTES_MAX, CS_ID_LEN);
-  cs_buf_init(&ctx.out, 64u << 20);
+  ctx.past = cs_store_past(&txn);
+  memcpy(ctx.motion_change, obj.created_change, CS_ID_LEN);
+  const cs_entry_t *e;
+  uint32_t n = cs_object_field(&obj, CS_F_MOTION_RESOLUTIONS, &e);
+  cs_resolution_rec_t *recs = calloc(n ? n : 1, sizeof(*recs));
+  int err = recs ? CS_OK : CS_ENOMEM;
+  for (uint32_t i = 0; i < n && !err; i++)
+    if (cs_resolution_from_entry(&e[i], &recs[ctx.resolution_count]) == CS_OK) ctx.resolution_count++;
+  cs_object_free(&obj);
+  ctx.resolutions = recs;
+  cs_buf_init(&ctx.out, CS_BUNDLE_AUDIT_BYTES_MAX);
   cs_bundle_header_t header = {CS_BUNDLE_AUDIT, {0}};
   memcpy(header.club, club, CS_ID_LEN);
   cs_bundle_write_header(&ctx.writer, &header, &ctx.out);
-  int err = ctx.vote_objects ? cs_store_changes(&txn, club, audit_each, &ctx) : CS_ENOMEM;
+  /* The motion's change first: `verify` audits the first motion it meets,
+   * and a resolution's causal past may hold other motions. */
+  cs_span_t first;
+  if (!err) err = cs_store_change_get(&txn, ctx.motion_change, &first);
+  if (!err) err = cs_bundle_write_change(&ctx.writer, first, &ctx.out);
+  if (!err) {
+    ctx.written = 1;
+    err = cs_store_changes(&txn, club, audit_each, &ctx);
+  }
   cs_store_abort(&txn);
   if (!err) err = ctx.err;
   free(ctx.vote_objects);
+  free(recs);
   if (!err) cs_bundle_write_trailer(&ctx.writer, &ctx.out);
   if (!err && ctx.out.failed) err = CS_ETOOBIG;
   if (!err && cli_write_private(path, ctx.out.data, ctx.out.len) != 0) {
@@ -488,9 +480,12 @@ int cmd_audit_bundle(cli_t *cli, cli_args_t *args) {
     return cli_fail(CLI_ERROR, "cannot write %s: %s", path, strerror(errno));
   }
   cs_buf_free(&ctx.out);
+  if (err == CS_ETOOBIG)
+    return cli_fail(CLI_ERROR, "the audit bundle would pass %u MiB (CS_BUNDLE_AUDIT_BYTES_MAX)",
+                    (unsigned)(CS_BUNDLE_AUDIT_BYTES_MAX >> 20));
   if (err) return cli_fail_err(err, "cannot write the audit bundle");
-  printf("Wrote %llu signed changes (the motion, its ballots, its resolution and the membership back to the "
-         "genesis) to %s; anyone can check it with 'clubsync verify %s'.\n",
+  printf("Wrote %llu signed changes (the motion, its ballots, its resolution with its whole causal past, and the "
+         "membership back to the genesis) to %s; anyone can check it with 'clubsync verify %s'.\n",
          (unsigned long long)ctx.written, path, path);
   return CLI_OK;
 }

@@ -45,7 +45,7 @@ static const char cli_usage[] =
     "doc       add --title T [--body B] [--version V] | list | show ID\n"
     "          edit ID [--title T] [--body B] [--version V] | status ID STATUS [--motion M]\n"
     "motion    propose TEXT [--quorum majority|two-thirds] [--effect E] | list | show ID\n"
-    "          vote ID yes|no|abstain | resolve ID   a resolution counts exactly the ballots it names\n"
+    "          vote ID yes|no|abstain | resolve ID   counts each museum's latest ballot, once\n"
     "audit-bundle ID FILE                          the motion, its ballots, resolution and membership\n"
     "verify    FILE                                check an audit bundle offline; exit 5 if anything is wrong\n"
     "log                                           the signed history: who, when, what\n"

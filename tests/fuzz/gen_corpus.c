@@ -785,15 +785,17 @@ static void ac_begin(audit_club_t *a, int museums, int admins) {
 /* A motion by `author` with the first `museums` museums as its electorate. */
 static void ac_motion(audit_club_t *a, int author, int museums, const char *quorum, const char *effect,
                       uint8_t change[CS_ID_LEN], uint8_t motion[CS_ID_LEN]) {
-  cs_electorate_t *e = calloc(1, sizeof(*e));
+  cs_electorate_t e = {NULL, 0, 0};
   cs_buf_t p, value;
   cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
   cs_buf_init(&value, CS_TEXT_MAX);
-  if (!e) abort();
-  e->count = (uint32_t)museums;
-  for (int i = 0; i < museums; i++) snprintf(e->museums[i], sizeof(e->museums[i]), "Musée %d", i);
-  cs_electorate_write(&value, e);
-  free(e);
+  char name[32];
+  for (int i = 0; i < museums; i++) {
+    snprintf(name, sizeof(name), "Musée %d", i);
+    if (cs_electorate_add(&e, name)) abort();
+  }
+  cs_electorate_write(&value, &e);
+  cs_electorate_free(&e);
   cs_mp_write_array(&p, effect ? 5 : 4);
   cs_op_write_create(&p, CS_OBJ_MOTION, NULL);
   cs_op_write_set_str(&p, cs_ref_local(0), CS_F_MOTION_TEXT, "Adopter la charte", 0, NULL);

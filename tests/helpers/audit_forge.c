@@ -134,12 +134,10 @@ static int forge_decision(forge_t *g, chain_t *c) {
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
   cs_buf_init(&value, CS_TEXT_MAX);
   uint8_t motion_change[CS_ID_LEN], motion[CS_ID_LEN], vote_change[CS_ID_LEN], resolution_change[CS_ID_LEN];
-  cs_electorate_t *e = calloc(1, sizeof(*e));
-  if (!e) return CS_ENOMEM;
-  e->count = 1;
-  snprintf(e->museums[0], sizeof(e->museums[0]), "Musée a");
-  cs_electorate_write(&value, e);
-  free(e);
+  cs_electorate_t e = {NULL, 0, 0};
+  if (cs_electorate_add(&e, "Musée a")) return CS_ENOMEM;
+  cs_electorate_write(&value, &e);
+  cs_electorate_free(&e);
   cs_mp_write_array(&payload, 4);
   cs_op_write_create(&payload, CS_OBJ_MOTION, NULL);
   cs_op_write_set_str(&payload, cs_ref_local(0), CS_F_MOTION_TEXT, "Dissoudre le club", 0, NULL);

@@ -88,7 +88,7 @@ expect_eq "flipped bytes caught" "$1" "$2"
 dropped=$(json '[v["change"] for v in d["votes"] if v["counted"] and v["museum"] == "Musée e"][0]' <"$WORK/verify.json")
 $EDIT "$WORK/audit.bundle" "$WORK/dropped.bundle" drop "$dropped"
 expect_code "a dropped ballot" 5 cs --home "$WORK/empty" verify "$WORK/dropped.bundle"
-grep -q "counted by the resolution, is missing" "$WORK/last.err" && ok || fail "says which: $(cat "$WORK/last.err")"
+grep -q "in the causal past of the resolution.*is missing from the bundle" "$WORK/last.err" && ok || fail "says which: $(cat "$WORK/last.err")"
 
 # A ballot by a key the club never admitted: an outsider added on a copy of
 # the admin's home votes; its signed ballot is slipped into the bundle.

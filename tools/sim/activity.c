@@ -313,23 +313,14 @@ static void campaign_vote(sim_world_t *w, int node, cs_buf_t *p) {
   cs_buf_free(&value);
 }
 
-/* Motions: proposed with the electorate this replica knows, voted on. */
+/* Motions: proposed (the electorate is the membership in the motion's
+ * past), voted on. */
 static void motion_propose(sim_world_t *w, int node, cs_buf_t *p) {
-  cs_electorate_t *e = calloc(1, sizeof(*e));
-  if (!e) return;
-  for (int i = 0; i < w->n && e->count < CS_ELECTORATE_MAX; i++)
-    snprintf(e->museums[e->count++], sizeof(e->museums[0]), "%s", w->node[i].museum);
-  cs_buf_t value;
-  cs_buf_init(&value, CS_TEXT_MAX);
-  cs_electorate_write(&value, e);
-  free(e);
-  cs_mp_write_array(p, 4);
+  cs_mp_write_array(p, 3);
   cs_op_write_create(p, CS_OBJ_MOTION, NULL);
   cs_op_write_set_str(p, cs_ref_local(0), CS_F_MOTION_TEXT, "Motion", 0, NULL);
   cs_op_write_set_str(p, cs_ref_local(0), CS_F_MOTION_QUORUM, sim_rng_below(&w->rng, 2) ? "majority" : "two-thirds",
                       0, NULL);
-  cs_op_write_set_raw(p, cs_ref_local(0), CS_F_MOTION_ELECTORATE, cs_buf_span(&value), 0, NULL);
-  cs_buf_free(&value);
   author(w, node, p, "motion");
 }
 
