@@ -649,32 +649,6 @@ typedef struct cli__decision_ctx_s {
   bool has_motion, has_resolution;
 } cli__decision_ctx_t;
 
-static int cli__decision_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) {
-  cli__decision_ctx_t *ctx = vctx;
-  cs_change_t *c = malloc(sizeof(*c));
-  cs_op_t *op = malloc(sizeof(*op));
-  cs_op_iter_t it;
-  if (c && op && cs_change_decode(bytes, c) == CS_OK && cs_op_iter_init(&it, c->payload_bytes) == CS_OK) {
-    for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK; index++) {
-      uint8_t op_id[CS_ID_LEN];
-      cs_op_id(id, index, op_id);
-      cs_resolution_t res;
-      if (op->type == CS_OP_CREATE && memcmp(op_id, ctx->motion, CS_ID_LEN) == 0) {
-        memcpy(ctx->motion_change, id, CS_ID_LEN);
-        ctx->has_motion = true;
-      }
-      if (op->type == CS_OP_SET && !op->obj_local && memcmp(op->obj, ctx->motion, CS_ID_LEN) == 0 &&
-          op->field == CS_F_MOTION_RESOLUTION && cs_resolution_decode(op->value, &res) == CS_OK && res.adopted) {
-        memcpy(ctx->resolution_change, id, CS_ID_LEN);
-        ctx->has_resolution = true;
-      }
-    }
-  }
-  free(c);
-  free(op);
-  return 0;
-}
-
 int cli_decision_deps(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const char *motion_arg,
                       const char *verb, const uint8_t id[CS_ID_LEN], uint8_t deps[2][CS_ID_LEN]) {
   char want[CS_GOVERNED_EFFECT_MAX + 1];
@@ -688,12 +662,25 @@ int cli_decision_deps(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], 
     char effect[CS_TEXT_MAX + 1];
     if ((code = cli_object(cli, txn, club, motion_arg, CS_OBJ_MOTION, motion, &obj))) return code;
     cli_field_text(&obj, CS_F_MOTION_EFFECT, effect, sizeof(effect));
+    /* The motion's outcome is its winning valid resolution (core/decision.h). */
+    const cs_entry_t *e;
+    uint32_t n = cs_object_field(&obj, CS_F_MOTION_RESOLUTIONS, &e);
+    cs_resolution_rec_t *recs = calloc(n ? n : 1, sizeof(*recs));
+    uint32_t rec_count = 0;
+    for (uint32_t i = 0; recs && i < n; i++)
+      if (cs_resolution_from_entry(&e[i], &recs[rec_count]) == CS_OK) rec_count++;
+    const cs_resolution_rec_t *win = recs ? cs_resolution_winner(recs, rec_count) : NULL;
+    memcpy(ctx.motion_change, obj.created_change, CS_ID_LEN);
+    ctx.has_motion = true;
+    if (win && win->res.adopted) {
+      memcpy(ctx.resolution_change, win->change, CS_ID_LEN);
+      ctx.has_resolution = true;
+    }
+    free(recs);
     cs_object_free(&obj);
     ctx.motion = motion;
     if (strcmp(effect, want) != 0)
       return cli_fail(CLI_DENIED, "motion %s does not decide this: its effect must be \"%s\"", motion_arg, want);
-    int err = cs_store_changes(txn, club, cli__decision_each, &ctx);
-    if (err) return cli_fail_err(err, "cannot read the decision");
   }
   if (!ctx.has_motion || !ctx.has_resolution)
     return cli_fail(CLI_DENIED, "this needs a decision adopted by the club: propose 'motion propose TEXT --effect "

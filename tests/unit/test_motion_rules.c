@@ -478,12 +478,110 @@ static void test_large_electorate(void) {
   for (int i = 0; i < 3; i++) node_close(&n[i]);
 }
 
+static int verify_node(node_t *n, const uint8_t club[32], cs_audit_report_t *rep) {
+  bundle_ctx_t b;
+  cs_buf_init(&b.out, 256u << 20);
+  cs_bundle_header_t h = {CS_BUNDLE_AUDIT, {0}};
+  memcpy(h.club, club, 32);
+  cs_bundle_write_header(&b.w, &h, &b.out);
+  cs_txn_t txn;
+  int err = cs_store_begin(n->s, false, &txn);
+  if (!err) err = cs_store_changes(&txn, club, bundle_each, &b);
+  cs_store_abort(&txn);
+  cs_bundle_write_trailer(&b.w, &b.out);
+  if (!err) err = cs_audit_bundle_verify(cs_buf_span(&b.out), rep);
+  cs_buf_free(&b.out);
+  return err;
+}
+
+/* A ballot by a key that forked at that seq is no ballot, on a node and in
+ * verify alike: the resolution that counted it is invalid in both. */
+static void test_verify_forked_ballot(void) {
+  node_t n1, n2;
+  node_open(&n1);
+  node_open(&n2);
+  key_t_ k[3];
+  for (uint32_t i = 0; i < 3; i++) key_n(500 + i, k[i].pk, k[i].sk);
+  const char *museums[] = {"Musée A", "Musée B", "Musée C"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN, CS_ROLE_MEMBER, CS_ROLE_MEMBER};
+  uint8_t club[32], change[32], motion[32], a_ballot[32], b_ballot[32], other[32], res_id[32];
+  club_make(&n1, k, museums, roles, 3, club);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  p_motion(&p, NULL, NULL, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, motion);
+  sync_to(&n1, &n2, club);
+  p_vote(&p, motion, "yes");
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, a_ballot), CS_OK);
+  p_vote(&p, motion, "yes");
+  CHECK_EQ_INT(author(&n1, club, &k[1], &p, b_ballot), CS_OK);
+  /* B signs another change at the same seq on another node. */
+  cs_mp_write_array(&p, 2);
+  cs_op_write_create(&p, CS_OBJ_REQUEST, NULL);
+  cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_TITLE, "Autre", 0, NULL);
+  CHECK_EQ_INT(author(&n2, club, &k[1], &p, other), CS_OK);
+  p_resolution(&p, motion, true, 2, 0, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, res_id), CS_OK);
+  CHECK_EQ_INT(status_of(&n1, res_id), CS_OK); /* before the fork is known */
+  cs_audit_report_t *rep = calloc(1, sizeof(*rep));
+  CHECK_EQ_INT(verify_node(&n1, club, rep), CS_OK);
+  cs_audit_report_free(rep);
+  sync_to(&n2, &n1, club);
+  CHECK(status_of(&n1, res_id) != CS_OK);
+  cs_resolution_t res;
+  CHECK_EQ_INT(outcome_of(&n1, club, motion, &res), 0);
+  CHECK(verify_node(&n1, club, rep) != CS_OK);
+  cs_audit_report_free(rep);
+  free(rep);
+  cs_buf_free(&p);
+  node_close(&n1);
+  node_close(&n2);
+}
+
+/* A resolution op on another motion is not this motion's resolution. */
+static void test_verify_other_motion(void) {
+  node_t n1;
+  node_open(&n1);
+  key_t_ k[3];
+  for (uint32_t i = 0; i < 3; i++) key_n(600 + i, k[i].pk, k[i].sk);
+  const char *museums[] = {"Musée A", "Musée B", "Musée C"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN, CS_ROLE_MEMBER, CS_ROLE_MEMBER};
+  uint8_t club[32], change[32], m1[32], m2[32], id[32];
+  club_make(&n1, k, museums, roles, 3, club);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  p_motion(&p, NULL, NULL, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, m1);
+  p_motion(&p, NULL, NULL, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, m2);
+  for (uint32_t i = 0; i < 3; i++) {
+    p_vote(&p, m2, "yes");
+    CHECK_EQ_INT(author(&n1, club, &k[i], &p, id), CS_OK);
+  }
+  p_resolution(&p, m2, true, 3, 0, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, id), CS_OK);
+  /* The bundle's first motion is m1, unresolved: m2's resolution is not its. */
+  cs_audit_report_t *rep = calloc(1, sizeof(*rep));
+  CHECK_EQ_INT(verify_node(&n1, club, rep), CS_OK);
+  CHECK(memcmp(rep->motion, m1, 32) == 0);
+  CHECK(!rep->resolved);
+  cs_audit_report_free(rep);
+  free(rep);
+  cs_buf_free(&p);
+  node_close(&n1);
+}
+
 int main(void) {
   if (sodium_init() < 0) return 2;
   test_resolution_once();
   test_resolution_stale_cut();
   test_ballot_op_only();
   test_electorate_from_membership();
+  test_verify_forked_ballot();
+  test_verify_other_motion();
   test_large_electorate();
   TEST_SUMMARY();
 }
