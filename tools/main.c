@@ -46,7 +46,7 @@ static const char cli_usage[] =
     "          edit ID [--title T] [--body B] [--version V] | status ID STATUS [--motion M]\n"
     "motion    propose TEXT [--quorum majority|two-thirds] [--effect E] | list | show ID\n"
     "          vote ID yes|no|abstain | resolve ID   counts each museum's latest ballot, once\n"
-    "audit-bundle ID FILE                          the motion, its ballots, resolution and membership\n"
+    "audit-bundle ID FILE                          the motion, its ballots, resolution (and its past), membership\n"
     "verify    FILE                                check an audit bundle offline; exit 5 if anything is wrong\n"
     "log                                           the signed history: who, when, what\n"
     "audit     [ID]                                re-verify every signature, chain and rule\n"
