@@ -348,6 +348,7 @@ int cmd_motion(cli_t *cli, cli_args_t *args) {
 
 typedef struct audit_ctx_s {
   const uint8_t *motion;
+  const uint8_t *club;
   cs_past_t past;
   const cs_resolution_rec_t *resolutions; /* the motion's valid ones: their whole causal past goes in */
   uint32_t resolution_count;
@@ -424,7 +425,7 @@ static int audit_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *vctx) 
   free(c);
   free(op);
   if (ctx->err) return ctx->err;
-  if (memcmp(id, ctx->motion_change, CS_ID_LEN) == 0) return 0; /* written first */
+  if (memcmp(id, ctx->motion_change, CS_ID_LEN) == 0 || memcmp(id, ctx->club, CS_ID_LEN) == 0) return 0; /* written first */
   if (keep && (ctx->err = cs_bundle_write_change(&ctx->writer, bytes, &ctx->out))) return ctx->err;
   ctx->written += keep;
   return 0;
@@ -446,6 +447,7 @@ int cmd_audit_bundle(cli_t *cli, cli_args_t *args) {
   audit_ctx_t ctx;
   memset(&ctx, 0, sizeof(ctx));
   ctx.motion = motion;
+  ctx.club = club;
   ctx.past = cs_store_past(&txn);
   memcpy(ctx.motion_change, obj.created_change, CS_ID_LEN);
   const cs_entry_t *e;
@@ -463,10 +465,12 @@ int cmd_audit_bundle(cli_t *cli, cli_args_t *args) {
   /* The motion's change first: `verify` audits the first motion it meets,
    * and a resolution's causal past may hold other motions. */
   cs_span_t first;
+  if (!err) err = cs_store_change_get(&txn, club, &first); /* the genesis, first as in every bundle */
+  if (!err) err = cs_bundle_write_change(&ctx.writer, first, &ctx.out);
   if (!err) err = cs_store_change_get(&txn, ctx.motion_change, &first);
   if (!err) err = cs_bundle_write_change(&ctx.writer, first, &ctx.out);
   if (!err) {
-    ctx.written = 1;
+    ctx.written = 2;
     err = cs_store_changes(&txn, club, audit_each, &ctx);
   }
   cs_store_abort(&txn);
