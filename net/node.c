@@ -52,6 +52,7 @@ typedef struct conn_s {
   bool counted;  /* once: its counters were added to the result */
   char address[280];
   phase_t phase;
+  bool hs_lazy; /* inbound: the handshake state is made when the first bytes arrive */
   cs_shs1_t hs;
   uint8_t in[CS__IN_MAX];
   size_t in_len;
@@ -83,9 +84,19 @@ typedef struct conn_s {
   uint64_t bytes_sent, bytes_received;
   uint32_t round_trips;      /* reads that answered something we had sent */
   bool sent_since_read;
+  uint64_t opened_at;     /* loop time it was accepted or dialed, ms: the oldest handshake is evicted first */
+  uint64_t active_at;     /* loop time of its last sync progress, ms (the idle timeout) */
+  uint64_t progress_seen; /* the progress count at active_at (conn_progress) */
   uint32_t sync_round_trips; /* until caught up, without the final check */
   uint64_t sync_bytes;       /* both ways, until caught up */
 } conn_t;
+
+/* A refusal repeated by a flood is logged at most once per
+ * CS_NODE_REPORT_MS, with how many happened since the last line. */
+typedef struct report_s {
+  uint64_t count; /* since the last line */
+  uint64_t at;    /* loop time of the last line, ms; 0 before the first */
+} report_t;
 
 typedef struct peer_slot_s {
   char host[256];
@@ -105,9 +116,13 @@ struct cs_node_s {
   bool listening;
   uv_signal_t sigint, sigterm;
   uv_timer_t poll;
+  uv_prepare_t turn;       /* before each poll: resets the accept budget, takes a deferred connection */
+  int accepts_this_turn;   /* at CS_NODE_ACCEPTS_PER_TURN, the next connection waits for the next turn */
+  bool accept_deferred;    /* a connection waits in the listener (libuv stopped watching it) */
   conn_t *conns[CS_NODE_CONNECTIONS_MAX];
-  uint64_t refused_connections; /* since the last log line about them */
-  uint64_t refused_logged_at;   /* loop time of that line, ms */
+  report_t refused;        /* connections refused: no room left even for closing ones */
+  report_t evicted;        /* handshakes closed for a newer one */
+  report_t sessions_full;  /* handshakes refused: every session slot taken */
   int conn_count;
   peer_slot_t peers[CS_NODE_PEERS_MAX];
   uint64_t last_txnid;
@@ -219,6 +234,7 @@ static void node_mark_synced(cs_node_t *node, const conn_t *c) {
 }
 
 static void conn_close(conn_t *c, const char *why);
+static bool node_admit_session(cs_node_t *node, conn_t *c, const uint8_t key[32]);
 static void conn_report_other_club(conn_t *c, bool now);
 static void node_maybe_finish(cs_node_t *node);
 static void peer_schedule(cs_node_t *node, int slot);
@@ -318,8 +334,11 @@ static void on_handle_closed(uv_handle_t *h) {
   cs_boxstream_enc_wipe(&c->enc);
   cs_boxstream_dec_wipe(&c->dec);
   free(c->msg);
+  bool was_session = c->sync_started;
   free(c);
-  node_write_status(node);
+  /* serve.status lists sessions only: a handshake that ends changes nothing
+   * there, and a flood of them must not cost a file write each. */
+  if (was_session) node_write_status(node);
   if (slot >= 0 && !node->stopping) peer_schedule(node, slot);
   node_maybe_finish(node);
 }
@@ -433,6 +452,7 @@ static void conn_start_sync(conn_t *c) {
     return;
   }
   c->phase = PHASE_SYNC;
+  c->active_at = uv_now(&c->node->loop);
   c->pushed_upto = node_arrival_last(c->node);
   cs_store_sync_init(&c->x, c->node->cfg->store, club->id, conn_send_message, c, &c->io);
   c->x.stored = conn_on_stored;
@@ -668,6 +688,10 @@ static void conn_handshake_step(conn_t *c) {
           conn_close(c, NULL);
           return;
         }
+        if (peer && !node_admit_session(c->node, c, peer)) {
+          conn_close(c, NULL);
+          return;
+        }
       }
       uint8_t out[128];
       if (cs_shs1_produce(&c->hs, out, sizeof(out)) != 0 || conn_write_raw(c, out, len) != CS_OK) {
@@ -734,6 +758,18 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     return;
   }
   if (c->phase == PHASE_HANDSHAKE) {
+    if (c->hs_lazy) {
+      c->hs_lazy = false;
+      uint8_t eph[32];
+      randombytes_buf(eph, sizeof(eph));
+      int rc = cs_shs1_server_init_keys(&c->hs, (const uint8_t(*)[32])c->node->netkeys, c->node->cfg->club_count,
+                                        c->node->cfg->secret_key, eph);
+      sodium_memzero(eph, sizeof(eph));
+      if (rc != 0) {
+        conn_close(c, "cannot start the handshake");
+        return;
+      }
+    }
     conn_handshake_step(c);
     return;
   }
@@ -790,6 +826,7 @@ static conn_t *conn_new(cs_node_t *node, bool outbound, int slot) {
   c->tcp.data = c;
   c->timer.data = c;
   c->handles = 2;
+  c->opened_at = uv_now(&node->loop);
   node->conns[node->conn_count++] = c;
   uv_timer_start(&c->timer, on_handshake_timeout, CS_NODE_HANDSHAKE_TIMEOUT_MS, 0);
   return c;
@@ -801,21 +838,164 @@ static void conn_started(conn_t *c) {
   uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }
 
+/* Slots ------------------------------------------------------------------ */
+
+static bool report_due(cs_node_t *node, report_t *r) {
+  r->count++;
+  return r->at == 0 || uv_now(&node->loop) - r->at >= CS_NODE_REPORT_MS;
+}
+
+static void report_done(cs_node_t *node, report_t *r) {
+  uint64_t now = uv_now(&node->loop);
+  r->count = 0;
+  r->at = now ? now : 1;
+}
+
+/* An inbound connection that has not finished its handshake, and holds one
+ * of the CS_NODE_HANDSHAKES_MAX slots. */
+static bool conn_is_handshake(const conn_t *c) { return !c->outbound && !c->closing && c->phase != PHASE_SYNC; }
+
+static bool conn_is_session(const conn_t *c) { return !c->closing && c->phase == PHASE_SYNC; }
+
+/* How far a handshake got: 0 before a valid client hello (all a stranger
+ * without a network key can reach), 1 after it. */
+static int conn_handshake_stage(const conn_t *c) { return c->club >= 0 ? 1 : 0; }
+
+static int node_handshakes_from(const cs_node_t *node, const char *address, const conn_t *except) {
+  int n = 0;
+  for (int i = 0; i < node->conn_count; i++) {
+    const conn_t *o = node->conns[i];
+    if (o != except && conn_is_handshake(o) && strcmp(o->address, address) == 0) n++;
+  }
+  return n;
+}
+
+/* Makes room for the inbound connection C, just accepted. At
+ * CS_NODE_HANDSHAKES_PER_ADDRESS handshakes from C's address, one of them
+ * is closed; else, at CS_NODE_HANDSHAKES_MAX in all, one of the address
+ * holding the most. Within that address the victim is the least advanced
+ * (no valid hello before a hello), then the oldest: a stranger churning
+ * bare connections evicts its own first, and an honest peer behind the
+ * same address only needs its hello to arrive before that many newer
+ * connections do. */
+static void node_make_room(cs_node_t *node, conn_t *c) {
+  const char *address = c->address;
+  if (node_handshakes_from(node, address, c) < CS_NODE_HANDSHAKES_PER_ADDRESS) {
+    int total = 0, most = 0;
+    for (int i = 0; i < node->conn_count; i++) {
+      const conn_t *o = node->conns[i];
+      if (o == c || !conn_is_handshake(o)) continue;
+      total++;
+      int n = node_handshakes_from(node, o->address, c);
+      if (n > most) {
+        most = n;
+        address = o->address;
+      }
+    }
+    if (total < CS_NODE_HANDSHAKES_MAX) return;
+  }
+  conn_t *victim = NULL;
+  for (int i = 0; i < node->conn_count; i++) {
+    conn_t *o = node->conns[i];
+    if (o == c || !conn_is_handshake(o) || strcmp(o->address, address) != 0) continue;
+    if (!victim || conn_handshake_stage(o) < conn_handshake_stage(victim) ||
+        (conn_handshake_stage(o) == conn_handshake_stage(victim) && o->opened_at < victim->opened_at))
+      victim = o;
+  }
+  if (!victim) return;
+  if (report_due(node, &node->evicted)) {
+    node_log(node, CS_LOG_WARN,
+             "too many connections waiting for a handshake (at most %d, %d per address); closed the oldest from %s, "
+             "%llu closed so since the last report",
+             CS_NODE_HANDSHAKES_MAX, CS_NODE_HANDSHAKES_PER_ADDRESS, victim->address,
+             (unsigned long long)node->evicted.count);
+    report_done(node, &node->evicted);
+  }
+  conn_close(victim, NULL);
+}
+
+/* Whether the inbound handshake C, whose peer just proved KEY, may become a
+ * session. A key at CS_NODE_SESSIONS_PER_KEY gives up its oldest inbound
+ * session for this one (a peer that reconnects replaces its stale
+ * sessions; a member that opens more only rotates its own); past
+ * CS_NODE_SESSIONS_MAX inbound sessions the newcomer is refused. */
+static bool node_admit_session(cs_node_t *node, conn_t *c, const uint8_t key[32]) {
+  int of_key = 0, inbound = 0;
+  conn_t *oldest = NULL;
+  for (int i = 0; i < node->conn_count; i++) {
+    conn_t *o = node->conns[i];
+    if (o == c || !conn_is_session(o)) continue;
+    if (!o->outbound) inbound++;
+    if (memcmp(o->peer_key, key, 32) != 0) continue;
+    of_key++;
+    if (!o->outbound && (!oldest || o->opened_at < oldest->opened_at)) oldest = o;
+  }
+  char who[17];
+  key_short(key, who);
+  if (of_key >= CS_NODE_SESSIONS_PER_KEY && oldest) {
+    node_log(node, CS_LOG_WARN, "%s holds %d sessions, the most one key may; closed its oldest (%s) for a new one",
+             who, of_key, oldest->address);
+    conn_close(oldest, NULL);
+    inbound--;
+  }
+  if (inbound < CS_NODE_SESSIONS_MAX) return true;
+  if (report_due(node, &node->sessions_full)) {
+    node_log(node, CS_LOG_WARN, "too many sessions (%d, the most a node holds); refused %s from %s, %llu refused since "
+             "the last report", CS_NODE_SESSIONS_MAX, who, c->address, (unsigned long long)node->sessions_full.count);
+    report_done(node, &node->sessions_full);
+  }
+  return false;
+}
+
+/* A count that grows whenever the session makes sync progress: a message
+ * of the protocol's course (HELLO, VECTOR, DONE) or a change either way.
+ * CHECKs and their answers do not count: a peer that only checks is idle. */
+static uint64_t conn_progress(const conn_t *c) {
+  const cs_sync_t *s = &c->sync;
+  return (uint64_t)s->hello_received + (uint64_t)s->peer_vector_received + (uint64_t)s->done_received +
+         (uint64_t)s->done_sent + s->changes_received + s->changes_sent + s->changes_other_club;
+}
+
+/* Closes an inbound session that has not caught up and made no progress
+ * for CS_NODE_IDLE_TIMEOUT_MS: it holds a slot and does nothing with it. A
+ * caught-up session stays open however quiet (live push), and is bounded
+ * by CS_NODE_SESSIONS_PER_KEY. */
+static void conn_check_idle(conn_t *c, uint64_t now) {
+  if (!conn_is_session(c) || c->outbound || !c->sync_started) return;
+  uint64_t progress = conn_progress(c);
+  if (progress != c->progress_seen) {
+    c->progress_seen = progress;
+    c->active_at = now;
+    return;
+  }
+  if (cs_sync_caught_up(&c->sync) || now - c->active_at < CS_NODE_IDLE_TIMEOUT_MS) return;
+  char who[17];
+  key_short(c->peer_key, who);
+  node_log(c->node, CS_LOG_WARN, "closed the session with %s (%s): idle, no sync progress for %d s", who,
+           c->address, CS_NODE_IDLE_TIMEOUT_MS / 1000);
+  conn_close(c, NULL);
+}
+
 static void on_connection(uv_stream_t *server, int status) {
   cs_node_t *node = server->data;
   if (status < 0) return;
+  /* Leaving a connection unaccepted makes libuv stop watching the
+   * listener until uv_accept; on_turn takes it before the next poll, after
+   * this turn's reads were served. */
+  if (node->accepts_this_turn >= CS_NODE_ACCEPTS_PER_TURN) {
+    node->accept_deferred = true;
+    return;
+  }
+  node->accepts_this_turn++;
   conn_t *c = conn_new(node, false, -1);
   if (!c) {
     uv_tcp_t *reject = malloc(sizeof(*reject));
     if (reject && uv_tcp_init(&node->loop, reject) == 0 && uv_accept(server, (uv_stream_t *)reject) == 0) {
       /* A flood would flood the log too: one line per second at most. */
-      node->refused_connections++;
-      uint64_t now = uv_now(&node->loop);
-      if (now - node->refused_logged_at >= CS_NODE_REPORT_MS || node->refused_logged_at == 0) {
+      if (report_due(node, &node->refused)) {
         node_log(node, CS_LOG_WARN, "too many connections (%d open); refused %llu since the last report",
-                 CS_NODE_CONNECTIONS_MAX, (unsigned long long)node->refused_connections);
-        node->refused_connections = 0;
-        node->refused_logged_at = now;
+                 node->conn_count, (unsigned long long)node->refused.count);
+        report_done(node, &node->refused);
       }
       uv_close((uv_handle_t *)reject, (uv_close_cb)free);
     } else {
@@ -835,15 +1015,10 @@ static void on_connection(uv_stream_t *server, int status) {
     else uv_ip6_name((struct sockaddr_in6 *)&addr, ip, sizeof(ip));
   }
   snprintf(c->address, sizeof(c->address), "%s", ip);
-  uint8_t eph[32];
-  randombytes_buf(eph, sizeof(eph));
-  int rc = cs_shs1_server_init_keys(&c->hs, (const uint8_t(*)[32])node->netkeys, node->cfg->club_count,
-                                    node->cfg->secret_key, eph);
-  sodium_memzero(eph, sizeof(eph));
-  if (rc != 0) {
-    conn_close(c, "cannot start the handshake");
-    return;
-  }
+  node_make_room(node, c);
+  /* The handshake's state (an ephemeral key pair: a scalar multiplication)
+   * waits for the client's first bytes: a bare connection costs no crypto. */
+  c->hs_lazy = true;
   c->phase = PHASE_HANDSHAKE;
   conn_started(c);
   /* The greeting: our public key, for clients that know only our address. */
@@ -923,6 +1098,8 @@ static void on_poll(uv_timer_t *t) {
   for (int i = 0; i < node->conn_count; i++)
     if (!node->conns[i]->closing && node->conns[i]->phase == PHASE_SYNC && conn_commit(node->conns[i]))
       conn_report_other_club(node->conns[i], false);
+  uint64_t now = uv_now(&node->loop);
+  for (int i = 0; i < node->conn_count; i++) conn_check_idle(node->conns[i], now);
   /* Counters move with every message; serve.status follows at most once a tick. */
   if (node->status_dirty) node_write_status(node);
   /* A change written by the CLI while we run shows as a new LMDB txn id. */
@@ -932,12 +1109,22 @@ static void on_poll(uv_timer_t *t) {
   for (int i = 0; i < node->conn_count; i++) conn_push_new(node->conns[i]);
 }
 
+static void on_turn(uv_prepare_t *h) {
+  cs_node_t *node = h->data;
+  node->accepts_this_turn = 0;
+  if (node->accept_deferred && node->listening && !node->stopping) {
+    node->accept_deferred = false;
+    on_connection((uv_stream_t *)&node->listener, 0);
+  }
+}
+
 static void node_stop(cs_node_t *node) {
   if (node->stopping) return;
   node->stopping = true;
   for (int i = 0; i < node->conn_count; i++) conn_close(node->conns[i], NULL);
   for (uint32_t i = 0; i < node->cfg->peer_count; i++) uv_timer_stop(&node->peers[i].retry);
   uv_timer_stop(&node->poll);
+  uv_prepare_stop(&node->turn);
   if (node->listening) uv_close((uv_handle_t *)&node->listener, NULL);
   node->listening = false;
   uv_signal_stop(&node->sigint);
@@ -1003,6 +1190,9 @@ int cs_node_run(const cs_node_config_t *cfg, cs_node_result_t *result) {
   node->poll.data = node;
   node->last_txnid = cs_store_last_txnid(cfg->store);
   uv_timer_start(&node->poll, on_poll, CS_NODE_POLL_MS, CS_NODE_POLL_MS);
+  uv_prepare_init(&node->loop, &node->turn);
+  node->turn.data = node;
+  uv_prepare_start(&node->turn, on_turn);
   if (cfg->listen) {
     char host[256];
     int port;

@@ -20,7 +20,21 @@ typedef enum cs_log_level_e { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG
 #define CS_NODE_PEERS_MAX 64 /* addresses dialed: per club, and for the whole node */
 #define CS_NODE_CLUBS_MAX CS_SHS1_NETKEYS_MAX /* clubs one node serves on one port */
 #define CS_NODE_LABEL_MAX (CS_NAME_MAX + 48)  /* "NAME" (8 hex of the id), for logs */
-#define CS_NODE_CONNECTIONS_MAX 128
+/* Slots. A connection is first a handshake (unauthenticated: nothing is
+ * known of the peer but its address), then a session (the peer proved a
+ * member's key). The two have separate caps, so strangers who never finish
+ * a handshake cannot take the places of members, and no member key can take
+ * every session. docs/limits.md gives the reasons for each number. */
+#define CS_NODE_SESSIONS_MAX 64           /* inbound sessions, past the handshake */
+#define CS_NODE_SESSIONS_PER_KEY 4        /* sessions of one peer key; a 5th replaces the oldest */
+#define CS_NODE_HANDSHAKES_MAX 128        /* inbound handshakes; one more evicts the oldest */
+#define CS_NODE_HANDSHAKES_PER_ADDRESS 32 /* inbound handshakes from one IP address; one more evicts its oldest */
+#define CS_NODE_ACCEPTS_PER_TURN 8        /* connections accepted per loop turn, so a flood cannot starve reads */
+#define CS_NODE_IDLE_TIMEOUT_MS 20000     /* an inbound session that never caught up and made no progress */
+/* Every connection the node may hold at once: inbound sessions and
+ * handshakes, one dial per peer address, and as many again for those
+ * being closed (a closed connection frees its slot a loop turn later). */
+#define CS_NODE_CONNECTIONS_MAX (2 * (CS_NODE_SESSIONS_MAX + CS_NODE_HANDSHAKES_MAX + CS_NODE_PEERS_MAX))
 #define CS_NODE_QUEUE_HIGH (1u << 20) /* stop producing for a peer above this */
 #define CS_NODE_BACKOFF_MIN_MS 500
 #define CS_NODE_BACKOFF_MAX_MS 60000

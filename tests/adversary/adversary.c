@@ -19,6 +19,13 @@
  * | send         | HELLO, then the changes of bundle ARG once, then it shuts |
  * |              | its side down (the server reads all of it, then closes)   |
  * | missing      | HELLO, then ARG signed changes whose deps do not exist    |
+ * | idle         | holds ARG (N:SECONDS) handshaken sessions that send       |
+ * |              | nothing, redialing each 1 s after the server closes it    |
+ * | churn        | bare TCP connections, HOME (SECONDS) long, at ARG per     |
+ * |              | second (default 1000), 64 open at a time, oldest closed   |
+ *
+ * CS_ADVERSARY_FROM=IP makes every connection come from that local address
+ * (127.0.0.2: an attacker on another address than the honest peer's).
  *
  * Exit status: 0 when the server closed the connection or took the input,
  * 1 on a local failure. The test checks the server's side.
@@ -33,6 +40,8 @@
  * only, and waits without a word until the client hangs up (exit 0). */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -53,13 +62,37 @@
 #include "core/shs1.h"
 #include "core/sync.h"
 
-static int dial(const char *host, int port) {
+/* A TCP socket from CS_ADVERSARY_FROM's address, when set. */
+static int socket_from(void) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
+  const char *from = getenv("CS_ADVERSARY_FROM");
+  if (fd >= 0 && from && *from) {
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    inet_pton(AF_INET, from, &a.sin_addr);
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+      perror("bind");
+      exit(1);
+    }
+  }
+  return fd;
+}
+
+static int try_dial(const char *host, int port) {
+  int fd = socket_from();
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
   struct timeval tv = {15, 0};
   inet_pton(AF_INET, host, &a.sin_addr);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static int dial(const char *host, int port) {
+  int fd = try_dial(host, port);
+  if (fd < 0) {
     perror("connect");
     exit(1);
   }
@@ -139,33 +172,129 @@ static void load_home(peer_t *p, const char *home) {
   exit(1);
 }
 
-/* The client side of the handshake, then a box-stream to write into. */
-static void handshake(peer_t *p, const char *host, int port) {
-  p->fd = dial(host, port);
+/* The client side of the handshake, then a box-stream to write into;
+ * -1 (nothing left open) when it fails. */
+static int try_handshake(peer_t *p, const char *host, int port) {
+  p->fd = try_dial(host, port);
+  if (p->fd < 0) return -1;
   uint8_t server_pk[32], eph[32], msg[256];
-  if (read_exact(p->fd, server_pk, 32)) exit(1);
-  randombytes_buf(eph, sizeof(eph));
   cs_shs1_t hs;
-  if (cs_shs1_client_init(&hs, p->netkey, p->sk, eph, server_pk)) exit(1);
+  randombytes_buf(eph, sizeof(eph));
+  if (read_exact(p->fd, server_pk, 32) || cs_shs1_client_init(&hs, p->netkey, p->sk, eph, server_pk)) goto fail;
   for (;;) {
     size_t len;
     cs_shs1_next_t next = cs_shs1_next(&hs, &len);
     if (next == CS_SHS1_DONE) break;
-    if (next == CS_SHS1_FAILED) {
-      fprintf(stderr, "adversary: handshake refused\n");
-      exit(1);
-    }
+    if (next == CS_SHS1_FAILED) goto fail;
     if (next == CS_SHS1_SEND) {
-      if (cs_shs1_produce(&hs, msg, sizeof(msg))) exit(1);
+      if (cs_shs1_produce(&hs, msg, sizeof(msg))) goto fail;
       write_all(p->fd, msg, len);
     } else if (read_exact(p->fd, msg, len) || cs_shs1_consume(&hs, msg, len)) {
-      fprintf(stderr, "adversary: handshake refused\n");
-      exit(1);
+      goto fail;
     }
   }
   const cs_shs1_session_t *s = cs_shs1_session(&hs);
-  if (cs_boxstream_enc_init(&p->enc, s->enc_key, s->enc_nonce)) exit(1);
+  if (cs_boxstream_enc_init(&p->enc, s->enc_key, s->enc_nonce)) goto fail;
   cs_shs1_wipe(&hs);
+  return 0;
+fail:
+  cs_shs1_wipe(&hs);
+  close(p->fd);
+  p->fd = -1;
+  return -1;
+}
+
+static void handshake(peer_t *p, const char *host, int port) {
+  if (try_handshake(p, host, port) != 0) {
+    fprintf(stderr, "adversary: handshake refused\n");
+    exit(1);
+  }
+}
+
+static double now_s(void) {
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Holds COUNT sessions open for SECONDS without a word, and opens a new one
+ * 1 s after the server closes one. */
+static int idle_sessions(const char *host, int port, const char *home, int count, int seconds) {
+  peer_t *p = calloc((size_t)count, sizeof(*p));
+  double *redial_at = calloc((size_t)count, sizeof(double));
+  struct pollfd *pfd = calloc((size_t)count, sizeof(*pfd));
+  long opened = 0, closed = 0, refused = 0;
+  for (int i = 0; i < count; i++) {
+    load_home(&p[i], home);
+    p[i].fd = -1;
+  }
+  double end = now_s() + seconds;
+  while (now_s() < end) {
+    for (int i = 0; i < count; i++) {
+      if (p[i].fd >= 0 || now_s() < redial_at[i]) continue;
+      if (try_handshake(&p[i], host, port) == 0) opened++;
+      else {
+        refused++;
+        redial_at[i] = now_s() + 1.0;
+      }
+    }
+    for (int i = 0; i < count; i++) {
+      pfd[i].fd = p[i].fd;
+      pfd[i].events = POLLIN;
+      pfd[i].revents = 0;
+    }
+    if (poll(pfd, (nfds_t)count, 100) < 0) break;
+    for (int i = 0; i < count; i++) {
+      if (p[i].fd < 0 || !(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      uint8_t buf[4096];
+      ssize_t n = recv(p[i].fd, buf, sizeof(buf), MSG_DONTWAIT); /* what the server sends is read and dropped */
+      if (n == 0 || (n < 0 && errno != EAGAIN)) {
+        close(p[i].fd);
+        p[i].fd = -1;
+        closed++;
+        redial_at[i] = now_s() + 1.0;
+      }
+    }
+  }
+  int open_now = 0;
+  for (int i = 0; i < count; i++)
+    if (p[i].fd >= 0) {
+      open_now++;
+      close(p[i].fd);
+    }
+  printf("idle: %ld sessions opened, %ld closed by the server, %ld handshakes refused, %d open at the end\n", opened,
+         closed, refused, open_now);
+  free(p);
+  free(redial_at);
+  free(pfd);
+  return 0;
+}
+
+/* Bare TCP connections at RATE per second for SECONDS, 64 open at a time:
+ * each new one closes the oldest. Nothing is ever sent. */
+static int churn(const char *host, int port, int seconds, int rate) {
+  enum { OPEN = 64 };
+  int ring[OPEN];
+  for (int i = 0; i < OPEN; i++) ring[i] = -1;
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  inet_pton(AF_INET, host, &a.sin_addr);
+  long made = 0;
+  double start = now_s(), end = start + seconds;
+  while (now_s() < end) {
+    int slot = (int)(made % OPEN);
+    if (ring[slot] >= 0) close(ring[slot]);
+    int fd = socket_from();
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    (void)connect(fd, (struct sockaddr *)&a, sizeof(a));
+    ring[slot] = fd;
+    made++;
+    double next = start + (double)made / rate, wait = next - now_s();
+    if (wait > 0) usleep((useconds_t)(wait * 1e6));
+  }
+  for (int i = 0; i < OPEN; i++)
+    if (ring[i] >= 0) close(ring[i]);
+  printf("churn: %ld connections in %d s\n", made, seconds);
+  return 0;
 }
 
 /* Seals raw stream bytes into boxes of at most 4096 bytes. */
@@ -392,10 +521,15 @@ int main(int argc, char **argv) {
     fprintf(stderr, "adversary: still connected after %d seconds\n", seconds);
     return 1;
   }
+  if (strcmp(mode, "churn") == 0) return churn(host, port, home ? atoi(home) : 10, arg ? atoi(arg) : 1000);
+  if (strcmp(mode, "idle") == 0 && home && arg) {
+    int count = atoi(arg), seconds = strchr(arg, ':') ? atoi(strchr(arg, ':') + 1) : 30;
+    return idle_sessions(host, port, home, count, seconds);
+  }
   if (strcmp(mode, "flood") == 0) {
     int n = home ? atoi(home) : 200;
     int *fds = calloc((size_t)n, sizeof(int));
-    for (int i = 0; i < n; i++) fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+    for (int i = 0; i < n; i++) fds[i] = socket_from();
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, host, &a.sin_addr);
     for (int i = 0; i < n; i++) (void)connect(fds[i], (struct sockaddr *)&a, sizeof(a));
