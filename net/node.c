@@ -74,7 +74,8 @@ typedef struct conn_s {
   uint64_t other_club_reported;    /* changes of another club refused and logged so far */
   uint64_t other_club_reported_at; /* loop time of that line, ms */
   bool check_sent;
-  size_t queued;
+  size_t queued;        /* bytes handed to libuv and not yet written, with each request's own size */
+  bool reading_paused;  /* queued went over CS_NODE_QUEUE_MAX: nothing is read until it drains */
   uint64_t pushed_upto;
   struct {
     uint64_t lo, hi;
@@ -241,6 +242,9 @@ static void peer_schedule(cs_node_t *node, int slot);
 
 /* Writes ---------------------------------------------------------------- */
 
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
+
 typedef struct write_req_s {
   uv_write_t req;
   conn_t *conn;
@@ -251,11 +255,17 @@ typedef struct write_req_s {
 static void on_write(uv_write_t *req, int status) {
   write_req_t *w = (write_req_t *)req;
   conn_t *c = w->conn;
-  c->queued -= w->len;
+  c->queued -= sizeof(*w) + w->len;
   free(w);
   if (status < 0) {
     conn_close(c, uv_strerror(status));
     return;
+  }
+  /* Reading resumes once the peer has taken the queue down to where
+   * production stops. */
+  if (c->reading_paused && !c->closing && c->queued <= CS_NODE_QUEUE_HIGH) {
+    c->reading_paused = false;
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   }
   if (!c->closing && c->phase == PHASE_SYNC && c->sync.sending && c->queued < CS_NODE_QUEUE_HIGH) {
     bool more;
@@ -278,7 +288,13 @@ static int conn_write_raw(conn_t *c, const uint8_t *data, size_t len) {
     free(w);
     return CS_EIO;
   }
-  c->queued += len;
+  c->queued += sizeof(*w) + len;
+  /* Backpressure both ways: a peer that sends requests without reading the
+   * answers stops being read, so its answers cannot pile up here. */
+  if (c->queued > CS_NODE_QUEUE_MAX && !c->reading_paused) {
+    c->reading_paused = true;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+  }
   return CS_OK;
 }
 

@@ -36,6 +36,12 @@ typedef enum cs_log_level_e { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG
  * being closed (a closed connection frees its slot a loop turn later). */
 #define CS_NODE_CONNECTIONS_MAX (2 * (CS_NODE_SESSIONS_MAX + CS_NODE_HANDSHAKES_MAX + CS_NODE_PEERS_MAX))
 #define CS_NODE_QUEUE_HIGH (1u << 20) /* stop producing for a peer above this */
+/* Stop reading a peer above this. Production alone stays under it (it
+ * stops at CS_NODE_QUEUE_HIGH, after at most one more message of at most
+ * CS_SYNC_MESSAGE_MAX and its box headers), so two nodes streaming to each
+ * other never both stop reading; only answers to requests of a peer that
+ * does not read its own can reach it. Reading resumes at CS_NODE_QUEUE_HIGH. */
+#define CS_NODE_QUEUE_MAX (2 * CS_NODE_QUEUE_HIGH + (64u << 10))
 #define CS_NODE_BACKOFF_MIN_MS 500
 #define CS_NODE_BACKOFF_MAX_MS 60000
 #define CS_NODE_POLL_MS 200

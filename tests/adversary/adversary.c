@@ -23,6 +23,9 @@
  * |              | nothing, redialing each 1 s after the server closes it    |
  * | churn        | bare TCP connections, HOME (SECONDS) long, at ARG per     |
  * |              | second (default 1000), 64 open at a time, oldest closed   |
+ * | checks       | HELLO, then ARG CHECK requests without reading a byte;    |
+ * |              | when the server stops reading for 10 s it says how many   |
+ * |              | it sent and holds the connection 5 s more                 |
  *
  * CS_ADVERSARY_FROM=IP makes every connection come from that local address
  * (127.0.0.2: an attacker on another address than the honest peer's).
@@ -42,6 +45,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -582,6 +586,33 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < count; i++) free((void *)items[i].ptr);
     free(items);
     free(data);
+  } else if (strcmp(mode, "checks") == 0) {
+    long count = arg ? atol(arg) : 3000000, sent = 0;
+    send_hello(&p);
+    /* 99 CHECKs to a box: 4-byte length, [5, digest, false]. */
+    uint8_t one[41] = {0, 0, 0, 37, 0x93, CS_SYNC_CHECK, 0xc4, 32};
+    one[40] = 0xc2;
+    uint8_t plain[99 * 41], box[CS_BOXSTREAM_SEALED_BYTES(sizeof(plain))];
+    for (int i = 0; i < 99; i++) memcpy(plain + 41 * i, one, sizeof(one));
+    struct timeval tv = {10, 0};
+    setsockopt(p.fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    bool blocked = false;
+    while (sent < count && !blocked) {
+      if (cs_boxstream_seal(&p.enc, plain, sizeof(plain), box, sizeof(box))) exit(1);
+      for (size_t at = 0; at < sizeof(box);) {
+        ssize_t n = send(p.fd, box + at, sizeof(box) - at, MSG_NOSIGNAL);
+        if (n <= 0) {
+          blocked = true;
+          break;
+        }
+        at += (size_t)n;
+      }
+      sent += 99;
+    }
+    printf("checks: %ld CHECKs sent%s\n", sent, blocked ? "; then the server stopped reading for 10 s" : "");
+    sleep(5);
+    close(p.fd);
+    return 0;
   } else if (strcmp(mode, "missing") == 0) {
     size_t count = arg ? (size_t)atol(arg) : 100000;
     send_hello(&p);
