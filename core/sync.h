@@ -64,6 +64,10 @@ typedef struct cs_sync_io_s {
   int (*ingest)(void *ctx, const cs_span_t *changes, size_t count);
   /* Sends one whole message to the peer. */
   int (*send)(void *ctx, cs_span_t message);
+  /* Optional, NULL to compute it from `vector` each time: the digest of the
+   * local vector, which a driver may keep until the replica changes (a peer
+   * asks for it with every HELLO and CHECK). */
+  int (*digest)(void *ctx, uint8_t out[32]);
 } cs_sync_io_t;
 
 typedef struct cs_sync_s {

@@ -23,6 +23,8 @@
 
 typedef struct cs_store_s cs_store_t;
 
+#define CS_STORE_DIGESTS_MAX 64 /* clubs whose vector digest the store keeps (one node holds at most 64) */
+
 typedef struct cs_txn_s {
   cs_store_t *store;
   MDB_txn *txn;

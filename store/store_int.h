@@ -29,6 +29,15 @@ struct cs_store_s {
   MDB_dbi arrivals;     /* arrival number (u64) -> id | signed bytes, appended in arrival order */
   MDB_dbi authors;      /* author key -> author number (u32), for the vectors of `pasts` */
   MDB_dbi pasts;        /* arrival number (u64) -> version vector of that change's causal past (core/past.h) */
+  /* Vector digests of the clubs, each valid at the committed transaction
+   * it was computed after (sync_io.c): a CHECK costs a lookup, and a commit
+   * costs one recomputation, at the next request. */
+  struct {
+    uint8_t club[CS_ID_LEN];
+    uint64_t txnid; /* 0: empty */
+    uint8_t digest[32];
+  } digests[CS_STORE_DIGESTS_MAX];
+  uint32_t digest_next; /* the entry a new club takes (round robin) */
 };
 
 #define CS__K2 (2 * CS_ID_LEN)

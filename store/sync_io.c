@@ -118,6 +118,7 @@ static int cs__io_vector(void *ctx, int (*each)(const cs_sync_entry_t *entry, vo
   cs_store_sync_t *x = ctx;
   cs_txn_t txn;
   bool own;
+  x->vectors_read++;
   int err = cs__read_begin(x, &txn, &own);
   if (err) return err;
   cs__vector_ctx_t v = {each, each_ctx, NULL, 0, &txn, x->club};
@@ -204,6 +205,35 @@ static int cs__io_send(void *ctx, cs_span_t message) {
   return x->send(x->send_ctx, message);
 }
 
+/* The club's vector digest, kept in the store per committed transaction:
+ * computed once after each commit (by anyone), then found. Inside an open
+ * batch the digest covers uncommitted changes and is computed each time. The
+ * transaction id is read before the vector, so a digest is never filed
+ * under an id newer than the state it covers. */
+static int cs__io_digest(void *ctx, uint8_t out[32]) {
+  cs_store_sync_t *x = ctx;
+  cs_store_t *s = x->store;
+  cs_sync_io_t plain = {.ctx = x, .vector = cs__io_vector};
+  uint64_t txnid = x->write_open ? 0 : cs_store_last_txnid(s);
+  uint32_t at = CS_STORE_DIGESTS_MAX;
+  for (uint32_t i = 0; i < CS_STORE_DIGESTS_MAX && txnid; i++)
+    if (s->digests[i].txnid && memcmp(s->digests[i].club, x->club, CS_ID_LEN) == 0) at = i;
+  if (at < CS_STORE_DIGESTS_MAX && s->digests[at].txnid == txnid) {
+    memcpy(out, s->digests[at].digest, 32);
+    return CS_OK;
+  }
+  int err = cs_sync_vector_digest(&plain, out);
+  if (err || !txnid) return err;
+  if (at == CS_STORE_DIGESTS_MAX) {
+    at = s->digest_next;
+    s->digest_next = (s->digest_next + 1) % CS_STORE_DIGESTS_MAX;
+  }
+  memcpy(s->digests[at].club, x->club, CS_ID_LEN);
+  s->digests[at].txnid = txnid;
+  memcpy(s->digests[at].digest, out, 32);
+  return CS_OK;
+}
+
 void cs_store_sync_init(cs_store_sync_t *x, cs_store_t *store, const uint8_t club[CS_ID_LEN],
                         int (*send)(void *send_ctx, cs_span_t message), void *send_ctx, cs_sync_io_t *io) {
   memset(x, 0, sizeof(*x));
@@ -217,6 +247,7 @@ void cs_store_sync_init(cs_store_sync_t *x, cs_store_t *store, const uint8_t clu
   io->changes_from = cs__io_changes_from;
   io->ingest = cs__io_ingest;
   io->send = cs__io_send;
+  io->digest = cs__io_digest;
 }
 
 int cs_store_sync_flush(cs_store_sync_t *x) {

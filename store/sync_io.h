@@ -20,6 +20,7 @@ typedef struct cs_store_sync_s {
   int deferred_err;    /* a commit that another batch forced, and that failed */
   /* Outcomes since the start, for logs and status. */
   uint64_t added, duplicates, pending, rejected, forks;
+  uint64_t vectors_read; /* times the local vector was read from the store (a digest not found in the cache, a VECTOR) */
   int last_reject_reason;
   /* Where the transport's send goes. */
   int (*send)(void *send_ctx, cs_span_t message);

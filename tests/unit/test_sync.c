@@ -185,6 +185,37 @@ int main(void) {
   CHECK_EQ_INT(a.sync.changes_received, 2);
   CHECK_EQ_INT(b.sync.changes_expected, 1);
   CHECK_EQ_INT(b.sync.changes_received, 1);
+
+  /* The vector digest is computed once per commit, not per request: 1,000
+   * CHECKs from B cost A at most one reading of its vector (counted, not
+   * timed), and what it answers is the digest of its vector. A commit makes
+   * the next request read it once again. */
+  {
+    uint64_t before = a.x.vectors_read;
+    for (int i = 0; i < 1000; i++) {
+      CHECK_EQ_INT(cs_sync_check(&b.sync), CS_OK);
+      run(&a, &b, &ab, &ba);
+      CHECK(b.sync.check_answered && b.sync.check_equal);
+    }
+    CHECK(a.x.vectors_read - before <= 1);
+    uint8_t cached[32], computed[32];
+    cs_sync_io_t plain = a.io;
+    plain.digest = NULL;
+    CHECK_EQ_INT(cs_sync_vector_digest(&a.io, cached), CS_OK);
+    CHECK_EQ_INT(cs_sync_vector_digest(&plain, computed), CS_OK);
+    CHECK(memcmp(cached, computed, 32) == 0);
+    add_request(a.store, club, sk[6], "Après les CHECKs");
+    before = a.x.vectors_read;
+    for (int i = 0; i < 10; i++) CHECK_EQ_INT(cs_sync_vector_digest(&a.io, cached), CS_OK);
+    CHECK_EQ_INT(a.x.vectors_read - before, 1);
+    CHECK_EQ_INT(cs_sync_vector_digest(&plain, computed), CS_OK);
+    CHECK(memcmp(cached, computed, 32) == 0);
+    /* B takes that change, so what follows starts from equal replicas. */
+    disconnect(&a, &b, &ab, &ba);
+    connect_nodes(&a, &b, club, &ab, &ba);
+    run(&a, &b, &ab, &ba);
+    CHECK(same_digest(&a, &b, club));
+  }
   disconnect(&a, &b, &ab, &ba);
 
   /* A transfer cut short: B knows it was to receive 1,000 changes and got
@@ -282,7 +313,7 @@ int main(void) {
   test_pipe_init(&mixed_ab, 256u << 20);
   test_pipe_init(&mixed_ba, 256u << 20);
   cs_store_sync_init(&a.x, a.store, club, test_pipe_send, &mixed_ab, &mixed.inner);
-  cs_sync_io_t mixed_io = {&mixed, mixed_vector, mixed_change_at, mixed_changes_from, mixed_ingest, mixed_send};
+  cs_sync_io_t mixed_io = {&mixed, mixed_vector, mixed_change_at, mixed_changes_from, mixed_ingest, mixed_send, NULL};
   cs_store_sync_init(&b.x, b.store, club, test_pipe_send, &mixed_ba, &b.io);
   cs_sync_init(&a.sync, club, &mixed_io);
   cs_sync_init(&b.sync, club, &b.io);
