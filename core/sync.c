@@ -448,6 +448,7 @@ int cs_sync_receive(cs_sync_t *s, cs_span_t message) {
       s->check_equal = memcmp(digest, mine, 32) == 0;
       return CS_OK;
     }
+    s->checks_answered++;
     return cs__send_check(s, mine, true);
   }
   default:

@@ -104,6 +104,7 @@ typedef struct cs_sync_s {
   uint64_t changes_received; /* of the session's club: the stream and live pushes */
   uint64_t changes_other_club; /* received, of another club: refused */
   uint64_t forks_seen;
+  uint64_t checks_answered; /* CHECK requests of the peer answered (a driver may rate-limit them) */
 } cs_sync_t;
 
 /* Prepares a machine; nothing is sent until cs_sync_start. */

@@ -76,6 +76,11 @@ typedef struct conn_s {
   bool check_sent;
   size_t queued;        /* bytes handed to libuv and not yet written, with each request's own size */
   bool reading_paused;  /* queued went over CS_NODE_QUEUE_MAX: nothing is read until it drains */
+  bool rate_paused;     /* requests over their rate: nothing is read until the timer */
+  bool reading;         /* libuv is reading this connection */
+  int64_t request_tokens;  /* requests the peer may still make now, in thousandths */
+  uint64_t request_at;     /* loop time the tokens were counted at, ms */
+  uint64_t requests_seen;  /* sync.checks_answered when they were */
   uint64_t pushed_upto;
   struct {
     uint64_t lo, hi;
@@ -245,6 +250,42 @@ static void peer_schedule(cs_node_t *node, int slot);
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
 static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf);
 
+/* Reads while nothing holds reading back: a full queue, or requests over
+ * their rate. */
+static void conn_read_update(conn_t *c) {
+  if (c->closing) return;
+  bool want = !c->reading_paused && !c->rate_paused;
+  if (want == c->reading) return;
+  c->reading = want;
+  if (want) uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  else uv_read_stop((uv_stream_t *)&c->tcp);
+}
+
+static void on_rate_resume(uv_timer_t *t) {
+  conn_t *c = t->data;
+  c->rate_paused = false;
+  conn_read_update(c);
+}
+
+/* A token bucket on the peer's requests (CHECKs; the other messages each
+ * come once a session or carry changes): CS_NODE_REQUESTS_PER_S a second
+ * after a burst of CS_NODE_REQUESTS_BURST. Requests are counted after they
+ * were answered (one read may hold a few hundred); when the bucket is in
+ * debt, reading pauses until it is paid. */
+static void conn_rate_limit(conn_t *c) {
+  uint64_t now = uv_now(&c->node->loop);
+  uint64_t used = c->sync.checks_answered - c->requests_seen;
+  c->requests_seen = c->sync.checks_answered;
+  c->request_tokens += (int64_t)((now - c->request_at) * CS_NODE_REQUESTS_PER_S);
+  if (c->request_tokens > CS_NODE_REQUESTS_BURST * 1000) c->request_tokens = CS_NODE_REQUESTS_BURST * 1000;
+  c->request_at = now;
+  c->request_tokens -= (int64_t)used * 1000;
+  if (c->request_tokens >= 0 || c->closing) return;
+  c->rate_paused = true;
+  conn_read_update(c);
+  uv_timer_start(&c->timer, on_rate_resume, (uint64_t)(-c->request_tokens) / CS_NODE_REQUESTS_PER_S + 1, 0);
+}
+
 typedef struct write_req_s {
   uv_write_t req;
   conn_t *conn;
@@ -263,9 +304,9 @@ static void on_write(uv_write_t *req, int status) {
   }
   /* Reading resumes once the peer has taken the queue down to where
    * production stops. */
-  if (c->reading_paused && !c->closing && c->queued <= CS_NODE_QUEUE_HIGH) {
+  if (c->reading_paused && c->queued <= CS_NODE_QUEUE_HIGH) {
     c->reading_paused = false;
-    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    conn_read_update(c);
   }
   if (!c->closing && c->phase == PHASE_SYNC && c->sync.sending && c->queued < CS_NODE_QUEUE_HIGH) {
     bool more;
@@ -293,7 +334,7 @@ static int conn_write_raw(conn_t *c, const uint8_t *data, size_t len) {
    * answers stops being read, so its answers cannot pile up here. */
   if (c->queued > CS_NODE_QUEUE_MAX && !c->reading_paused) {
     c->reading_paused = true;
-    uv_read_stop((uv_stream_t *)&c->tcp);
+    conn_read_update(c);
   }
   return CS_OK;
 }
@@ -469,6 +510,8 @@ static void conn_start_sync(conn_t *c) {
   }
   c->phase = PHASE_SYNC;
   c->active_at = uv_now(&c->node->loop);
+  c->request_at = c->active_at;
+  c->request_tokens = CS_NODE_REQUESTS_BURST * 1000;
   c->pushed_upto = node_arrival_last(c->node);
   cs_store_sync_init(&c->x, c->node->cfg->store, club->id, conn_send_message, c, &c->io);
   c->x.stored = conn_on_stored;
@@ -807,6 +850,7 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf) {
     c->sent_since_read = false;
   }
   conn_after_messages(c);
+  conn_rate_limit(c);
   /* A long initial sync says how far it got, every few seconds. */
   uint64_t now = uv_now(&c->node->loop);
   if (!c->closing && !cs_sync_caught_up(&c->sync) && c->sync.changes_received > 0 &&
@@ -851,7 +895,7 @@ static conn_t *conn_new(cs_node_t *node, bool outbound, int slot) {
 static void conn_started(conn_t *c) {
   uv_tcp_nodelay(&c->tcp, 1);
   uv_tcp_keepalive(&c->tcp, 1, 30);
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+  conn_read_update(c);
 }
 
 /* Slots ------------------------------------------------------------------ */

@@ -31,6 +31,8 @@ typedef enum cs_log_level_e { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG
 #define CS_NODE_HANDSHAKES_PER_ADDRESS 32 /* inbound handshakes from one IP address; one more evicts its oldest */
 #define CS_NODE_ACCEPTS_PER_TURN 8        /* connections accepted per loop turn, so a flood cannot starve reads */
 #define CS_NODE_IDLE_TIMEOUT_MS 20000     /* an inbound session that never caught up and made no progress */
+#define CS_NODE_REQUESTS_PER_S 20         /* requests (CHECKs) answered per second on one connection... */
+#define CS_NODE_REQUESTS_BURST 40         /* ...after a burst of this many; past it, reading pauses */
 /* Every connection the node may hold at once: inbound sessions and
  * handshakes, one dial per peer address, and as many again for those
  * being closed (a closed connection frees its slot a loop turn later). */

@@ -23,6 +23,8 @@
  * |              | nothing, redialing each 1 s after the server closes it    |
  * | churn        | bare TCP connections, HOME (SECONDS) long, at ARG per     |
  * |              | second (default 1000), 64 open at a time, oldest closed   |
+ * | checks-read  | HELLO, then ARG CHECK requests at once; reads for 5 s and |
+ * |              | says how many bytes came back (an answer is 75 bytes)     |
  * | checks       | HELLO, then ARG CHECK requests without reading a byte;    |
  * |              | when the server stops reading for 10 s it says how many   |
  * |              | it sent and holds the connection 5 s more                 |
@@ -586,6 +588,25 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < count; i++) free((void *)items[i].ptr);
     free(items);
     free(data);
+  } else if (strcmp(mode, "checks-read") == 0) {
+    long count = arg ? atol(arg) : 2000;
+    send_hello(&p);
+    uint8_t one[41] = {0, 0, 0, 37, 0x93, CS_SYNC_CHECK, 0xc4, 32};
+    one[40] = 0xc2;
+    for (long i = 0; i < count; i++) send_boxed(&p, one, sizeof(one));
+    struct timeval tv = {0, 100000};
+    setsockopt(p.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    long got = 0;
+    double end = now_s() + 5;
+    uint8_t buf[65536];
+    while (now_s() < end) {
+      ssize_t n = read(p.fd, buf, sizeof(buf));
+      if (n == 0) break;
+      if (n > 0) got += n;
+    }
+    printf("checks-read: %ld CHECKs sent at once, %ld bytes came back in 5 s\n", count, got);
+    close(p.fd);
+    return 0;
   } else if (strcmp(mode, "checks") == 0) {
     long count = arg ? atol(arg) : 3000000, sent = 0;
     send_hello(&p);

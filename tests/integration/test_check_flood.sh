@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Backpressure: a member that sends millions of CHECK requests without reading
-# the answers stops being read once its answers fill the connection's queue
-# (CS_NODE_QUEUE_MAX), so serve's anonymous memory stays under 64 MiB, and
-# honest members keep syncing meanwhile. Memory is read from /proc on the
+# the answers stops being read (its requests are over CS_NODE_REQUESTS_PER_S,
+# and behind that its answers would fill CS_NODE_QUEUE_MAX), so serve's
+# anonymous memory stays under 64 MiB, and honest members keep syncing
+# meanwhile; a member that reads its answers gets them at the rate limit. Memory is read from /proc on the
 # non-sanitized build when `make test` names it (CLUBSYNC_RELEASE), since
 # AddressSanitizer's shadow and quarantine count as anonymous memory.
 #   CS_CHECKS (default 3000000): how many CHECKs the member sends.
@@ -48,5 +49,16 @@ echo "serve RssAnon: ${before} KiB before, peak ${peak} KiB during the CHECK flo
 [ "$peak" -lt "$bound_kib" ] && ok || fail "serve's anonymous memory reached ${peak} KiB under a CHECK flood"
 expect_eq "honest syncs during the flood" "$passed" 5
 grep -q "stopped reading" "$WORK/checks.out" && ok || fail "the server stopped reading the flood: $(cat "$WORK/checks.out")"
+
+# A member that reads its answers is rate-limited instead: 2,000 CHECKs sent
+# at once get about CS_NODE_REQUESTS_BURST (40) answers, then
+# CS_NODE_REQUESTS_PER_S (20) a second, give or take one read's worth
+# (about 200): at most 340 answers of 75 bytes in 5 s, not 2,000.
+"$ADV" checks-read 127.0.0.1 "$PORT" "$WORK/m" 2000 >"$WORK/checks-read.out" 2>&1 || true
+cat "$WORK/checks-read.out"
+bytes=$(sed -n 's/.*, \([0-9]*\) bytes came back.*/\1/p' "$WORK/checks-read.out")
+answers=$(( ${bytes:-0} / 75 ))
+echo "CHECK answers in 5 s: about $answers"
+[ "$answers" -ge 40 ] && [ "$answers" -le 340 ] && ok || fail "CHECKs are rate-limited: about $answers answers in 5 s"
 expect_eq "a and h agree" "$(digest_of a)" "$(digest_of h)"
 finish
