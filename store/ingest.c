@@ -895,7 +895,13 @@ static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t cl
   cs__put_be64(order_key + CS_ID_LEN, c->lamport);
   memcpy(order_key + CS_ID_LEN + 8, c->id, CS_ID_LEN);
   if (!err) err = cs__put(txn, txn->store->order, order_key, sizeof(order_key), "", 0);
-  if (!err && existing) {
+  /* Freezing a key that never had a role in the club (no member timeline)
+   * changes nothing in the state: its changes never applied. Anyone can
+   * sign a fork, so it must not cost a rebuild of the whole club. */
+  uint8_t member_key[2 * CS_ID_LEN];
+  memcpy(member_key, club, CS_ID_LEN);
+  memcpy(member_key + CS_ID_LEN, c->author, CS_KEY_LEN);
+  if (!err && existing && cs__exists(txn, txn->store->members, member_key, sizeof(member_key))) {
     txn->rebuild_needed = true;
     memcpy(txn->rebuild_club, club, CS_ID_LEN);
   }
