@@ -975,9 +975,11 @@ static void node_make_room(cs_node_t *node, conn_t *c) {
 }
 
 /* Whether the inbound handshake C, whose peer just proved KEY, may become a
- * session. A key at CS_NODE_SESSIONS_PER_KEY gives up its oldest inbound
- * session for this one (a peer that reconnects replaces its stale
- * sessions; a member that opens more only rotates its own); past
+ * session. A key at CS_NODE_SESSIONS_PER_KEY sessions in C's club gives up
+ * its oldest inbound session there for this one: a peer that reconnects
+ * replaces its stale sessions, a member that opens more only rotates its
+ * own, and a node that shares several clubs with us (two sessions in each)
+ * is never refused for holding the others; past
  * CS_NODE_SESSIONS_MAX inbound sessions the newcomer is refused. */
 static bool node_admit_session(cs_node_t *node, conn_t *c, const uint8_t key[32]) {
   int of_key = 0, inbound = 0;
@@ -986,15 +988,16 @@ static bool node_admit_session(cs_node_t *node, conn_t *c, const uint8_t key[32]
     conn_t *o = node->conns[i];
     if (o == c || !conn_is_session(o)) continue;
     if (!o->outbound) inbound++;
-    if (memcmp(o->peer_key, key, 32) != 0) continue;
+    if (o->club != c->club || memcmp(o->peer_key, key, 32) != 0) continue;
     of_key++;
     if (!o->outbound && (!oldest || o->opened_at < oldest->opened_at)) oldest = o;
   }
   char who[17];
   key_short(key, who);
   if (of_key >= CS_NODE_SESSIONS_PER_KEY && oldest) {
-    node_log(node, CS_LOG_WARN, "%s holds %d sessions, the most one key may; closed its oldest (%s) for a new one",
-             who, of_key, oldest->address);
+    node_log(node, CS_LOG_WARN,
+             "%s holds %d sessions for club %s, the most one key may; closed its oldest (%s) for a new one", who,
+             of_key, node->cfg->clubs[c->club].label, oldest->address);
     conn_close(oldest, NULL);
     inbound--;
   }

@@ -26,7 +26,7 @@ typedef enum cs_log_level_e { CS_LOG_ERROR = 0, CS_LOG_WARN, CS_LOG_INFO, CS_LOG
  * a handshake cannot take the places of members, and no member key can take
  * every session. docs/limits.md gives the reasons for each number. */
 #define CS_NODE_SESSIONS_MAX 64           /* inbound sessions, past the handshake */
-#define CS_NODE_SESSIONS_PER_KEY 4        /* sessions of one peer key; a 5th replaces the oldest */
+#define CS_NODE_SESSIONS_PER_KEY 4        /* sessions of one peer key in one club; a 5th replaces the oldest */
 #define CS_NODE_HANDSHAKES_MAX 128        /* inbound handshakes; one more evicts the oldest */
 #define CS_NODE_HANDSHAKES_PER_ADDRESS 32 /* inbound handshakes from one IP address; one more evicts its oldest */
 #define CS_NODE_ACCEPTS_PER_TURN 8        /* connections accepted per loop turn, so a flood cannot starve reads */
