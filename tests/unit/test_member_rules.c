@@ -126,8 +126,8 @@ static void club_abc(cs_store_t *s, uint8_t club[32]) {
 }
 
 /* An adopted decision "remove-admin TARGET": proposed by `by`, yes from
- * `by` and C (two of the three museums), resolved by `by` counting those
- * two ballots. deps_out gets the motion's change and the resolution's. */
+ * `by` and C (two of the three museums), resolved by `by` with those two
+ * ballots in its past. deps_out gets the motion's change and the resolution's. */
 static void decide_removal(cs_store_t *s, const uint8_t club[32], const who_t *by, const who_t *target,
                            uint8_t deps_out[2][32]) {
   cs_buf_t p, v;
@@ -135,18 +135,11 @@ static void decide_removal(cs_store_t *s, const uint8_t club[32], const who_t *b
   cs_buf_init(&v, 1024);
   char effect[CS_GOVERNED_EFFECT_MAX + 1];
   cs_governed_effect(effect, "remove-admin", target->pk);
-  cs_electorate_t *e = calloc(1, sizeof(*e));
-  e->count = 3;
-  strcpy(e->museums[0], A.museum);
-  strcpy(e->museums[1], B.museum);
-  strcpy(e->museums[2], C.museum);
-  cs_electorate_write(&v, e);
-  free(e);
-  cs_mp_write_array(&p, 5);
+  /* The electorate is the membership in the motion's past: A, B and C. */
+  cs_mp_write_array(&p, 4);
   cs_op_write_create(&p, CS_OBJ_MOTION, NULL);
   cs_op_write_set_str(&p, cs_ref_local(0), CS_F_MOTION_TEXT, "Retirer du bureau", 0, NULL);
   cs_op_write_set_str(&p, cs_ref_local(0), CS_F_MOTION_QUORUM, "majority", 0, NULL);
-  cs_op_write_set_raw(&p, cs_ref_local(0), CS_F_MOTION_ELECTORATE, cs_buf_span(&v), 0, NULL);
   cs_op_write_set_str(&p, cs_ref_local(0), CS_F_MOTION_EFFECT, effect, 0, NULL);
   honest(s, club, by, &p, deps_out[0]);
   uint8_t motion[32], ballots[2][32];
