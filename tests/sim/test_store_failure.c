@@ -52,7 +52,7 @@ int main(void) {
     body[0] = (char)('a' + i % 26);
     body[1] = (char)('a' + i / 26);
     cs_op_write_set_str(&p, cs_ref_id(req), CS_F_REQ_BODY, body, 0, NULL);
-    cs_op_write_add_str(&p, cs_ref_id(req), CS_F_REQ_TAGS, body + sizeof(body) - 100);
+    cs_op_write_add_str(&p, cs_ref_id(req), CS_F_REQ_TAGS, body + sizeof(body) - 1 - CS_TAG_MAX);
     CHECK_EQ_INT(test_author(a, club, sk, cs_buf_span(&p), id), CS_OK);
   }
   collect_t all = {.count = 0};
