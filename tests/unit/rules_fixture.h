@@ -92,15 +92,7 @@ static inline int status_of(node_t *n, const uint8_t id[32]) {
   return st;
 }
 
-static inline uint64_t lamport_of(node_t *n, const uint8_t id[32]) {
-  cs_span_t bytes = test_fetch(n->s, id);
-  cs_change_t *c = malloc(sizeof(*c));
-  uint64_t lamport = 0;
-  if (bytes.ptr && cs_change_decode(bytes, c) == CS_OK) lamport = c->lamport;
-  free(c);
-  free((void *)bytes.ptr);
-  return lamport;
-}
+static inline uint64_t lamport_of(node_t *n, const uint8_t id[32]) { return test_lamport(n->s, id); }
 
 /* The motion's outcome as a node shows it: 0 not resolved, 1 adopted, 2 rejected. */
 static inline int outcome_of(node_t *n, const uint8_t club[32], const uint8_t motion[32], cs_resolution_t *res) {
@@ -193,5 +185,35 @@ static inline void club_make(node_t *n, const key_t_ *keys, const char *const *m
   }
   cs_buf_free(&p);
 }
+
+/* Every change a node holds, written as an audit bundle and checked as
+ * `verify` checks one: the node's verdict and verify's, side by side. */
+typedef struct bundle_ctx_s {
+  cs_bundle_writer_t w;
+  cs_buf_t out;
+} bundle_ctx_t;
+
+static inline int bundle_each(const uint8_t id[32], cs_span_t bytes, void *vctx) {
+  (void)id;
+  bundle_ctx_t *b = vctx;
+  return cs_bundle_write_change(&b->w, bytes, &b->out);
+}
+
+static inline int verify_node(node_t *n, const uint8_t club[32], cs_audit_report_t *rep) {
+  bundle_ctx_t b;
+  cs_buf_init(&b.out, 256u << 20);
+  cs_bundle_header_t h = {CS_BUNDLE_AUDIT, {0}};
+  memcpy(h.club, club, 32);
+  cs_bundle_write_header(&b.w, &h, &b.out);
+  cs_txn_t txn;
+  int err = cs_store_begin(n->s, false, &txn);
+  if (!err) err = cs_store_changes(&txn, club, bundle_each, &b);
+  cs_store_abort(&txn);
+  cs_bundle_write_trailer(&b.w, &b.out);
+  if (!err) err = cs_audit_bundle_verify(cs_buf_span(&b.out), rep);
+  cs_buf_free(&b.out);
+  return err;
+}
+
 
 #endif

@@ -8,16 +8,6 @@
 
 static uint8_t pk[4][32], sk[4][64];
 
-/* The lamport of a stored change. */
-static uint64_t lamport_of(cs_store_t *s, const uint8_t id[32]) {
-  cs_span_t bytes = test_fetch(s, id);
-  cs_change_t *c = malloc(sizeof(*c));
-  uint64_t lamport = 0;
-  if (bytes.ptr && cs_change_decode(bytes, c) == CS_OK) lamport = c->lamport;
-  free(c);
-  free((void *)bytes.ptr);
-  return lamport;
-}
 
 static int cmp_id(const void *a, const void *b) { return memcmp(a, b, 32); }
 
@@ -33,10 +23,10 @@ static cs_ingest_result_t forge(cs_store_t *s, const uint8_t club[32], int k, cs
     seq = cs_store_author_seq(&txn, club, pk[k], prev);
     cs_store_abort(&txn);
   }
-  if (seq > 0) parents_max = lamport_of(s, prev);
+  if (seq > 0) parents_max = test_lamport(s, prev);
   for (uint32_t i = 0; i < dep_count; i++) {
     memcpy(sorted[i], deps[i], 32);
-    uint64_t l = lamport_of(s, deps[i]);
+    uint64_t l = test_lamport(s, deps[i]);
     if (l > parents_max) parents_max = l;
   }
   qsort(sorted, dep_count, 32, cmp_id);

@@ -27,33 +27,6 @@
 #include "tests/unit/rules_fixture.h"
 
 /* Every change of a node, as an audit bundle. */
-typedef struct bundle_ctx_s {
-  cs_bundle_writer_t w;
-  cs_buf_t out;
-} bundle_ctx_t;
-
-static int bundle_each(const uint8_t id[32], cs_span_t bytes, void *vctx) {
-  (void)id;
-  bundle_ctx_t *b = vctx;
-  return cs_bundle_write_change(&b->w, bytes, &b->out);
-}
-
-static int verify_node(node_t *n, const uint8_t club[32], cs_audit_report_t *rep) {
-  bundle_ctx_t b;
-  cs_buf_init(&b.out, 256u << 20);
-  cs_bundle_header_t h = {CS_BUNDLE_AUDIT, {0}};
-  memcpy(h.club, club, 32);
-  cs_bundle_write_header(&b.w, &h, &b.out);
-  cs_txn_t txn;
-  int err = cs_store_begin(n->s, false, &txn);
-  if (!err) err = cs_store_changes(&txn, club, bundle_each, &b);
-  cs_store_abort(&txn);
-  cs_bundle_write_trailer(&b.w, &b.out);
-  if (!err) err = cs_audit_bundle_verify(cs_buf_span(&b.out), rep);
-  cs_buf_free(&b.out);
-  return err;
-}
-
 /* Every change of a club on a node, its signed bytes copied. */
 typedef struct all_s {
   cs_span_t *items;

@@ -143,4 +143,15 @@ static inline cs_span_t test_fetch(cs_store_t *s, const uint8_t id[32]) {
   return copy;
 }
 
+/* The lamport of a stored change, 0 if it is not stored. */
+static inline uint64_t test_lamport(cs_store_t *s, const uint8_t id[32]) {
+  cs_span_t bytes = test_fetch(s, id);
+  cs_change_t *c = malloc(sizeof(*c));
+  uint64_t lamport = 0;
+  if (bytes.ptr && c && cs_change_decode(bytes, c) == CS_OK) lamport = c->lamport;
+  free(c);
+  free((void *)bytes.ptr);
+  return lamport;
+}
+
 #endif
