@@ -449,7 +449,7 @@ typedef struct cs__bundle_rules_s {
   uint32_t count;
   const cs_change_t **by_id; /* the changes sorted by id, for lookups */
   cs_member_table_t *table;  /* the replay's, as far as it got */
-  uint32_t decisions_elsewhere;
+  bool *elsewhere; /* per change: an admin removal whose decision is outside the bundle */
   cs__fork_t *forks; /* sorted by author */
   uint32_t fork_count;
   cs_past_mem_t *mem; /* the causal past of each change, as far as the bundle shows it */
@@ -508,7 +508,8 @@ static int cs__bundle_index(cs__bundle_rules_t *b) {
    * whose prev and deps it holds, each complete itself. Parents come first
    * in lamport order. */
   b->complete = calloc(b->count ? b->count : 1, sizeof(*b->complete));
-  if (!b->complete) {
+  b->elsewhere = calloc(b->count ? b->count : 1, sizeof(*b->elsewhere));
+  if (!b->complete || !b->elsewhere) {
     free(sorted);
     return CS_ENOMEM;
   }
@@ -590,7 +591,7 @@ static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LE
   bool adopted = cs_decision_scan_adopted(scan);
   free(scan);
   if (!adopted && missing) {
-    b->decisions_elsewhere++;
+    b->elsewhere[c - b->changes] = true; /* once, however often the replay asks */
     return true;
   }
   return adopted;
@@ -606,17 +607,18 @@ static int cs__replay(cs_member_op_t *ops, uint32_t n, cs__bundle_rules_t *b, cs
   const cs_member_rules_t rules = {cs__bundle_frozen_from, cs__bundle_decision_adopted, cs__bundle_cutoff,
                                    cs__bundle_past_holds, b};
   b->table = &replay->table;
-  for (uint32_t at = 0; at < n;) {
-    uint32_t end = at;
-    while (end < n && memcmp(ops[end].entry.change, ops[at].entry.change, CS_ID_LEN) == 0) end++;
-    int validity = cs_member_replay_change(replay, &ops[at], end - at, &rules);
-    if (validity != CS_OK && validity != CS_EAUTH && validity != CS_EFORK && validity != CS_ETOOBIG) return validity;
-    if (validity != CS_OK) rep->members_kept_out++;
-    else memset(applied + at, 1, end - at);
-    at = end;
+  int *validity = malloc((n ? n : 1) * sizeof(*validity));
+  int err = validity ? cs_member_replay_all(replay, ops, n, &rules, validity, NULL) : CS_ENOMEM;
+  rep->decisions_elsewhere = 0;
+  for (uint32_t at = 0; at < n && !err; at++) {
+    applied[at] = validity[at] == CS_OK;
+    if (at > 0 && memcmp(ops[at].entry.change, ops[at - 1].entry.change, CS_ID_LEN) == 0) continue;
+    const cs_change_t *c = cs__bundle_find(b, ops[at].entry.change);
+    if (validity[at] != CS_OK) rep->members_kept_out++;
+    else if (c && b->elsewhere[c - b->changes]) rep->decisions_elsewhere++;
   }
-  rep->decisions_elsewhere = b->decisions_elsewhere;
-  return CS_OK;
+  free(validity);
+  return err;
 }
 
 static cs_role_t cs__role(cs_member_table_t *t, const cs_change_t *c, char *museum, size_t museum_len) {
@@ -1148,6 +1150,7 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
   free(rules.by_id);
   free(rules.forks);
   free(rules.complete);
+  free(rules.elsewhere);
   free(applied);
   free(res_ops);
   free(ballots);

@@ -221,6 +221,9 @@ static int cs__role_in_past(const cs_member_replay_t *r, const cs_member_t *m, c
   *role = CS_ROLE_NONE;
   for (uint32_t i = m ? m->count : 0; i-- > 0;) {
     bool holds;
+    /* The change's own entries, there when it is judged again on the final
+     * timelines (cs_member_replay_all), are not its past. */
+    if (memcmp(m->entries[i].change, change, CS_ID_LEN) == 0) continue;
     int err = cs__entry_in_past(r, &m->entries[i], change, rules, &holds);
     if (err) return err;
     if (holds) {
@@ -253,6 +256,45 @@ static int cs__role_without(const cs_member_replay_t *r, const cs_member_t *m, u
   return CS_OK;
 }
 
+/* Whether the author of a change (ops[0..n-1]) may make each of its ops,
+ * judged on the timelines as they stand in r: its author holds the admin
+ * role at the change's seq (or the mutual-removal exception covers the op)
+ * and is not frozen by a fork, and every demotion of a key that is an
+ * admin in the change's causal past carries out an adopted decision
+ * (decided[i] says which ops do, when given). */
+static int cs__judge(const cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n, const cs_role_t *roles,
+                     const cs_member_rules_t *rules, bool *decided) {
+  if (ops[0].founder) return CS_OK;
+  const uint8_t *change = ops[0].entry.change;
+  uint64_t frozen = rules->frozen_from ? rules->frozen_from(rules->ctx, ops[0].author) : 0;
+  const cs_member_t *author = cs_member_table_find((cs_member_table_t *)&r->table, ops[0].author, false);
+  if (frozen && ops[0].seq >= frozen) return CS_EFORK;
+  if (!author) return CS_EAUTH;
+  bool admin = cs_member_role_at(author, ops[0].seq) == CS_ROLE_ADMIN;
+  for (uint32_t i = 0; i < n; i++) {
+    /* Demoting or removing a key that is an admin in the change's causal
+     * past needs an adopted decision. */
+    const cs_member_t *target = cs_member_table_find((cs_member_table_t *)&r->table, ops[i].key, false);
+    cs_role_t was = CS_ROLE_NONE, without = CS_ROLE_NONE;
+    int err = cs__role_in_past(r, target, change, rules, &was);
+    if (err) return err;
+    bool demotes = was == CS_ROLE_ADMIN && roles[i] != CS_ROLE_ADMIN;
+    /* An author that is no admin makes no op of the change, except the
+     * removal of the admin that removed it concurrently (mutual removal):
+     * the exception covers that op alone. It is judged before the decision
+     * is asked for, so that no change of a key without the right makes a
+     * node weigh a decision (a store may rebuild on what it finds). */
+    if (!admin && demotes && (err = cs__role_without(r, author, ops[0].seq, ops[i].key, change, rules, &without)))
+      return err;
+    if (!admin && without != CS_ROLE_ADMIN) return CS_EAUTH;
+    char want[CS_GOVERNED_EFFECT_MAX + 1];
+    cs_governed_effect(want, "remove-admin", ops[i].key);
+    if (demotes && !(rules->decision_adopted && rules->decision_adopted(rules->ctx, change, want))) return CS_EAUTH;
+    if (decided) decided[i] = demotes;
+  }
+  return CS_OK;
+}
+
 int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n,
                             const cs_member_rules_t *rules) {
   if (n == 0) return CS_OK;
@@ -260,39 +302,18 @@ int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, ui
   const uint8_t *change = ops[0].entry.change;
   /* The cutoff that applies: the key's highest seq in the causal past. */
   cs_member_entry_t *entries = malloc(n * sizeof(*entries));
+  cs_role_t *roles = malloc(n * sizeof(*roles));
   bool *decided = calloc(n, sizeof(*decided));
   cs_member_t *rows = NULL;
   uint32_t row_count = 0;
-  int err = entries && decided ? CS_OK : CS_ENOMEM;
+  int err = entries && roles && decided ? CS_OK : CS_ENOMEM;
   for (uint32_t i = 0; i < n && !err; i++) {
     entries[i] = ops[i].entry;
+    roles[i] = ops[i].entry.role;
     if (!ops[i].founder && rules->cutoff)
       err = rules->cutoff(rules->ctx, change, ops[i].key, ops[i].entry.cutoff, &entries[i].cutoff);
   }
-  if (!err && !ops[0].founder) {
-    uint64_t frozen = rules->frozen_from ? rules->frozen_from(rules->ctx, ops[0].author) : 0;
-    cs_member_t *author = cs_member_table_find(&r->table, ops[0].author, false);
-    if (frozen && ops[0].seq >= frozen) err = CS_EFORK;
-    else if (!author) err = CS_EAUTH;
-    bool admin = !err && cs_member_role_at(author, ops[0].seq) == CS_ROLE_ADMIN;
-    for (uint32_t i = 0; i < n && !err; i++) {
-      /* Demoting or removing a key that is an admin in the change's causal
-       * past needs an adopted decision. */
-      cs_member_t *target = cs_member_table_find(&r->table, ops[i].key, false);
-      cs_role_t was = CS_ROLE_NONE, without = CS_ROLE_NONE;
-      if ((err = cs__role_in_past(r, target, change, rules, &was))) break;
-      bool demotes = was == CS_ROLE_ADMIN && entries[i].role != CS_ROLE_ADMIN;
-      char want[CS_GOVERNED_EFFECT_MAX + 1];
-      cs_governed_effect(want, "remove-admin", ops[i].key);
-      if (demotes && !(rules->decision_adopted && rules->decision_adopted(rules->ctx, change, want))) err = CS_EAUTH;
-      decided[i] = demotes;
-      /* An author that is no admin makes no op of the change, except the
-       * removal of the admin that removed it concurrently (mutual removal):
-       * the exception covers that op alone. */
-      if (!err && !admin && demotes) err = cs__role_without(r, author, ops[0].seq, ops[i].key, change, rules, &without);
-      if (!err && !admin && without != CS_ROLE_ADMIN) err = CS_EAUTH;
-    }
-  }
+  if (!err) err = cs__judge(r, ops, n, roles, rules, decided);
   /* All or nothing: the ops go to copies of the rows they touch, which
    * replace the rows only when every one keeps within its bounds. */
   if (!err && !(rows = malloc(n * sizeof(*rows)))) err = CS_ENOMEM;
@@ -326,6 +347,7 @@ int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, ui
   }
   if (!err) err = cs__written_add(r, change, ops[0].author, ops[0].seq);
   free(entries);
+  free(roles);
   free(decided);
   free(rows);
   return err;
@@ -337,4 +359,47 @@ void cs_member_replay_free(cs_member_replay_t *r) {
   free(r->authors);
   free(r->seqs);
   memset(r, 0, sizeof(*r));
+}
+
+int cs_member_replay_all(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n, const cs_member_rules_t *rules,
+                         int *validity, uint32_t *rounds) {
+  /* kept_out[i], for the first op of a change: the reason a recheck found
+   * it unauthorised by the timelines a round ended with; it stays out. */
+  int *kept_out = calloc(n ? n : 1, sizeof(*kept_out));
+  cs_role_t *roles = malloc((n ? n : 1) * sizeof(*roles));
+  int err = kept_out && roles ? CS_OK : CS_ENOMEM;
+  for (uint32_t i = 0; i < n && !err; i++) roles[i] = ops[i].entry.role;
+  uint32_t round = 0;
+  for (bool again = !err; again;) {
+    again = false;
+    round++;
+    cs_member_replay_free(r);
+    for (uint32_t at = 0, end; at < n && !err; at = end) {
+      for (end = at; end < n && memcmp(ops[end].entry.change, ops[at].entry.change, CS_ID_LEN) == 0;) end++;
+      int v = kept_out[at] ? kept_out[at] : cs_member_replay_change(r, &ops[at], end - at, rules);
+      if (v != CS_OK && v != CS_EAUTH && v != CS_EFORK && v != CS_ETOOBIG) err = v;
+      for (uint32_t i = at; i < end; i++) validity[i] = v;
+    }
+    /* A change applied in (lamport, id) order was judged on the timelines
+     * of the changes before it. A later removal reaches back to every seq
+     * above its cutoff, so a concurrent change of the removed key, applied
+     * earlier, may have had no role after all: judged again on the final
+     * timelines, it is kept out and the replay runs again without it. Each
+     * round keeps out one change at least, so the rounds end. */
+    for (uint32_t at = 0, end; at < n && !err; at = end) {
+      for (end = at; end < n && memcmp(ops[end].entry.change, ops[at].entry.change, CS_ID_LEN) == 0;) end++;
+      if (validity[at] != CS_OK) continue;
+      int v = cs__judge(r, &ops[at], end - at, &roles[at], rules, NULL);
+      if (v != CS_OK && v != CS_EAUTH && v != CS_EFORK) err = v;
+      else if (v != CS_OK) {
+        kept_out[at] = v;
+        again = true;
+      }
+    }
+    again = again && !err;
+  }
+  if (rounds) *rounds = round;
+  free(kept_out);
+  free(roles);
+  return err;
 }

@@ -119,22 +119,32 @@ static int cs__mop_decode(MDB_val k, MDB_val v, cs_member_op_t *m) {
 /* Whether change `id` carries out an adopted decision: its deps hold the
  * motion whose effect is exactly `want` ("remove-admin <key hex>",
  * "approve <object hex>" ...) and a valid resolution of that motion saying
- * adopted. Deps are applied before the change, on every node. */
-static bool cs__decision_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const char *want) {
+ * adopted. Deps are applied before the change, on every node. With
+ * `optimistic`, every stored dep is taken as valid: the first membership
+ * replay of a rebuild reads no validity left by an earlier derivation
+ * (cs_store_rebuild). *unsettled (may be NULL) is set when the answer
+ * depends on a dep's validity, which a rebuild may change. */
+static bool cs__decision_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const char *want, bool optimistic,
+                                 bool *unsettled) {
   cs_change_t *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
-  cs_decision_scan_t *scan = calloc(1, sizeof(*scan));
+  cs_decision_scan_t *scan = calloc(1, sizeof(*scan)), *all = calloc(1, sizeof(*all));
   cs_span_t bytes;
   bool ok = false;
-  if (c && d && scan && cs_store_change_get(txn, id, &bytes) == CS_OK && cs_change_decode(bytes, c) == CS_OK) {
-    for (uint32_t i = 0; i < c->dep_count; i++)
-      if (cs_store_change_get(txn, c->deps[i], &bytes) == CS_OK && cs_change_decode(bytes, d) == CS_OK &&
-          cs_store_change_status(txn, c->deps[i]) == CS_OK)
+  if (c && d && scan && all && cs_store_change_get(txn, id, &bytes) == CS_OK && cs_change_decode(bytes, c) == CS_OK) {
+    for (uint32_t i = 0; i < c->dep_count; i++) {
+      if (cs_store_change_get(txn, c->deps[i], &bytes) != CS_OK || cs_change_decode(bytes, d) != CS_OK) continue;
+      cs_decision_scan_add(all, d, want, true, true);
+      if (cs_store_change_status(txn, c->deps[i]) == CS_OK)
         cs_decision_scan_add(scan, d, want, true, true); /* a stored valid change was authorised */
-    ok = cs_decision_scan_adopted(scan);
+    }
+    bool valid = cs_decision_scan_adopted(scan), stored = cs_decision_scan_adopted(all);
+    ok = optimistic ? stored : valid;
+    if (unsettled && valid != stored) *unsettled = true;
   }
   free(c);
   free(d);
   free(scan);
+  free(all);
   return ok;
 }
 
@@ -143,6 +153,9 @@ typedef struct cs__rules_ctx_s {
   cs_txn_t *txn;
   const uint8_t *club;
   cs_past_t past;
+  bool optimistic;         /* see cs__decision_adopted */
+  bool unsettled;          /* the current change's decision rested on a dep's validity */
+  const uint8_t *current;  /* the change being applied, or NULL */
 } cs__rules_ctx_t;
 
 /* A member op's cutoff is its key's highest seq in the change's causal
@@ -170,52 +183,61 @@ static uint64_t cs__rules_frozen_from(void *vctx, const uint8_t author[CS_KEY_LE
 
 static bool cs__rules_decision_adopted(void *vctx, const uint8_t change[CS_ID_LEN], const char *effect) {
   cs__rules_ctx_t *ctx = vctx;
-  return cs__decision_adopted(ctx->txn, change, effect);
+  bool current = ctx->current && memcmp(ctx->current, change, CS_ID_LEN) == 0;
+  return cs__decision_adopted(ctx->txn, change, effect, ctx->optimistic, current ? &ctx->unsettled : NULL);
 }
 
-int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current,
-                       bool *changed_retroactively) {
+int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current, bool optimistic,
+                       cs__replay_found_t *found) {
   cs_member_replay_t replay;
   memset(&replay, 0, sizeof(replay));
   cs_member_table_t *table = &replay.table;
-  cs__rules_ctx_t rules_ctx = {txn, club, cs_store_past(txn)};
+  cs__rules_ctx_t rules_ctx = {txn, club, cs_store_past(txn), optimistic, false, current ? current->id : NULL};
   const cs_member_rules_t rules = {cs__rules_frozen_from, cs__rules_decision_adopted, cs__rules_cutoff,
                                    cs__rules_past_holds, &rules_ctx};
-  cs_member_op_t group[CS_CHANGE_OPS_MAX];
-  uint32_t group_n = 0;
+  cs_member_op_t *ops = NULL;
+  int *validity = NULL;
+  uint32_t n = 0, cap = 0;
   cs_member_t *old = malloc(sizeof(*old));
   MDB_cursor *cur = NULL;
   int err = CS_OK, rc;
-  *changed_retroactively = false;
+  memset(found, 0, sizeof(*found));
   if (!old) return CS_ENOMEM;
   MDB_val k = cs__val(club, CS_ID_LEN), v;
   if ((rc = mdb_cursor_open(txn->txn, txn->store->memberops, &cur))) {
     err = cs__mdb_err(rc);
     goto done;
   }
-  /* Replay in (lamport, change, index) order; a change's ops are adjacent. */
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    bool end = rc != 0 || k.mv_size < CS_ID_LEN || memcmp(k.mv_data, club, CS_ID_LEN) != 0;
-    cs_member_op_t m;
-    if (!end && (err = cs__mop_decode(k, v, &m))) goto done;
-    if (group_n > 0 && (end || memcmp(m.entry.change, group[0].entry.change, CS_ID_LEN) != 0)) {
-      int validity = cs_member_replay_change(&replay, group, group_n, &rules);
-      if (validity != CS_OK && validity != CS_EAUTH && validity != CS_EFORK && validity != CS_ETOOBIG) {
-        err = validity; /* the replay cannot go on (memory, the store) */
+  /* Every member op of the club, in (lamport, change, index) order. */
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && k.mv_size >= CS_ID_LEN &&
+                                                         memcmp(k.mv_data, club, CS_ID_LEN) == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (n == cap) {
+      cap = cap ? 2 * cap : 64;
+      cs_member_op_t *grown = realloc(ops, cap * sizeof(*ops));
+      if (!grown) {
+        err = CS_ENOMEM;
         goto done;
       }
-      if ((err = cs__set_status(txn, group[0].entry.change, validity))) goto done;
-      group_n = 0;
+      ops = grown;
     }
-    if (end) break;
-    if (group_n == CS_CHANGE_OPS_MAX) {
-      err = CS_ESTORE;
-      goto done;
-    }
-    group[group_n++] = m;
+    if ((err = cs__mop_decode(k, v, &ops[n]))) goto done;
+    n++;
   }
   mdb_cursor_close(cur);
   cur = NULL;
+  if (!(validity = malloc((n ? n : 1) * sizeof(*validity)))) {
+    err = CS_ENOMEM;
+    goto done;
+  }
+  if ((err = cs_member_replay_all(&replay, ops, n, &rules, validity, NULL))) goto done;
+  for (uint32_t i = 0; i < n && !err; i++) {
+    if (i > 0 && memcmp(ops[i].entry.change, ops[i - 1].entry.change, CS_ID_LEN) == 0) continue;
+    if (cs_store_change_status(txn, ops[i].entry.change) != validity[i]) found->statuses_changed = true;
+    err = cs__set_status(txn, ops[i].entry.change, validity[i]);
+  }
+  if (err) goto done;
+  found->unsettled = rules_ctx.unsettled;
 
   /* Compare with the stored table: a role that changed for a seq the key
    * already wrote means stored changes must be re-evaluated. */
@@ -226,7 +248,7 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
     if (current && memcmp(current->author, now->key, CS_KEY_LEN) == 0 && max_seq >= current->seq)
       max_seq = current->seq - 1;
     if (cs_store_member_get(txn, club, now->key, old) != CS_OK) old->count = 0;
-    if (max_seq > 0 && cs_member_roles_differ(old, now, max_seq)) *changed_retroactively = true;
+    if (max_seq > 0 && cs_member_roles_differ(old, now, max_seq)) found->retroactive = true;
   }
   if ((err = cs__del_prefix(txn, txn->store->members, club, CS_ID_LEN))) goto done;
   cs_buf_t b;
@@ -241,6 +263,8 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
 done:
   if (cur) mdb_cursor_close(cur);
   cs_member_replay_free(&replay);
+  free(ops);
+  free(validity);
   free(old);
   return err;
 }
@@ -647,7 +671,7 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
       if (verb) {
         char want[CS_GOVERNED_EFFECT_MAX + 1];
         cs_governed_effect(want, verb, op->obj);
-        if (!cs__decision_adopted(txn, c->id, want)) { err = CS_EAUTH; break; }
+        if (!cs__decision_adopted(txn, c->id, want, false, NULL)) { err = CS_EAUTH; break; }
       }
       if (op->type == CS_OP_SET)
         err = cs_object_set(obj, op->field, c->lamport, c->author, op_id, op->value, op->ref_count,
@@ -725,10 +749,14 @@ static int cs__record_member_ops(cs_txn_t *txn, const cs_change_t *c, const uint
 int cs__apply_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]) {
   if (!c->has_club || cs__is_member_change(c)) {
     /* Membership is resolved by replaying every member op in order. */
-    bool retro = false;
-    int err = cs__members_replay(txn, club, c, &retro);
+    cs__replay_found_t found;
+    int err = cs__members_replay(txn, club, c, false, &found);
     if (err) return err;
-    if (retro) {
+    /* A retroactive role change, or a decision that rests on a resolution
+     * this node judged before some membership change reached it: only a
+     * rebuild, which starts from no earlier verdict, gives every node the
+     * same state (cs_store_rebuild). */
+    if (found.retroactive || found.unsettled) {
       txn->rebuild_needed = true;
       memcpy(txn->rebuild_club, club, CS_ID_LEN);
     }
@@ -1201,15 +1229,28 @@ static int cs__rebuild_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *
   return err;
 }
 
+/* Rounds of a rebuild after the first: each replays the membership on the
+ * validity the last content pass gave, then the content again if a member
+ * change's verdict moved. A club needs a second round only when a decision
+ * rests on a resolution that the membership voids; the bound keeps a
+ * crafted cycle of such decisions from running without end, and a bounded
+ * number of rounds from one defined start is the same on every node. */
+#define CS__REBUILD_ROUNDS_MAX 8
+
 int cs_store_rebuild(cs_txn_t *txn, const uint8_t club[CS_ID_LEN]) {
-  int err = cs__del_prefix(txn, txn->store->objects, club, CS_ID_LEN);
   txn->rebuild_needed = false;
-  /* Validity flags of content changes are recomputed below; member-op
-   * changes get theirs from the replay. */
-  bool retro;
-  if (!err) err = cs__members_replay(txn, club, NULL, &retro);
+  /* The first membership replay reads no validity that an earlier
+   * derivation left: every stored dep of a decision counts as valid. The
+   * content pass then recomputes every content change's validity, and
+   * member changes get theirs from the replay. */
+  cs__replay_found_t found;
   void *ctx[2] = {txn, (void *)club};
-  if (!err) err = cs_store_changes(txn, club, cs__rebuild_each, ctx);
+  int err = cs__members_replay(txn, club, NULL, true, &found);
+  for (uint32_t round = 0; !err && round < CS__REBUILD_ROUNDS_MAX; round++) {
+    if ((err = cs__del_prefix(txn, txn->store->objects, club, CS_ID_LEN))) break;
+    if ((err = cs_store_changes(txn, club, cs__rebuild_each, ctx))) break;
+    if ((err = cs__members_replay(txn, club, NULL, false, &found)) || !found.statuses_changed) break;
+  }
   txn->rebuild_needed = false;
   return err;
 }

@@ -77,8 +77,17 @@ int cs__mdb_err(int rc);
 
 /* ingest.c */
 int cs__apply_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]);
-int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current,
-                       bool *changed_retroactively);
+/* What a membership replay found (cs__members_replay). */
+typedef struct cs__replay_found_s {
+  bool retroactive;      /* a role changed for a seq its key already wrote */
+  bool unsettled;        /* the current change's decision rests on a dep's validity */
+  bool statuses_changed; /* a member change's validity differs from the stored one */
+} cs__replay_found_t;
+/* Replays the club's membership to a fixed point (cs_member_replay_all);
+ * `current` is the change being applied (NULL in a rebuild); `optimistic`
+ * takes every stored dep of a decision as valid (cs_store_rebuild). */
+int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current, bool optimistic,
+                       cs__replay_found_t *found);
 
 /* past.c */
 /* Stores c's vector; `appended`: c is the last change appended to
