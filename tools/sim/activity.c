@@ -2,9 +2,11 @@
  * tools/cmd_club.c): file a request, edit its fields (overwriting every live
  * value, or not, which makes a conflict), change its status, tag and untag
  * it, co-sign it, comment, edit or delete one's comments, vote in campaigns
- * (sometimes over budget), propose and vote on motions, and, for admins,
- * open campaigns, add members, change roles and remove keys (strong remove
- * with a cutoff). A node only
+ * (sometimes over budget), propose and vote on motions (some of them to
+ * remove an admin), and, for admins, resolve motions, carry out adopted
+ * removals, open campaigns, add members, change roles and remove keys
+ * (strong remove with a cutoff). The byzantine node also writes lying
+ * counts and carries out decisions on any resolution. A node only
  * does what its own replica says its role allows, as a person at the
  * keyboard would; the store refuses anything else. */
 #include "tools/sim/sim_int.h"
@@ -315,13 +317,123 @@ static void campaign_vote(sim_world_t *w, int node, cs_buf_t *p) {
 
 /* Motions: proposed (the electorate is the membership in the motion's
  * past), voted on. */
-static void motion_propose(sim_world_t *w, int node, cs_buf_t *p) {
-  cs_mp_write_array(p, 3);
+/* A motion; one in three, when this node sees another admin, proposes
+ * its removal (a governed effect that an adopted resolution carries out). */
+static void motion_propose(sim_world_t *w, int node, cs_buf_t *p, cs_member_t *m) {
+  char effect[CS_GOVERNED_EFFECT_MAX + 1] = "";
+  int target = (int)sim_rng_below(&w->rng, (uint32_t)w->n);
+  if (target != node && sim_rng_below(&w->rng, 3) == 0 && role_of(w, node, w->node[target].pk, m) == CS_ROLE_ADMIN)
+    cs_governed_effect(effect, "remove-admin", w->node[target].pk);
+  cs_mp_write_array(p, *effect ? 4 : 3);
   cs_op_write_create(p, CS_OBJ_MOTION, NULL);
   cs_op_write_set_str(p, cs_ref_local(0), CS_F_MOTION_TEXT, "Motion", 0, NULL);
   cs_op_write_set_str(p, cs_ref_local(0), CS_F_MOTION_QUORUM, sim_rng_below(&w->rng, 2) ? "majority" : "two-thirds",
                       0, NULL);
+  if (*effect) cs_op_write_set_str(p, cs_ref_local(0), CS_F_MOTION_EFFECT, effect, 0, NULL);
   author(w, node, p, "motion");
+}
+
+/* What this node holds of a motion: its object, the count `motion resolve`
+ * would write now (each electorate museum's latest ballot the node holds,
+ * core/decision.c), and its valid resolutions. */
+typedef struct motion_seen_s {
+  uint8_t id[CS_ID_LEN];
+  cs_object_t obj;
+  cs_resolution_t count;
+  cs_resolution_rec_t recs[8];
+  uint32_t rec_count;
+} motion_seen_t;
+
+static bool motion_seen(sim_world_t *w, int node, motion_seen_t *ms) {
+  uint8_t *motion = ms->id;
+  if (!pick(w, node, CS_OBJ_MOTION, NULL, motion)) return false;
+  cs_txn_t txn;
+  if (cs_store_begin(w->node[node].store, false, &txn) != CS_OK) return false;
+  cs_past_t past = cs_store_past(&txn);
+  cs_motion_members_t members = {NULL, 0};
+  cs_electorate_t e = {NULL, 0, 0};
+  cs_ballot_t *ballots = NULL;
+  uint32_t ballot_count = 0;
+  cs_motion_tally_t tally;
+  int err = cs_store_object_get(&txn, w->club, motion, &ms->obj);
+  bool have_obj = !err;
+  if (!err) err = cs_store_motion_members(&txn, w->club, &members);
+  if (!err) err = cs_motion_electorate(&members, &past, ms->obj.created_change, &e);
+  if (!err) err = cs_store_motion_ballots(&txn, w->club, motion, &ballots, &ballot_count);
+  if (!err) err = cs_motion_tally(&members, &past, NULL, &e, ballots, ballot_count, &tally, NULL, NULL);
+  cs_store_abort(&txn);
+  if (!err) {
+    char rule[16] = "";
+    const cs_entry_t *q;
+    if (cs_object_field(&ms->obj, CS_F_MOTION_QUORUM, &q)) cs_value_str(q->value, q->value_len, rule, sizeof(rule));
+    ms->count = (cs_resolution_t){cs_quorum_met(rule, e.count, tally.yes), tally.yes, tally.no, tally.abstain};
+    const cs_entry_t *r;
+    uint32_t n = cs_object_field(&ms->obj, CS_F_MOTION_RESOLUTIONS, &r);
+    ms->rec_count = 0;
+    for (uint32_t i = 0; i < n && ms->rec_count < 8; i++)
+      if (cs_resolution_from_entry(&r[i], &ms->recs[ms->rec_count]) == CS_OK) ms->rec_count++;
+  }
+  cs_motion_members_free(&members);
+  cs_electorate_free(&e);
+  free(ballots);
+  if (err && have_obj) cs_object_free(&ms->obj);
+  return !err;
+}
+
+/* Admins: count an unresolved motion, as `motion resolve` does. A lying
+ * count (the byzantine node's) adds a yes, or resolves a decided motion
+ * again: every node must refuse it alike. */
+static void motion_resolve(sim_world_t *w, int node, cs_buf_t *p, bool lie) {
+  motion_seen_t ms;
+  if (!motion_seen(w, node, &ms)) return;
+  if (ms.rec_count == 0 || lie) {
+    if (lie && sim_rng_below(&w->rng, 2)) ms.count.yes++;
+    cs_buf_t value;
+    cs_buf_init(&value, 64);
+    cs_resolution_write(&value, &ms.count);
+    cs_mp_write_array(p, 1);
+    cs_op_write_set_raw(p, cs_ref_id(ms.id), CS_F_MOTION_RESOLUTION, cs_buf_span(&value), 0, NULL);
+    cs_buf_free(&value);
+    author(w, node, p, lie ? "motion-resolve-lie" : "motion-resolve");
+  }
+  cs_object_free(&ms.obj);
+}
+
+/* Admins: carry out an adopted remove-admin decision, depending on the
+ * motion and its winning resolution, as `member remove KEY --motion ID`
+ * does. The byzantine node names any resolution, a losing or rejecting
+ * one included. */
+static void decision_carry_out(sim_world_t *w, int node, cs_buf_t *p, bool any) {
+  motion_seen_t ms;
+  char effect[CS_TEXT_MAX + 1] = "", want[CS_GOVERNED_EFFECT_MAX + 1];
+  /* A few looks for a motion with an effect, as an admin scanning the list. */
+  bool found = false;
+  for (int look = 0; look < 4 && !found; look++) {
+    if (!motion_seen(w, node, &ms)) return;
+    const cs_entry_t *e;
+    effect[0] = '\0';
+    if (cs_object_field(&ms.obj, CS_F_MOTION_EFFECT, &e)) cs_value_str(e->value, e->value_len, effect, sizeof(effect));
+    found = *effect && ms.rec_count;
+    if (!found) cs_object_free(&ms.obj);
+  }
+  if (!found) return;
+  int target = -1;
+  for (int i = 0; i < w->n && target < 0; i++) {
+    cs_governed_effect(want, "remove-admin", w->node[i].pk);
+    if (strcmp(want, effect) == 0) target = i;
+  }
+  const cs_resolution_rec_t *use = cs_resolution_winner(ms.recs, ms.rec_count);
+  if (any && ms.rec_count) use = &ms.recs[sim_rng_below(&w->rng, ms.rec_count)];
+  if (target >= 0 && use && (any || use->res.adopted)) {
+    uint8_t deps[2][CS_ID_LEN], id[CS_ID_LEN];
+    memcpy(deps[0], ms.obj.created_change, CS_ID_LEN);
+    memcpy(deps[1], use->change, CS_ID_LEN);
+    cs_mp_write_array(p, 1);
+    cs_op_write_member(p, w->node[target].pk, w->node[target].museum, CS_ROLE_NONE, 0);
+    int err = p->failed ? CS_ETOOBIG : sim_author_deps(w, node, cs_buf_span(p), (const uint8_t(*)[CS_ID_LEN])deps, 2, id);
+    sim_event(w, any ? "decision-any" : "decision", node, target, (uint64_t)err, NULL, 0);
+  }
+  cs_object_free(&ms.obj);
 }
 
 static void motion_vote(sim_world_t *w, int node, cs_buf_t *p) {
@@ -329,7 +441,8 @@ static void motion_vote(sim_world_t *w, int node, cs_buf_t *p) {
   if (!pick(w, node, CS_OBJ_MOTION, NULL, motion)) return;
   cs_buf_t value;
   cs_buf_init(&value, 16);
-  cs_mp_write_cstr(&value, PICK(w, cs_vote_choices_sim));
+  /* Mostly yes, so that some motions pass and their decisions are carried out. */
+  cs_mp_write_cstr(&value, sim_rng_below(&w->rng, 3) ? "yes" : PICK(w, cs_vote_choices_sim));
   own_child_write(w, node, p, CS_OBJ_VOTE, motion, CS_F_VOTE_CHOICE, cs_buf_span(&value), "motion-vote");
   cs_buf_free(&value);
 }
@@ -472,6 +585,8 @@ void sim_activity(sim_world_t *w, int node) {
   uint32_t r = sim_rng_below(&w->rng, 100);
   if (node == w->byz && r < 8) equivocate(w, node);
   else if (node == w->byz && r < 10) other_club(w, node);
+  else if (node == w->byz && writer && r < 11) motion_resolve(w, node, &p, true);
+  else if (node == w->byz && writer && r < 12) decision_carry_out(w, node, &p, true);
   else if (role == CS_ROLE_NONE) { /* not a member yet, as far as it knows */
   } else if (role == CS_ROLE_ADMIN && r < 14) member_change(w, node, &p, m);
   else if (writer && r < 38) request_add(w, node, &p);
@@ -481,9 +596,11 @@ void sim_activity(sim_world_t *w, int node) {
   else if (writer && r < 74) request_support(w, node, &p);
   else if (role == CS_ROLE_ADMIN && r < 75) campaign_open(w, node, &p);
   else if (writer && r < 79) campaign_vote(w, node, &p);
-  else if (writer && r < 80) motion_propose(w, node, &p);
-  else if (writer && r < 83) motion_vote(w, node, &p);
-  else if (r < 90) comment_add(w, node, &p);
+  else if (writer && r < 81) motion_propose(w, node, &p, m);
+  else if (writer && r < 86) motion_vote(w, node, &p);
+  else if (role == CS_ROLE_ADMIN && r < 89) motion_resolve(w, node, &p, false);
+  else if (role == CS_ROLE_ADMIN && r < 91) decision_carry_out(w, node, &p, false);
+  else if (r < 94) comment_add(w, node, &p);
   else comment_change(w, node, &p);
   cs_buf_free(&p);
   free(m);

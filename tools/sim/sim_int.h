@@ -95,6 +95,10 @@ void sim_node_committed(sim_world_t *w, int node, int source);
 /* Signs a change by the node in its own write transaction and commits it
  * (unless a crash is injected first). Returns CS_OK when committed. */
 int sim_author(sim_world_t *w, int node, cs_span_t payload, uint8_t id[CS_ID_LEN]);
+/* The same with chosen deps (a change carrying out a decision), its own
+ * previous change among them when it wants one. */
+int sim_author_deps(sim_world_t *w, int node, cs_span_t payload, const uint8_t (*deps)[CS_ID_LEN], uint32_t dep_count,
+                    uint8_t id[CS_ID_LEN]);
 /* Sends raw bytes as a message from node to a random connected peer. */
 bool sim_send_raw(sim_world_t *w, int node, cs_span_t message);
 /* Signs a change by the node in w->other_club (its genesis, the first time)

@@ -468,6 +468,11 @@ void sim_node_committed(sim_world_t *w, int node, int source) {
 }
 
 int sim_author(sim_world_t *w, int node, cs_span_t payload, uint8_t id[CS_ID_LEN]) {
+  return sim_author_deps(w, node, payload, NULL, 0, id);
+}
+
+int sim_author_deps(sim_world_t *w, int node, cs_span_t payload, const uint8_t (*deps)[CS_ID_LEN], uint32_t dep_count,
+                    uint8_t id[CS_ID_LEN]) {
   sim_node_t *n = &w->node[node];
   sim_node_flush(w, node);
   cs_txn_t txn;
@@ -477,7 +482,8 @@ int sim_author(sim_world_t *w, int node, cs_span_t payload, uint8_t id[CS_ID_LEN
     return err;
   }
   int64_t time_ms = SIM_EPOCH_MS + (int64_t)w->now * SIM_TICK_MS;
-  err = cs_store_author(&txn, w->have_club ? w->club : NULL, n->sk, payload, time_ms, id);
+  err = deps && w->have_club ? cs_store_author_deps(&txn, w->club, n->sk, payload, time_ms, deps, dep_count, id)
+                             : cs_store_author(&txn, w->have_club ? w->club : NULL, n->sk, payload, time_ms, id);
   if (err) {
     /* Refused (the node's role does not allow it, as seen from here). */
     cs_store_abort(&txn);
