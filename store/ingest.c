@@ -1136,6 +1136,54 @@ static int cs__cmp_id(const void *a, const void *b) { return memcmp(a, b, CS_ID_
 
 static int cs__author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
                       int64_t time_ms, const uint8_t (*chosen)[CS_ID_LEN], uint32_t chosen_count,
+                      uint8_t id_out[CS_ID_LEN]);
+
+/* A change depends on at most CS_CHANGE_DEPS_MAX heads, but a node that
+ * took in many concurrent changes (a thousand museums voting, each from its
+ * own node) has more. A change's causal past must hold everything its
+ * author has seen, or a resolution would count ballots outside its past:
+ * so while there are more heads than one change can name, the author first
+ * signs merge changes, changes with no op that depend on as many heads as
+ * they can. Each brings the count down by CS_CHANGE_DEPS_MAX - 1. *seq,
+ * prev and *parents_max follow the author's chain. */
+static int cs__merge_heads(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t *secret_key, int64_t time_ms,
+                           uint64_t *seq, uint8_t prev[CS_ID_LEN], uint64_t *parents_max) {
+  static const uint8_t no_op[] = {0x90}; /* an empty array of ops */
+  uint8_t(*heads)[CS_ID_LEN] = malloc(CS_CHANGE_DEPS_MAX * CS_ID_LEN);
+  int err = heads ? CS_OK : CS_ENOMEM;
+  for (bool more = !err; more && !err;) {
+    MDB_cursor *cur;
+    MDB_val k = cs__val(club, CS_ID_LEN), v;
+    uint32_t count = 0;
+    more = false;
+    if ((err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->heads, &cur)))) break;
+    for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+      if (k.mv_size != CS__K2 || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;
+      const uint8_t *head = (const uint8_t *)k.mv_data + CS_ID_LEN;
+      if (*seq > 1 && memcmp(head, prev, CS_ID_LEN) == 0) continue;
+      if (count == CS_CHANGE_DEPS_MAX) {
+        more = true;
+        break;
+      }
+      memcpy(heads[count++], head, CS_ID_LEN);
+    }
+    mdb_cursor_close(cur);
+    if (!more) break;
+    uint8_t merged[CS_ID_LEN];
+    err = cs__author(txn, club, secret_key, (cs_span_t){no_op, sizeof(no_op)}, time_ms,
+                     (const uint8_t(*)[CS_ID_LEN])heads, count, merged);
+    if (!err) err = cs__stored_lamport(txn, merged, club, parents_max);
+    if (!err) {
+      memcpy(prev, merged, CS_ID_LEN);
+      (*seq)++;
+    }
+  }
+  free(heads);
+  return err;
+}
+
+static int cs__author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_key, cs_span_t payload,
+                      int64_t time_ms, const uint8_t (*chosen)[CS_ID_LEN], uint32_t chosen_count,
                       uint8_t id_out[CS_ID_LEN]) {
   const uint8_t *author = secret_key + 32;
   uint8_t prev[CS_ID_LEN];
@@ -1161,7 +1209,8 @@ static int cs__author(cs_txn_t *txn, const uint8_t *club, const uint8_t *secret_
         if (distinct == 0 || memcmp(deps[distinct - 1], deps[i], CS_ID_LEN) != 0)
           memmove(deps[distinct++], deps[i], CS_ID_LEN);
       dep_count = distinct;
-    } else if (!err && !(err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->heads, &cur)))) {
+    } else if (!err && !(err = cs__merge_heads(txn, club, secret_key, time_ms, &seq, prev, &parents_max)) &&
+               !(err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->heads, &cur)))) {
       for (int rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && dep_count < CS_CHANGE_DEPS_MAX;
            rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         if (k.mv_size != CS__K2 || memcmp(k.mv_data, club, CS_ID_LEN) != 0) break;

@@ -269,6 +269,62 @@ static void test_large_electorate(void) {
   for (int i = 0; i < 3; i++) node_close(&n[i]);
 }
 
+/* 150 museums vote concurrently, each ballot depending on the motion
+ * alone, so the counting node holds 150 heads, more than a change can name.
+ * The resolution written the way `motion resolve` writes it (this node's
+ * heads as deps) still has every ballot in its causal past: merge changes,
+ * with no op, come first. Held if it is valid on the node and on another. */
+static void test_resolution_over_many_heads(void) {
+  enum { N = 150 };
+  node_t n1, n2;
+  node_open(&n1);
+  node_open(&n2);
+  key_t_ *k = malloc(N * sizeof(*k));
+  for (uint32_t i = 0; i < N; i++) key_n(3000 + i, k[i].pk, k[i].sk);
+  uint8_t club[32], change[32], motion[32], id[32], deps[1][32];
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  p_genesis(&p, "Musée 0");
+  CHECK_EQ_INT(author(&n1, NULL, &k[0], &p, club), CS_OK);
+  cs_mp_write_array(&p, N - 1);
+  char name[32];
+  for (uint32_t i = 1; i < N; i++) {
+    snprintf(name, sizeof(name), "Musée %u", i);
+    cs_op_write_member(&p, k[i].pk, name, CS_ROLE_MEMBER, 0);
+  }
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, id), CS_OK);
+  p_motion(&p, NULL, NULL, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, motion);
+  memcpy(deps[0], change, 32);
+  for (uint32_t i = 1; i < N; i++) {
+    p_vote(&p, motion, "yes");
+    CHECK_EQ_INT(author_deps(&n1, club, &k[i], &p, (const uint8_t(*)[32])deps, 1, id), CS_OK);
+  }
+  uint8_t heads[CS_CHANGE_DEPS_MAX][32];
+  uint32_t head_count = 0;
+  cs_txn_t txn;
+  CHECK_EQ_INT(cs_store_begin(n1.s, false, &txn), CS_OK);
+  CHECK_EQ_INT(cs_store_heads(&txn, club, heads, CS_CHANGE_DEPS_MAX, &head_count), CS_OK);
+  cs_store_abort(&txn);
+  CHECK_EQ_INT(head_count, CS_CHANGE_DEPS_MAX); /* and more beyond */
+  p_vote(&p, motion, "yes");
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, id), CS_OK);
+  p_resolution(&p, motion, true, N, 0, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, id), CS_OK);
+  CHECK_EQ_INT(status_of(&n1, id), CS_OK);
+  sync_to(&n1, &n2, club);
+  cs_resolution_t res;
+  CHECK_EQ_INT(status_of(&n2, id), CS_OK);
+  CHECK_EQ_INT(outcome_of(&n2, club, motion, &res), 1);
+  CHECK_EQ_INT(res.yes, N);
+  CHECK(same_digest(&n1, &n2, club));
+  cs_buf_free(&p);
+  free(k);
+  node_close(&n1);
+  node_close(&n2);
+}
+
 /* A ballot by a key that forked at that seq is no ballot, on a node and in
  * verify alike: the resolution that counted it is invalid in both. */
 static void test_verify_forked_ballot(void) {
@@ -358,5 +414,6 @@ int main(void) {
   test_verify_forked_ballot();
   test_verify_other_motion();
   test_large_electorate();
+  test_resolution_over_many_heads();
   TEST_SUMMARY();
 }
