@@ -184,6 +184,7 @@ static uint64_t cs__expected_from(const cs__peer_entry_t *peer, uint32_t count, 
       else hi = mid;
     }
     uint64_t has = ours ? ours->seq : 0;
+    if (ours && ours->forks != 0 && ours->forks == theirs->forks) continue; /* the same changes: none to send */
     if (ours && has > 0 && has == theirs->seq && memcmp(ours->id, theirs->id, CS_SYNC_PREFIX_LEN) != 0) has -= 1;
     if (ours && ours->forks != theirs->forks) has = 0;
     if (theirs->seq > has) expected += theirs->seq - has;
@@ -241,9 +242,16 @@ static int cs__receive_vector(cs_sync_t *s, cs_mp_reader_t *r) {
     uint64_t has = theirs ? theirs->seq : 0;
     uint8_t id[CS_ID_LEN];
     uint64_t lamport;
+    /* Both sides forked with equal summaries: they hold the same changes
+     * of this author, whichever branch each chain kept, so nothing is sent
+     * (the stream skips the author). */
+    if (theirs && mine->forks != 0 && theirs->forks == mine->forks) {
+      s->peer_seqs[theirs - peer] = UINT64_MAX;
+      continue;
+    }
     /* A different id where both have the seq is a fork: send from there,
-     * so the peer stores our change as evidence. Differing fork counts
-     * mean evidence to share: send that author's whole chain (rare). */
+     * so the peer stores our change as evidence. Differing fork summaries
+     * mean evidence to share: send that author's whole history (rare). */
     if (theirs && has > 0 && has <= mine->seq && s->io.change_at(s->io.ctx, mine->author, has, id, &lamport) == CS_OK &&
         memcmp(id, theirs->id, CS_SYNC_PREFIX_LEN) != 0) {
       has -= 1;

@@ -43,7 +43,7 @@ typedef struct cs_sync_entry_s {
   uint8_t author[CS_KEY_LEN];
   uint64_t seq;
   uint8_t id[CS_ID_LEN];
-  uint32_t forks; /* forks recorded for this author (evidence to share) */
+  uint32_t forks; /* 0, or a summary of the author's changes held when it forked (store/sync_io.c) */
 } cs_sync_entry_t;
 
 /* What the machine needs from the replica and the transport. Every function

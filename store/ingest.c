@@ -913,6 +913,8 @@ static int cs__record_fork(cs_txn_t *txn, const cs_change_t *c, const uint8_t cl
   int err = cs__arrival_put(txn, c);
   if (!err) err = cs__past_put(txn, c, true);
   if (!err) err = cs__set_status(txn, c->id, CS_EFORK);
+  /* Indexed under its author, so a vector reads only forked authors' evidence. */
+  if (!err) err = cs__evidence_put(txn, c, club);
   cs__chain_key(key, club, c->author, c->seq);
   if (existing) memcpy(val, existing, CS_ID_LEN);
   memcpy(val + CS_ID_LEN, c->id, CS_ID_LEN);

@@ -9,8 +9,10 @@
 #include <sodium.h>
 
 /* 3: the causal-past index (store/past.c). A store of schema 2 is brought
- * to 3 when opened: the index is computed and every club re-derived. */
-#define CS_SCHEMA_VERSION 3
+ * to 3 when opened: the index is computed and every club re-derived.
+ * 4: the fork evidence index (store/evidence.c), computed when a store of
+ * schema 2 or 3 is opened. */
+#define CS_SCHEMA_VERSION 4
 
 int cs__mdb_err(int rc) {
   switch (rc) {
@@ -29,11 +31,13 @@ static int cs__rederive_club(const cs_club_info_t *club, void *ctx) {
 }
 
 /* Schema 2 to 3: index every change's causal past, then re-derive each
- * club, so its state follows the rules that read that past. */
-static int cs__schema_upgrade(cs_store_t *s, MDB_txn *mdb_txn) {
+ * club, so its state follows the rules that read that past. Schema 3 to 4:
+ * index the fork evidence by author (the state does not change). */
+static int cs__schema_upgrade(cs_store_t *s, MDB_txn *mdb_txn, uint8_t from) {
   cs_txn_t txn = {.store = s, .txn = mdb_txn, .write = true};
-  int err = cs__past_backfill(&txn);
-  if (!err) err = cs_store_clubs(&txn, cs__rederive_club, &txn);
+  int err = from < 3 ? cs__past_backfill(&txn) : CS_OK;
+  if (!err && from < 3) err = cs_store_clubs(&txn, cs__rederive_club, &txn);
+  if (!err) err = cs__evidence_backfill(&txn);
   uint8_t version = CS_SCHEMA_VERSION;
   MDB_val k = cs__val("schema", 6), v = cs__val(&version, 1);
   if (!err) err = cs__mdb_err(mdb_put(mdb_txn, s->meta, &k, &v, 0));
@@ -74,7 +78,7 @@ int cs_store_open(const char *dir, cs_store_t **out) {
       {"clubs", &s->clubs, 0},       {"members", &s->members, 0},
       {"memberops", &s->memberops, 0}, {"forks", &s->forks, 0},
       {"arrivals", &s->arrivals, 0}, {"authors", &s->authors, 0},
-      {"pasts", &s->pasts, 0},
+      {"pasts", &s->pasts, 0},       {"evidence", &s->evidence, 0},
   };
   for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
     if ((rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi))) goto fail;
@@ -86,8 +90,8 @@ int cs_store_open(const char *dir, cs_store_t **out) {
     if ((rc = mdb_put(txn, s->meta, &k, &v, 0))) goto fail;
   } else if (rc) {
     goto fail;
-  } else if (v.mv_size == 1 && *(uint8_t *)v.mv_data == 2) {
-    if ((rc = cs__schema_upgrade(s, txn))) {
+  } else if (v.mv_size == 1 && (*(uint8_t *)v.mv_data == 2 || *(uint8_t *)v.mv_data == 3)) {
+    if ((rc = cs__schema_upgrade(s, txn, *(uint8_t *)v.mv_data))) {
       mdb_txn_abort(txn);
       mdb_env_close(s->env);
       free(s);

@@ -205,6 +205,16 @@ int cs_store_forks(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],
                                   const uint8_t second[CS_ID_LEN], void *ctx),
                    void *ctx);
 
+/* Walks the fork evidence of (club, author), in (seq, id) order: the
+ * author's stored changes kept off its chain (a second change at a seq, and
+ * the changes continuing that branch). An author with none never forked.
+ * It reads that author's records only, whatever else is stored. */
+int cs_store_fork_evidence(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                           int (*each_cb)(uint64_t seq, const uint8_t id[CS_ID_LEN], void *ctx), void *ctx);
+/* Evidence records read by cs_store_fork_evidence since the store was
+ * opened (a measure of work, for tests and benchmarks). */
+uint64_t cs_store_evidence_reads(const cs_store_t *store);
+
 /* Every stored change (evidence included) gets a local arrival number, so a
  * running node can find what was added since it last looked, whichever
  * process added it. */

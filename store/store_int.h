@@ -29,6 +29,8 @@ struct cs_store_s {
   MDB_dbi arrivals;     /* arrival number (u64) -> id | signed bytes, appended in arrival order */
   MDB_dbi authors;      /* author key -> author number (u32), for the vectors of `pasts` */
   MDB_dbi pasts;        /* arrival number (u64) -> version vector of that change's causal past (core/past.h) */
+  MDB_dbi evidence;     /* club|author|seq|id -> (empty): fork evidence by author (evidence.c) */
+  uint64_t evidence_reads; /* evidence records read, for tests and benchmarks */
   /* Vector digests of the clubs, each valid at the committed transaction
    * it was computed after (sync_io.c): a CHECK costs a lookup, and a commit
    * costs one recomputation, at the next request. */
@@ -94,5 +96,10 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
  * `arrivals` (ingest), so its vector is appended too. */
 int cs__past_put(cs_txn_t *txn, const cs_change_t *c, bool appended);
 int cs__past_backfill(cs_txn_t *txn);
+
+/* evidence.c */
+/* Indexes c, just stored off its author's chain in `club`, as evidence. */
+int cs__evidence_put(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]);
+int cs__evidence_backfill(cs_txn_t *txn);
 
 #endif

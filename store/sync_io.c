@@ -22,95 +22,81 @@ static void cs__read_end(cs_txn_t *txn, bool own) {
   if (own) cs_store_abort(txn);
 }
 
-typedef struct cs__fork_count_s {
-  uint8_t author[CS_KEY_LEN];
-  uint32_t count;
-} cs__fork_count_t;
-
 typedef struct cs__vector_ctx_s {
   int (*each)(const cs_sync_entry_t *entry, void *each_ctx);
   void *each_ctx;
-  cs__fork_count_t *forks;
-  uint32_t fork_authors;
   cs_txn_t *txn;
   const uint8_t *club;
 } cs__vector_ctx_t;
 
-/* A forked author's vector entry carries, in `forks`, a summary of every
- * change of theirs stored here: the XOR of the first four bytes of the ids
- * in the chain and of the evidence kept off it (never 0, which means "no
- * fork"). A count is not enough: two nodes that each saw a different fork
- * (seq 9 on one, seq 12 on the other) count one each, and the one with the
- * shorter chain never sends its branch, so their states stay apart. With a
- * summary, any difference in the sets makes both sides send that author's
- * whole history (core/sync.c), and equal sets stop it, whichever branch each
- * chain took. Found by the simulator (tools/sim, --seed 1598). */
-static int cs__fork_summary(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
-                            uint32_t *out) {
-  uint32_t x = 0;
+/* What a forked author's vector entry says: a function of the set of that
+ * author's changes stored here, whichever branch the chain took.
+ *
+ * `x` is the XOR of the first four bytes of the ids of every change of the
+ * author stored here, in the chain or kept off it as evidence (never 0 in
+ * the entry, which means "no fork"). A count is not enough: two nodes that
+ * each saw a different fork (seq 9 on one, seq 12 on the other) count one
+ * each, and the one with the shorter chain never sends its branch, so their
+ * states stay apart (found by the simulator, tools/sim, --seed 1598). With
+ * a summary, any difference in the sets makes both sides send that author's
+ * whole history, and equal sets send nothing (core/sync.c).
+ *
+ * `seq` and `id` are the highest seq held and the smallest id held there,
+ * not the chain's head: the chain keeps the branch that arrived first, so
+ * two nodes holding the same changes may keep different branches, and
+ * their vectors (and digests) must still be equal. */
+typedef struct cs__fork_summary_s {
+  uint32_t x;
+  uint64_t seq;
   uint8_t id[CS_ID_LEN];
-  uint64_t max = cs_store_author_seq(txn, club, author, NULL);
-  int err = CS_OK;
-  for (uint64_t seq = 1; seq <= max && !err; seq++)
-    if (!(err = cs_store_chain_get(txn, club, author, seq, id)))
-      x ^= (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
-  MDB_cursor *cur;
-  MDB_val k, v;
-  cs_change_t *c = malloc(sizeof(*c));
-  if (!err && !c) err = CS_ENOMEM;
-  if (!err) err = cs__mdb_err(mdb_cursor_open(txn->txn, txn->store->status, &cur));
-  if (err) {
-    free(c);
-    return err;
+  bool forked;
+} cs__fork_summary_t;
+
+static void cs__summary_add(cs__fork_summary_t *f, uint64_t seq, const uint8_t id[CS_ID_LEN]) {
+  f->x ^= (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
+  if (seq > f->seq || (seq == f->seq && memcmp(id, f->id, CS_ID_LEN) < 0)) {
+    f->seq = seq;
+    memcpy(f->id, id, CS_ID_LEN);
   }
-  /* Evidence is flagged EFORK in `status` (so are frozen chain changes,
-   * already counted above). */
-  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    cs_span_t bytes;
-    if (k.mv_size != CS_ID_LEN || v.mv_size != 1 || *(const uint8_t *)v.mv_data != CS_EFORK) continue;
-    memcpy(id, k.mv_data, CS_ID_LEN);
-    if (cs_store_change_get(txn, id, &bytes) != CS_OK || cs_change_decode(bytes, c) != CS_OK) continue;
-    if (!c->has_club || memcmp(c->club, club, CS_ID_LEN) != 0 || memcmp(c->author, author, CS_KEY_LEN) != 0)
-      continue;
-    uint8_t at[CS_ID_LEN];
-    if (cs_store_chain_get(txn, club, author, c->seq, at) == CS_OK && memcmp(at, id, CS_ID_LEN) == 0) continue;
-    x ^= (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
-  }
-  mdb_cursor_close(cur);
-  free(c);
-  *out = x ? x : 1;
-  return err;
 }
 
-static int cs__fork_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t first[CS_ID_LEN],
-                         const uint8_t second[CS_ID_LEN], void *vctx) {
-  (void)seq, (void)first, (void)second;
-  cs__vector_ctx_t *v = vctx;
-  for (uint32_t i = 0; i < v->fork_authors; i++)
-    if (memcmp(v->forks[i].author, author, CS_KEY_LEN) == 0) {
-      v->forks[i].count++;
-      return 0;
-    }
-  cs__fork_count_t *grown = realloc(v->forks, (v->fork_authors + 1) * sizeof(*grown));
-  if (!grown) return CS_ENOMEM;
-  v->forks = grown;
-  memcpy(v->forks[v->fork_authors].author, author, CS_KEY_LEN);
-  v->forks[v->fork_authors++].count = 1;
+static int cs__evidence_each(uint64_t seq, const uint8_t id[CS_ID_LEN], void *ctx) {
+  cs__fork_summary_t *f = ctx;
+  f->forked = true;
+  cs__summary_add(f, seq, id);
   return 0;
 }
 
+/* Adds the author's chain, seqs 1 to `max`, to a forked author's summary. */
+static int cs__summary_chain(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                             uint64_t max, cs__fork_summary_t *f) {
+  uint8_t id[CS_ID_LEN];
+  int err = CS_OK;
+  for (uint64_t seq = 1; seq <= max && !err; seq++)
+    if (!(err = cs_store_chain_get(txn, club, author, seq, id))) cs__summary_add(f, seq, id);
+  return err;
+}
+
+/* The evidence index (store/evidence.c) is read for each author of the
+ * vector, one seek each: an author with no evidence costs that seek, and a
+ * forked one its own records, whatever other keys forked. */
 static int cs__vector_each(const uint8_t author[CS_KEY_LEN], uint64_t seq, const uint8_t id[CS_ID_LEN], void *vctx) {
   cs__vector_ctx_t *v = vctx;
   cs_sync_entry_t e;
+  cs__fork_summary_t f = {.seq = seq};
   memcpy(e.author, author, CS_KEY_LEN);
   memcpy(e.id, id, CS_ID_LEN);
+  memcpy(f.id, id, CS_ID_LEN);
   e.seq = seq;
   e.forks = 0;
-  for (uint32_t i = 0; i < v->fork_authors; i++)
-    if (memcmp(v->forks[i].author, author, CS_KEY_LEN) == 0) {
-      int err = cs__fork_summary(v->txn, v->club, author, &e.forks);
-      if (err) return err;
-    }
+  int err = cs_store_fork_evidence(v->txn, v->club, author, cs__evidence_each, &f);
+  if (!err && f.forked) err = cs__summary_chain(v->txn, v->club, author, seq, &f);
+  if (err) return err;
+  if (f.forked) {
+    e.seq = f.seq;
+    memcpy(e.id, f.id, CS_ID_LEN);
+    e.forks = f.x ? f.x : 1;
+  }
   return v->each(&e, v->each_ctx);
 }
 
@@ -121,10 +107,8 @@ static int cs__io_vector(void *ctx, int (*each)(const cs_sync_entry_t *entry, vo
   x->vectors_read++;
   int err = cs__read_begin(x, &txn, &own);
   if (err) return err;
-  cs__vector_ctx_t v = {each, each_ctx, NULL, 0, &txn, x->club};
-  err = cs_store_forks(&txn, x->club, cs__fork_each, &v);
-  if (!err) err = cs_store_vector(&txn, x->club, cs__vector_each, &v);
-  free(v.forks);
+  cs__vector_ctx_t v = {each, each_ctx, &txn, x->club};
+  err = cs_store_vector(&txn, x->club, cs__vector_each, &v);
   cs__read_end(&txn, own);
   return err;
 }
