@@ -1,12 +1,13 @@
 /* Measures what forked throwaway keys cost two nodes of a club, for
  * docs/performance.md and the before/after figures of issue 25:
  *
- *   fork_load KEYS
+ *   fork_load KEYS [single]
  *
  * Node A and node B hold a club founded by one key. KEYS throwaway keys
  * (never members) each sign two changes at seq 1; A receives each key's
  * first change then its second, B the second then the first, as two nodes
- * fed by different peers would. The program then prints the time one
+ * fed by different peers would. With `single`, each key signs one change
+ * only (no fork), for the cost of as many authors that never forked. The program then prints the time one
  * vector digest takes on A (the work of a HELLO, VECTOR or CHECK after a
  * commit), and the changes sent by a first and a second sync between A and
  * B, over the real protocol machine (the second should send none: both hold
@@ -89,9 +90,10 @@ static double now_s(void) {
 }
 
 int main(int argc, char **argv) {
-  long keys = argc == 2 ? atol(argv[1]) : -1;
-  if (keys < 0 || keys > 100000) {
-    fprintf(stderr, "usage: fork_load KEYS (0 to 100000)\n");
+  long keys = argc >= 2 ? atol(argv[1]) : -1;
+  bool single = argc == 3 && strcmp(argv[2], "single") == 0;
+  if (keys < 0 || keys > 100000 || argc > 3 || (argc == 3 && !single)) {
+    fprintf(stderr, "usage: fork_load KEYS [single] (KEYS from 0 to 100000)\n");
     return 2;
   }
   if (sodium_init() < 0) return 2;
@@ -120,9 +122,9 @@ int main(int argc, char **argv) {
     sign(&changes[2 * k + 1], club, tsk, head, lamport, "B");
   }
   ingest_all(a.store, changes, n, 0, 2);
-  ingest_all(a.store, changes, n, 1, 2);
-  ingest_all(b.store, changes, n, 1, 2);
-  ingest_all(b.store, changes, n, 0, 2);
+  if (!single) ingest_all(a.store, changes, n, 1, 2);
+  ingest_all(b.store, changes, n, single ? 0 : 1, 2);
+  if (!single) ingest_all(b.store, changes, n, 0, 2);
 
   /* A digest computed from the vector, as after every commit. */
   cs_store_sync_t x;
@@ -138,7 +140,7 @@ int main(int argc, char **argv) {
   cs_buf_free(&unused.data);
 
   uint64_t first = session(&a, &b, club), second = session(&a, &b, club);
-  printf("forked keys %ld: vector digest %.1f ms; sync 1 sent %llu changes, sync 2 sent %llu\n", keys, digest_ms,
+  printf("%s keys %ld: vector digest %.1f ms; sync 1 sent %llu changes, sync 2 sent %llu\n", single ? "unforked" : "forked", keys, digest_ms,
          (unsigned long long)first, (unsigned long long)second);
   for (size_t i = 0; i < n; i++) cs_buf_free(&changes[i]);
   free(changes);
