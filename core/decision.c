@@ -182,34 +182,139 @@ int cs_resolution_from_entry(const cs_entry_t *e, cs_resolution_rec_t *out) {
   return CS_OK;
 }
 
-/* The order that picks the winner among concurrent resolutions: the most
- * electorate ballots counted, then the greatest (lamport, change id). */
-static int cs__resolution_order(const cs_resolution_rec_t *a, const cs_resolution_rec_t *b) {
-  uint64_t na = a->res.yes + a->res.no + a->res.abstain, nb = b->res.yes + b->res.no + b->res.abstain;
-  if (na != nb) return na < nb ? -1 : 1;
+bool cs_motion_resolved(const cs_object_t *motion) {
+  const cs_entry_t *e;
+  cs_resolution_rec_t rec;
+  uint32_t n = cs_object_field(motion, CS_F_MOTION_RESOLUTIONS, &e);
+  for (uint32_t i = 0; i < n; i++)
+    if (cs_resolution_from_entry(&e[i], &rec) == CS_OK) return true;
+  return false;
+}
+
+int cs_motion_resolutions(const cs_object_t *motion, cs_resolution_rec_t **out, uint32_t *count) {
+  const cs_entry_t *e;
+  uint32_t n = cs_object_field(motion, CS_F_MOTION_RESOLUTIONS, &e);
+  *count = 0;
+  *out = malloc((n ? n : 1) * sizeof(**out));
+  if (!*out) return CS_ENOMEM;
+  for (uint32_t i = 0; i < n; i++) {
+    int err = cs_resolution_from_entry(&e[i], &(*out)[*count]);
+    if (err) return err;
+    (*count)++;
+  }
+  return CS_OK;
+}
+
+static uint64_t cs__museums_counted(const cs_resolution_rec_t *r) { return r->res.yes + r->res.no + r->res.abstain; }
+
+/* The last tie-break: the greatest (lamport, change id). */
+static int cs__lamport_order(const cs_resolution_rec_t *a, const cs_resolution_rec_t *b) {
   if (a->lamport != b->lamport) return a->lamport < b->lamport ? -1 : 1;
   return memcmp(a->change, b->change, CS_ID_LEN);
 }
 
-const cs_resolution_rec_t *cs_resolution_winner(const cs_resolution_rec_t *recs, uint32_t count) {
-  const cs_resolution_rec_t *best = NULL;
-  for (uint32_t i = 0; i < count; i++)
-    if (!best || cs__resolution_order(&recs[i], best) > 0) best = &recs[i];
-  return best;
+int cs_resolution_front(const cs_past_t *past, const uint8_t *at, cs_resolution_rec_t *recs, uint32_t *count) {
+  uint32_t kept = 0;
+  uint64_t most = 0;
+  for (uint32_t i = 0; i < *count; i++) {
+    bool holds = true;
+    if (at) {
+      int err = cs_past_holds(past, at, recs[i].author, recs[i].seq, &holds);
+      if (err) return err;
+    }
+    if (!holds) continue;
+    uint64_t n = cs__museums_counted(&recs[i]);
+    if (kept && n < most) continue;
+    if (!kept || n > most) kept = 0;
+    most = n;
+    cs_resolution_rec_t r = recs[i];
+    recs[i] = recs[kept];
+    recs[kept++] = r;
+  }
+  *count = kept;
+  return CS_OK;
 }
 
-bool cs_motion_outcome(const cs_object_t *motion, cs_resolution_t *out) {
-  const cs_entry_t *e;
-  uint32_t n = cs_object_field(motion, CS_F_MOTION_RESOLUTIONS, &e);
-  cs_resolution_rec_t best, rec;
-  bool found = false;
-  for (uint32_t i = 0; i < n; i++) {
-    if (cs_resolution_from_entry(&e[i], &rec) != CS_OK) continue;
-    if (!found || cs__resolution_order(&rec, &best) > 0) best = rec;
-    found = true;
+/* One candidate's counted ballots, by museum: indexes into the ballots. */
+typedef struct cs__cut_entry_s {
+  const char *museum;
+  uint32_t ballot;
+} cs__cut_entry_t;
+
+static int cs__cut_entry_order(const void *pa, const void *pb) {
+  return strcmp(((const cs__cut_entry_t *)pa)->museum, ((const cs__cut_entry_t *)pb)->museum);
+}
+
+/* Whether x is fresher than y: for a museum both count, y's ballot is in
+ * the causal past of x's (so x's supersedes it). */
+static int cs__fresher(const cs_motion_case_t *mc, const cs__cut_entry_t *x, uint32_t xn, const cs__cut_entry_t *y,
+                       uint32_t yn, bool *out) {
+  *out = false;
+  for (uint32_t i = 0; i < yn && !*out; i++) {
+    const cs__cut_entry_t *found = bsearch(&y[i], x, xn, sizeof(*x), cs__cut_entry_order);
+    if (!found || found->ballot == y[i].ballot) continue;
+    const cs_ballot_t *later = &mc->ballots[found->ballot], *earlier = &mc->ballots[y[i].ballot];
+    int err = cs_past_holds(mc->past, later->change, earlier->author, earlier->seq, out);
+    if (err) return err;
   }
-  if (found) *out = best.res;
-  return found;
+  return CS_OK;
+}
+
+int cs_resolution_pick(const cs_motion_case_t *mc, const cs_resolution_rec_t *cands, uint32_t count,
+                       const cs_resolution_rec_t **out) {
+  *out = NULL;
+  if (count <= 1) {
+    *out = count ? &cands[0] : NULL;
+    return CS_OK;
+  }
+  uint32_t nb = mc->ballot_count;
+  cs_electorate_t e;
+  int err = cs_motion_electorate(mc->members, mc->past, mc->motion_change, &e);
+  if (err) return err;
+  bool *counted = malloc((nb ? nb : 1) * sizeof(*counted));
+  char(*museums)[CS_NAME_MAX + 1] = malloc((size_t)count * (nb ? nb : 1) * sizeof(*museums));
+  cs__cut_entry_t *cuts = malloc((size_t)count * (nb ? nb : 1) * sizeof(*cuts));
+  uint32_t *cut_len = calloc(count, sizeof(*cut_len));
+  bool *dominated = calloc(count, sizeof(*dominated));
+  if (!counted || !museums || !cuts || !cut_len || !dominated) err = CS_ENOMEM;
+  /* Each candidate's cut: the ballot it counts for each museum, the museum
+   * read as of its own past. */
+  for (uint32_t c = 0; c < count && !err; c++) {
+    cs_motion_tally_t tally;
+    char(*mus)[CS_NAME_MAX + 1] = &museums[(size_t)c * nb];
+    cs__cut_entry_t *cut = &cuts[(size_t)c * nb];
+    err = cs_motion_tally(mc->members, mc->past, cands[c].change, &e, mc->ballots, nb, &tally, counted, mus);
+    for (uint32_t b = 0; b < nb && !err; b++)
+      if (counted[b]) cut[cut_len[c]++] = (cs__cut_entry_t){mus[b], b};
+    if (!err) qsort(cut, cut_len[c], sizeof(*cut), cs__cut_entry_order);
+  }
+  for (uint32_t x = 0; x < count && !err; x++)
+    for (uint32_t y = 0; y < count && !err; y++) {
+      bool xy, yx;
+      if (x == y || dominated[y]) continue;
+      err = cs__fresher(mc, &cuts[(size_t)x * nb], cut_len[x], &cuts[(size_t)y * nb], cut_len[y], &xy);
+      if (!err && xy) err = cs__fresher(mc, &cuts[(size_t)y * nb], cut_len[y], &cuts[(size_t)x * nb], cut_len[x], &yx);
+      if (!err && xy && !yx) dominated[y] = true;
+    }
+  bool any = false;
+  for (uint32_t c = 0; c < count; c++) any |= !dominated[c];
+  for (uint32_t c = 0; c < count && !err; c++)
+    if ((!any || !dominated[c]) && (!*out || cs__lamport_order(&cands[c], *out) > 0)) *out = &cands[c];
+  cs_electorate_free(&e);
+  free(counted);
+  free(museums);
+  free(cuts);
+  free(cut_len);
+  free(dominated);
+  return err;
+}
+
+int cs_motion_winner(const cs_motion_case_t *mc, cs_resolution_rec_t *recs, uint32_t count, const uint8_t *at,
+                     const cs_resolution_rec_t **out) {
+  *out = NULL;
+  int err = cs_resolution_front(mc->past, at, recs, &count);
+  if (!err) err = cs_resolution_pick(mc, recs, count, out);
+  return err;
 }
 
 /* Membership in a causal past ---------------------------------------------- */
@@ -455,6 +560,14 @@ typedef struct cs__bundle_rules_s {
   cs_past_mem_t *mem; /* the causal past of each change, as far as the bundle shows it */
   cs_past_t past;
   bool *complete; /* per change (same index as `changes`): the bundle holds its whole causal past */
+  /* The audited motion, and its valid resolutions once judged (a second
+   * replay reads them): an admin's removal carrying out the audited motion
+   * is judged on the winner in its past, as on a node. */
+  const uint8_t *audited;
+  bool consulted; /* a removal carried out the audited motion */
+  const cs_resolution_rec_t *decided;
+  uint32_t decided_count;
+  cs_motion_case_t decided_case;
 } cs__bundle_rules_t;
 
 static int cs__by_id(const void *pa, const void *pb) {
@@ -566,13 +679,20 @@ static uint64_t cs__bundle_frozen_from(void *ctx, const uint8_t author[CS_KEY_LE
 }
 
 /* An admin's removal is checked against its motion and resolution when the
- * bundle holds them (the audited motion may be that very decision). When a
- * dep is outside the bundle, the removal is taken as the club took it and
- * counted, so that `verify` says so. */
-static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LEN], const char *effect) {
+ * bundle holds them. When the motion is the audited one, whose resolutions
+ * verify judges, the winner among its valid resolutions in the removal's
+ * past must say adopted, as on a node (cs_motion_winner): the first replay,
+ * before they are judged, takes an adopted resolution in the deps, and a
+ * second replay the winner. For another motion the bundle need not hold
+ * its ballots, so an adopted resolution by an admin in the deps is taken.
+ * When a dep is outside the bundle, the removal is taken as the club took
+ * it and counted, so that `verify` says so. */
+static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LEN], const char *effect,
+                                        uint8_t motion[CS_ID_LEN]) {
   cs__bundle_rules_t *b = ctx;
   const cs_change_t *c = cs__bundle_find(b, change);
   cs_decision_scan_t *scan = calloc(1, sizeof(*scan));
+  memset(motion, 0, CS_ID_LEN);
   if (!c || !scan) {
     free(scan);
     return false;
@@ -588,7 +708,23 @@ static bool cs__bundle_decision_adopted(void *ctx, const uint8_t change[CS_ID_LE
     cs_role_t role = m ? cs_member_role_at(m, d->seq) : CS_ROLE_NONE;
     cs_decision_scan_add(scan, d, effect, role == CS_ROLE_ADMIN || role == CS_ROLE_MEMBER, role == CS_ROLE_ADMIN);
   }
-  bool adopted = cs_decision_scan_adopted(scan);
+  bool adopted = false;
+  for (uint32_t i = 0; i < scan->motion_count && !adopted; i++) {
+    const uint8_t *m = scan->motions[i];
+    if (b->audited && memcmp(m, b->audited, CS_ID_LEN) == 0 && b->decided) {
+      cs_resolution_rec_t *recs = malloc((b->decided_count ? b->decided_count : 1) * sizeof(*recs));
+      const cs_resolution_rec_t *win = NULL;
+      if (recs) memcpy(recs, b->decided, b->decided_count * sizeof(*recs));
+      adopted = recs && cs_motion_winner(&b->decided_case, recs, b->decided_count, change, &win) == CS_OK && win &&
+                win->res.adopted;
+      free(recs);
+    } else {
+      for (uint32_t j = 0; j < scan->adopted_count && !adopted; j++)
+        adopted = memcmp(m, scan->adopted[j], CS_ID_LEN) == 0;
+    }
+    if (b->audited && memcmp(m, b->audited, CS_ID_LEN) == 0) b->consulted = true;
+    if (adopted) memcpy(motion, m, CS_ID_LEN);
+  }
   free(scan);
   if (!adopted && missing) {
     b->elsewhere[c - b->changes] = true; /* once, however often the replay asks */
@@ -822,6 +958,12 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
   cs__res_t *res_ops = NULL;
   uint32_t res_count = 0, res_cap = 0;
   uint8_t *applied = NULL;
+  cs_member_op_t *kept_ops = NULL; /* the applied member ops, in the replay's order */
+  /* The first replay's valid resolutions, members and ballots, which a
+   * second replay reads (cs__bundle_decision_adopted). */
+  cs_resolution_rec_t *decided = NULL;
+  cs_motion_members_t decided_members = {NULL, 0};
+  cs_ballot_t *decided_ballots = NULL;
   cs_motion_members_t members = {NULL, 0};
   cs_ballot_t *ballots = NULL;
   uint32_t *ballot_vote = NULL; /* the report's vote of each ballot */
@@ -1022,88 +1164,115 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
   if (!err) {
     rep->members = mop_count;
     applied = calloc(mop_count ? mop_count : 1, 1);
-    rules = (cs__bundle_rules_t){.changes = cs, .count = count};
-    err = applied ? cs__bundle_index(&rules) : CS_ENOMEM;
-    if (!err) err = cs__replay(mops, mop_count, &rules, &replay, rep, applied);
-    uint32_t kept = 0;
-    for (uint32_t i = 0; i < mop_count && !err; i++)
-      if (applied[i]) mops[kept++] = mops[i];
-    if (!err) err = cs_motion_members_init(&members, mops, kept);
-    /* The forks the bundle shows freeze their keys, for ballots as for
-     * member changes. */
-    if (!err) err = cs__ballots_collect(votes, vote_count, rep, &rules, table, &ballots, &ballot_vote, &ballot_count);
+    kept_ops = malloc((mop_count ? mop_count : 1) * sizeof(*kept_ops));
+    rules = (cs__bundle_rules_t){.changes = cs, .count = count, .audited = rep->motion};
+    err = applied && kept_ops ? cs__bundle_index(&rules) : CS_ENOMEM;
   }
   /* The causal past of every change, as far as the bundle shows it: the
-   * one the membership replay read. */
+   * one the membership replay reads. */
   cs_past_t past = rules.mem ? rules.past : (cs_past_t){NULL, NULL};
-  if (!err && !cs__voter(cs__role(table, motion, rep->proposer, sizeof(rep->proposer)))) {
-    snprintf(rep->why, sizeof(rep->why), "the motion's author (%s) was not a voting member", rep->proposer);
-    err = CS_EAUTH;
-  }
-  if (!err && !rep->quorum[0]) {
-    snprintf(rep->why, sizeof(rep->why), "the motion has no quorum rule");
-    err = CS_EFORMAT;
-  }
-  if (!err) err = cs_motion_electorate(&members, &past, motion->id, &rep->electorate);
-  if (!err && rep->electorate.count == 0) {
-    snprintf(rep->why, sizeof(rep->why), "the motion has no electorate: no voting member in its past");
-    err = CS_EAUTH;
-  }
-
-  /* 4. The resolutions of this motion, judged in (lamport, id) order by the
-   * rule a node applies (cs_resolution_judge): a later one with an earlier
-   * valid one in its past is invalid, as on a node. The winner among the
-   * valid ones is the motion's outcome. Each one's causal past must be
-   * whole in the bundle, or its count could not be checked. */
   cs_resolution_rec_t *valid = NULL;
   uint32_t valid_count = 0, invalid_count = 0;
   char first_why[sizeof(rep->why)] = "";
-  if (!err && res_count) {
-    valid = malloc(res_count * sizeof(*valid));
-    if (!valid) err = CS_ENOMEM;
-    qsort(res_ops, res_count, sizeof(*res_ops), cs__res_order);
-  }
-  for (uint32_t i = 0; i < res_count && !err; i++) {
-    cs__res_t *r = &res_ops[i];
-    if (memcmp(r->motion, rep->motion, CS_ID_LEN) != 0) continue; /* another motion's */
-    char why[400] = "", who[CS_NAME_MAX + 1];
-    int verdict = CS_OK;
-    uint64_t frozen = cs__bundle_frozen_from(&rules, r->change->author);
-    if (frozen && r->change->seq >= frozen) {
-      snprintf(why, sizeof(why), "its author forked at seq %llu, so its changes from there on count nowhere",
-               (unsigned long long)frozen);
-      verdict = CS_EFORK;
-    } else if (cs__role(table, r->change, who, sizeof(who)) != CS_ROLE_ADMIN) {
-      snprintf(why, sizeof(why), "the resolution's author (%s) was not an admin", who);
-      verdict = CS_EAUTH;
-    } else if ((verdict = cs__past_whole(&rules, r->change, why, sizeof(why)))) {
-      if (verdict == CS_ENOMEM) {
-        err = verdict;
-        break;
-      }
-    } else {
-      cs_resolution_case_t rc = {&past,   &members,    motion->id,    rep->quorum, ballots,  ballot_count,
-                                 valid,   valid_count, r->change->id, &r->res,     r->pred_count};
-      verdict = cs_resolution_judge(&rc, NULL, NULL, why, sizeof(why));
-      if (verdict == CS_ENOMEM) {
-        err = verdict;
-        break;
-      }
+  for (int pass = 0; !err; pass++) {
+    err = cs__replay(mops, mop_count, &rules, &replay, rep, applied);
+    uint32_t kept = 0;
+    for (uint32_t i = 0; i < mop_count && !err; i++)
+      if (applied[i]) kept_ops[kept++] = mops[i];
+    if (!err) err = cs_motion_members_init(&members, kept_ops, kept);
+    /* The forks the bundle shows freeze their keys, for ballots as for
+     * member changes. */
+    if (!err) err = cs__ballots_collect(votes, vote_count, rep, &rules, table, &ballots, &ballot_vote, &ballot_count);
+    if (!err && !cs__voter(cs__role(table, motion, rep->proposer, sizeof(rep->proposer)))) {
+      snprintf(rep->why, sizeof(rep->why), "the motion's author (%s) was not a voting member", rep->proposer);
+      err = CS_EAUTH;
     }
-    if (verdict) {
-      invalid_count++;
-      if (!first_why[0]) {
-        cs_hex32(r->change->id, hex);
-        snprintf(first_why, sizeof(first_why), "resolution %.12s is invalid: %s", hex, why);
-      }
-      continue;
+    if (!err && !rep->quorum[0]) {
+      snprintf(rep->why, sizeof(rep->why), "the motion has no quorum rule");
+      err = CS_EFORMAT;
     }
-    cs_resolution_rec_t *v = &valid[valid_count++];
-    memcpy(v->change, r->change->id, CS_ID_LEN);
-    memcpy(v->author, r->change->author, CS_KEY_LEN);
-    v->seq = r->change->seq;
-    v->lamport = r->change->lamport;
-    v->res = r->res;
+    if (!err) err = cs_motion_electorate(&members, &past, motion->id, &rep->electorate);
+    if (!err && rep->electorate.count == 0) {
+      snprintf(rep->why, sizeof(rep->why), "the motion has no electorate: no voting member in its past");
+      err = CS_EAUTH;
+    }
+
+    /* 4. The resolutions of this motion, judged in (lamport, id) order by the
+     * rule a node applies (cs_resolution_judge): a later one with an earlier
+     * valid one in its past is invalid, as on a node. The winner among the
+     * valid ones is the motion's outcome. Each one's causal past must be
+     * whole in the bundle, or its count could not be checked. */
+    if (!err && res_count) {
+      valid = malloc(res_count * sizeof(*valid));
+      if (!valid) err = CS_ENOMEM;
+      qsort(res_ops, res_count, sizeof(*res_ops), cs__res_order);
+    }
+    for (uint32_t i = 0; i < res_count && !err; i++) {
+      cs__res_t *r = &res_ops[i];
+      if (memcmp(r->motion, rep->motion, CS_ID_LEN) != 0) continue; /* another motion's */
+      char why[400] = "", who[CS_NAME_MAX + 1];
+      int verdict = CS_OK;
+      uint64_t frozen = cs__bundle_frozen_from(&rules, r->change->author);
+      if (frozen && r->change->seq >= frozen) {
+        snprintf(why, sizeof(why), "its author forked at seq %llu, so its changes from there on count nowhere",
+                 (unsigned long long)frozen);
+        verdict = CS_EFORK;
+      } else if (cs__role(table, r->change, who, sizeof(who)) != CS_ROLE_ADMIN) {
+        snprintf(why, sizeof(why), "the resolution's author (%s) was not an admin", who);
+        verdict = CS_EAUTH;
+      } else if ((verdict = cs__past_whole(&rules, r->change, why, sizeof(why)))) {
+        if (verdict == CS_ENOMEM) {
+          err = verdict;
+          break;
+        }
+      } else {
+        cs_resolution_case_t rc = {&past,   &members,    motion->id,    rep->quorum, ballots,  ballot_count,
+                                   valid,   valid_count, r->change->id, &r->res,     r->pred_count};
+        verdict = cs_resolution_judge(&rc, NULL, NULL, why, sizeof(why));
+        if (verdict == CS_ENOMEM) {
+          err = verdict;
+          break;
+        }
+      }
+      if (verdict) {
+        invalid_count++;
+        if (!first_why[0]) {
+          cs_hex32(r->change->id, hex);
+          snprintf(first_why, sizeof(first_why), "resolution %.12s is invalid: %s", hex, why);
+        }
+        continue;
+      }
+      cs_resolution_rec_t *v = &valid[valid_count++];
+      memcpy(v->change, r->change->id, CS_ID_LEN);
+      memcpy(v->author, r->change->author, CS_KEY_LEN);
+      v->seq = r->change->seq;
+      v->lamport = r->change->lamport;
+      v->res = r->res;
+    }
+    if (err || pass == 1 || !rules.consulted) break;
+    /* A removal carried out the audited motion: replay again, judging it on
+     * the winner among the valid resolutions in its past, now known. */
+    decided = valid;
+    decided_members = members;
+    decided_ballots = ballots;
+    rules.decided = decided;
+    rules.decided_count = valid_count;
+    rules.decided_case = (cs_motion_case_t){&past, &decided_members, motion->id, decided_ballots, ballot_count};
+    valid = NULL;
+    members = (cs_motion_members_t){NULL, 0};
+    ballots = NULL;
+    ballot_count = valid_count = invalid_count = 0;
+    first_why[0] = '\0';
+    free(ballot_vote);
+    ballot_vote = NULL;
+    free(rep->votes);
+    rep->votes = NULL;
+    rep->vote_count = 0;
+    cs_electorate_free(&rep->electorate);
+    cs_member_replay_free(&replay);
+    memset(rules.elsewhere, 0, (rules.count ? rules.count : 1) * sizeof(*rules.elsewhere));
+    rep->members_kept_out = 0;
+    memset(applied, 0, mop_count ? mop_count : 1);
   }
   if (!err && invalid_count && !valid_count) {
     snprintf(rep->why, sizeof(rep->why), "%s", first_why);
@@ -1114,11 +1283,13 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
   /* 5. The tally a node shows: at the winning resolution, or over every
    * ballot of the bundle when the motion is not resolved. */
   if (!err) {
-    const cs_resolution_rec_t *win = cs_resolution_winner(valid, valid_count);
+    const cs_resolution_rec_t *win = NULL;
+    cs_motion_case_t mc = {&past, &members, motion->id, ballots, ballot_count};
+    err = cs_motion_winner(&mc, valid, valid_count, NULL, &win);
     bool *counted = calloc(ballot_count ? ballot_count : 1, sizeof(*counted));
     char(*museums)[CS_NAME_MAX + 1] = calloc(ballot_count ? ballot_count : 1, sizeof(*museums));
-    cs_motion_tally_t tally;
-    err = counted && museums ? CS_OK : CS_ENOMEM;
+    cs_motion_tally_t tally = {0, 0, 0, 0};
+    if (!err) err = counted && museums ? CS_OK : CS_ENOMEM;
     if (!err)
       err = cs_motion_tally(&members, &past, win ? win->change : NULL, &rep->electorate, ballots, ballot_count, &tally,
                             counted, museums);
@@ -1144,6 +1315,10 @@ int cs_audit_verify(const uint8_t club[CS_ID_LEN], const cs_span_t *changes, uin
     free(museums);
   }
   free(valid);
+  free(decided);
+  free(decided_ballots);
+  cs_motion_members_free(&decided_members);
+  free(kept_ops);
   cs_member_replay_free(&replay);
   cs_motion_members_free(&members);
   cs_past_mem_free(rules.mem);

@@ -21,7 +21,12 @@
  * - a resolution with another valid resolution of the same motion in its
  *   causal past is invalid, and names no predecessor;
  * - among concurrent resolutions of a motion, the one whose past holds the
- *   most electorate ballots wins, then the greatest (lamport, change id). */
+ *   most electorate ballots wins, then the one holding later ballots of the
+ *   same museums (cs_resolution_pick), then the greatest (lamport, change
+ *   id);
+ * - a governed effect is carried out only if the winner among its motion's
+ *   valid resolutions in the carrying change's causal past says adopted
+ *   (cs_motion_winner), and once per causal line (core/members.c). */
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -67,11 +72,14 @@ typedef struct cs_resolution_s {
 int cs_resolution_decode(cs_span_t value, cs_resolution_t *out) CS_MUST_USE;
 void cs_resolution_write(cs_buf_t *b, const cs_resolution_t *r);
 
-/* Whether a change carries out an adopted decision: fed the change's deps
- * one by one (each a valid change), it tells whether they hold the motion
- * whose effect is exactly `effect` ("remove-admin <key hex>", "approve
- * <object hex>" ...) and a resolution of that motion saying adopted. Used
- * by the store and by the audit bundle check alike. */
+/* The motions a change carries out the decision of: fed the change's deps
+ * one by one (each a valid change), it collects the motions whose effect is
+ * exactly `effect` ("remove-admin <key hex>", "approve <object hex>" ...),
+ * and the motions a dep resolves as adopted. Whether a motion's decision is
+ * adopted as of the change is its winner's verdict (cs_motion_winner); the
+ * adopted resolutions in the deps are what `verify` takes for a motion
+ * whose ballots the bundle need not hold. Used by the store and by the
+ * audit bundle check alike. */
 typedef struct cs_decision_scan_s {
   uint8_t motions[CS_CHANGE_DEPS_MAX][CS_ID_LEN];
   uint8_t adopted[CS_CHANGE_DEPS_MAX][CS_ID_LEN];
@@ -111,10 +119,12 @@ int cs_ballot_from_entry(const cs_entry_t *e, cs_ballot_t *out) CS_MUST_USE;
 void cs_resolution_element(const cs_resolution_rec_t *r, cs_buf_t *out);
 int cs_resolution_from_entry(const cs_entry_t *e, cs_resolution_rec_t *out) CS_MUST_USE;
 
-/* The valid resolutions a motion holds (its derived field), and the winner
- * among them; false when the motion is not resolved. */
-bool cs_motion_outcome(const cs_object_t *motion, cs_resolution_t *out);
-const cs_resolution_rec_t *cs_resolution_winner(const cs_resolution_rec_t *recs, uint32_t count);
+/* Whether a motion holds a valid resolution (its derived field): then it is
+ * resolved, and its outcome is the winner's (cs_motion_winner). */
+bool cs_motion_resolved(const cs_object_t *motion);
+/* The valid resolutions a motion's derived field holds (*out malloc'd, the
+ * caller frees it, also on error). */
+int cs_motion_resolutions(const cs_object_t *motion, cs_resolution_rec_t **out, uint32_t *count) CS_MUST_USE;
 
 /* The membership the rules read: the applied member ops of a club (the
  * genesis's included), indexed by key. */
@@ -146,6 +156,38 @@ typedef struct cs_motion_tally_s {
 int cs_motion_tally(const cs_motion_members_t *m, const cs_past_t *past, const uint8_t *at,
                     const cs_electorate_t *e, const cs_ballot_t *ballots, uint32_t count, cs_motion_tally_t *out,
                     bool *counted, char (*museums)[CS_NAME_MAX + 1]) CS_MUST_USE;
+
+/* What the winner among a motion's valid resolutions is read from: every
+ * node and `verify` hold the same of it for a given causal past, so they
+ * pick the same winner. */
+typedef struct cs_motion_case_s {
+  const cs_past_t *past;
+  const cs_motion_members_t *members;
+  const uint8_t *motion_change; /* the change that created the motion */
+  const cs_ballot_t *ballots;   /* every valid ballot on the motion the set holds */
+  uint32_t ballot_count;
+} cs_motion_case_t;
+
+/* The candidates for the win: of recs, the ones in the causal past of
+ * change `at` (every one when `at` is NULL) that count the most museums,
+ * moved to the front of recs; *count becomes their number. */
+int cs_resolution_front(const cs_past_t *past, const uint8_t *at, cs_resolution_rec_t *recs,
+                        uint32_t *count) CS_MUST_USE;
+/* The winner among candidates that count as many museums. X is fresher
+ * than Y when, for a museum both count, the ballot Y counts is in the
+ * causal past of the one X counts (X holds a later vote of that museum);
+ * X dominates Y when X is fresher than Y and Y not fresher than X. The
+ * winner is the greatest (lamport, change id) among the candidates no other
+ * dominates (among all of them if each is dominated, which only concurrent
+ * ballots of one museum's several keys can make). A function of the set,
+ * so the delivery order does not matter. *out points into cands. */
+int cs_resolution_pick(const cs_motion_case_t *mc, const cs_resolution_rec_t *cands, uint32_t count,
+                       const cs_resolution_rec_t **out) CS_MUST_USE;
+/* Both: the decision on the motion as of change `at` (NULL: of every valid
+ * resolution given), *out NULL when none is in that past. recs is
+ * reordered; *out points into it. */
+int cs_motion_winner(const cs_motion_case_t *mc, cs_resolution_rec_t *recs, uint32_t count, const uint8_t *at,
+                     const cs_resolution_rec_t **out) CS_MUST_USE;
 
 /* Everything a resolution is judged on. */
 typedef struct cs_resolution_case_s {

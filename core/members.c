@@ -256,14 +256,36 @@ static int cs__role_without(const cs_member_replay_t *r, const cs_member_t *m, u
   return CS_OK;
 }
 
+/* Whether the causal past of `change` holds a member change that carried
+ * out the decision of `motion` already: then the decision is spent on this
+ * causal line (CS_EAUTH). A decision taken on trust has no motion. */
+static int cs__decision_spent(const cs_member_replay_t *r, const uint8_t motion[CS_ID_LEN], const cs_member_op_t *at,
+                              const cs_member_rules_t *rules) {
+  const uint8_t *change = at->entry.change;
+  static const uint8_t none[CS_ID_LEN];
+  if (memcmp(motion, none, CS_ID_LEN) == 0) return CS_OK;
+  for (uint32_t i = 0; i < r->carried_count; i++) {
+    if (memcmp(r->carried[i].motion, motion, CS_ID_LEN) != 0) continue;
+    /* Judged again on the final timelines, the change finds its own note. */
+    if (r->carried[i].seq == at->seq && memcmp(r->carried[i].author, at->author, CS_KEY_LEN) == 0) continue;
+    bool holds = true;
+    int err = rules->past_holds ? rules->past_holds(rules->ctx, change, r->carried[i].author, r->carried[i].seq, &holds)
+                                : CS_OK;
+    if (err) return err;
+    if (holds) return CS_EAUTH;
+  }
+  return CS_OK;
+}
+
 /* Whether the author of a change (ops[0..n-1]) may make each of its ops,
  * judged on the timelines as they stand in r: its author holds the admin
  * role at the change's seq (or the mutual-removal exception covers the op)
  * and is not frozen by a fork, and every demotion of a key that is an
  * admin in the change's causal past carries out an adopted decision
- * (decided[i] says which ops do, when given). */
+ * not carried out already in that past (decided[i] and motions[i], when
+ * given, say which ops carry out which motion's decision). */
 static int cs__judge(const cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n, const cs_role_t *roles,
-                     const cs_member_rules_t *rules, bool *decided) {
+                     const cs_member_rules_t *rules, bool *decided, uint8_t (*motions)[CS_ID_LEN]) {
   if (ops[0].founder) return CS_OK;
   const uint8_t *change = ops[0].entry.change;
   uint64_t frozen = rules->frozen_from ? rules->frozen_from(rules->ctx, ops[0].author) : 0;
@@ -288,10 +310,30 @@ static int cs__judge(const cs_member_replay_t *r, const cs_member_op_t *ops, uin
       return err;
     if (!admin && without != CS_ROLE_ADMIN) return CS_EAUTH;
     char want[CS_GOVERNED_EFFECT_MAX + 1];
+    uint8_t motion[CS_ID_LEN] = {0};
     cs_governed_effect(want, "remove-admin", ops[i].key);
-    if (demotes && !(rules->decision_adopted && rules->decision_adopted(rules->ctx, change, want))) return CS_EAUTH;
+    if (demotes && !(rules->decision_adopted && rules->decision_adopted(rules->ctx, change, want, motion)))
+      return CS_EAUTH;
+    if (demotes && (err = cs__decision_spent(r, motion, &ops[0], rules))) return err;
     if (decided) decided[i] = demotes;
+    if (motions) memcpy(motions[i], motion, CS_ID_LEN);
   }
+  return CS_OK;
+}
+
+static int cs__decision_note(cs_member_replay_t *r, const uint8_t motion[CS_ID_LEN], const uint8_t author[CS_KEY_LEN],
+                             uint64_t seq) {
+  if (r->carried_count == r->carried_cap) {
+    uint32_t cap = r->carried_cap ? r->carried_cap * 2 : 8;
+    struct cs_member_carried_s *grown = realloc(r->carried, cap * sizeof(*grown));
+    if (!grown) return CS_ENOMEM;
+    r->carried = grown;
+    r->carried_cap = cap;
+  }
+  struct cs_member_carried_s *c = &r->carried[r->carried_count++];
+  memcpy(c->motion, motion, CS_ID_LEN);
+  memcpy(c->author, author, CS_KEY_LEN);
+  c->seq = seq;
   return CS_OK;
 }
 
@@ -304,16 +346,17 @@ int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, ui
   cs_member_entry_t *entries = malloc(n * sizeof(*entries));
   cs_role_t *roles = malloc(n * sizeof(*roles));
   bool *decided = calloc(n, sizeof(*decided));
+  uint8_t(*motions)[CS_ID_LEN] = calloc(n, CS_ID_LEN); /* the decision each decided op carries out */
   cs_member_t *rows = NULL;
   uint32_t row_count = 0;
-  int err = entries && roles && decided ? CS_OK : CS_ENOMEM;
+  int err = entries && roles && decided && motions ? CS_OK : CS_ENOMEM;
   for (uint32_t i = 0; i < n && !err; i++) {
     entries[i] = ops[i].entry;
     roles[i] = ops[i].entry.role;
     if (!ops[i].founder && rules->cutoff)
       err = rules->cutoff(rules->ctx, change, ops[i].key, ops[i].entry.cutoff, &entries[i].cutoff);
   }
-  if (!err) err = cs__judge(r, ops, n, roles, rules, decided);
+  if (!err) err = cs__judge(r, ops, n, roles, rules, decided, motions);
   /* All or nothing: the ops go to copies of the rows they touch, which
    * replace the rows only when every one keeps within its bounds. */
   if (!err && !(rows = malloc(n * sizeof(*rows)))) err = CS_ENOMEM;
@@ -346,9 +389,12 @@ int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, ui
     else *row = rows[k];
   }
   if (!err) err = cs__written_add(r, change, ops[0].author, ops[0].seq);
+  for (uint32_t i = 0; i < n && !err; i++)
+    if (decided[i]) err = cs__decision_note(r, motions[i], ops[0].author, ops[0].seq);
   free(entries);
   free(roles);
   free(decided);
+  free(motions);
   free(rows);
   return err;
 }
@@ -358,6 +404,7 @@ void cs_member_replay_free(cs_member_replay_t *r) {
   free(r->changes);
   free(r->authors);
   free(r->seqs);
+  free(r->carried);
   memset(r, 0, sizeof(*r));
 }
 
@@ -389,7 +436,7 @@ int cs_member_replay_all(cs_member_replay_t *r, const cs_member_op_t *ops, uint3
     for (uint32_t at = 0, end; at < n && !err; at = end) {
       for (end = at; end < n && memcmp(ops[end].entry.change, ops[at].entry.change, CS_ID_LEN) == 0;) end++;
       if (validity[at] != CS_OK) continue;
-      int v = cs__judge(r, &ops[at], end - at, &roles[at], rules, NULL);
+      int v = cs__judge(r, &ops[at], end - at, &roles[at], rules, NULL, NULL);
       if (v != CS_OK && v != CS_EAUTH && v != CS_EFORK) err = v;
       else if (v != CS_OK) {
         kept_out[at] = v;

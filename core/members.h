@@ -86,8 +86,12 @@ typedef struct cs_member_rules_s {
   /* The seq from which a key is frozen by a fork, or 0. */
   uint64_t (*frozen_from)(void *ctx, const uint8_t author[CS_KEY_LEN]);
   /* Whether change `change` carries out an adopted decision with exactly
-   * this effect (its deps hold the motion and its adopted resolution). */
-  bool (*decision_adopted)(void *ctx, const uint8_t change[CS_ID_LEN], const char *effect);
+   * this effect: its deps hold the motion, and the winner among the
+   * motion's valid resolutions in its causal past says adopted
+   * (cs_motion_winner). Fills `motion` with the motion's id, all zero when
+   * the decision is taken on trust (outside an audit bundle). */
+  bool (*decision_adopted)(void *ctx, const uint8_t change[CS_ID_LEN], const char *effect,
+                           uint8_t motion[CS_ID_LEN]);
   /* The cutoff that applies to a member op of change `change` about `key`
    * that writes `written`: `key`'s highest seq in the change's causal past
    * (core/past.h; the change itself included). A node ignores `written`;
@@ -108,13 +112,24 @@ typedef struct cs_member_replay_s {
   uint8_t (*authors)[CS_KEY_LEN];
   uint64_t *seqs;
   uint32_t count, cap;
+  /* The decisions carried out by the member changes applied so far: one
+   * adopted decision is carried out once per causal line. */
+  struct cs_member_carried_s {
+    uint8_t motion[CS_ID_LEN];
+    uint8_t author[CS_KEY_LEN];
+    uint64_t seq;
+  } *carried;
+  uint32_t carried_count, carried_cap;
 } cs_member_replay_t;
 
 /* Applies the ops of one change (ops[0..n-1], all of the same change, at
  * most CS_CHANGE_OPS_MAX), all of them or none: only if its author may make
  * every one and every timeline they touch keeps within its bounds. Each
  * op's cutoff is replaced by the key's highest seq in the change's causal
- * past (rules->cutoff). Returns CS_OK when applied; CS_EAUTH, CS_EFORK or
+ * past (rules->cutoff). An op carrying out a decision is refused when the
+ * change's causal past holds a member change that carried out the same
+ * motion's decision already (concurrent ones are the same effect). Returns
+ * CS_OK when applied; CS_EAUTH, CS_EFORK or
  * CS_ETOOBIG when the change is kept out of the membership (stored,
  * flagged); any other error (CS_ENOMEM, an oracle's) when the replay itself
  * cannot go on. */

@@ -116,35 +116,73 @@ static int cs__mop_decode(MDB_val k, MDB_val v, cs_member_op_t *m) {
   return CS_OK;
 }
 
-/* Whether change `id` carries out an adopted decision: its deps hold the
- * motion whose effect is exactly `want` ("remove-admin <key hex>",
- * "approve <object hex>" ...) and a valid resolution of that motion saying
- * adopted. Deps are applied before the change, on every node. With
- * `optimistic`, every stored dep is taken as valid: the first membership
- * replay of a rebuild reads no validity left by an earlier derivation
- * (cs_store_rebuild). *unsettled (may be NULL) is set when the answer
- * depends on a dep's validity, which a rebuild may change. */
-static bool cs__decision_adopted(cs_txn_t *txn, const uint8_t id[CS_ID_LEN], const char *want, bool optimistic,
-                                 bool *unsettled) {
+static int cs__motion_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_motion_members_t *out);
+
+int cs_store_motion_decision(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t motion_id[CS_ID_LEN],
+                             const uint8_t *at, cs_resolution_rec_t *out, bool *resolved) {
+  cs_object_t motion;
+  cs_resolution_rec_t *recs = NULL;
+  uint32_t count = 0;
+  cs_ballot_t *ballots = NULL;
+  uint32_t ballot_count = 0;
+  cs_motion_members_t members = {NULL, 0};
+  const cs_resolution_rec_t *win = NULL;
+  cs_past_t past = cs_store_past(txn);
+  *resolved = false;
+  int err = cs_store_object_get(txn, club, motion_id, &motion);
+  if (err == CS_ENOTFOUND) return CS_OK;
+  if (err) return err;
+  if (motion.type == CS_OBJ_MOTION) err = cs_motion_resolutions(&motion, &recs, &count);
+  if (!err) err = cs_resolution_front(&past, at, recs, &count);
+  /* The members and ballots are read only when candidates tie on museums. */
+  if (!err && count > 1 && !(err = cs_store_motion_ballots(txn, club, motion_id, &ballots, &ballot_count)))
+    err = cs__motion_members(txn, club, &members);
+  if (!err) {
+    cs_motion_case_t mc = {&past, &members, motion.created_change, ballots, ballot_count};
+    err = cs_resolution_pick(&mc, recs, count, &win);
+  }
+  if (!err && win) {
+    *out = *win;
+    *resolved = true;
+  }
+  cs_motion_members_free(&members);
+  free(ballots);
+  free(recs);
+  cs_object_free(&motion);
+  return err == CS_ENOTFOUND ? CS_ESTORE : err;
+}
+
+/* Whether change `id` carries out an adopted decision: its deps hold a
+ * valid motion whose effect is exactly `want` ("remove-admin <key hex>",
+ * "approve <object hex>" ...), and the winner among that motion's valid
+ * resolutions in the change's causal past says adopted (core/decision.c,
+ * cs_motion_winner). Deps are applied before the change, on every node.
+ * *motion: the motion whose decision it carries out. With `pessimistic`,
+ * no decision is adopted: the first membership replay of a rebuild reads
+ * nothing an earlier derivation left (cs_store_rebuild). */
+static bool cs__decision_adopted(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t id[CS_ID_LEN],
+                                 const char *want, uint8_t motion[CS_ID_LEN], bool pessimistic) {
   cs_change_t *c = malloc(sizeof(*c)), *d = malloc(sizeof(*d));
-  cs_decision_scan_t *scan = calloc(1, sizeof(*scan)), *all = calloc(1, sizeof(*all));
+  cs_decision_scan_t *scan = calloc(1, sizeof(*scan));
   cs_span_t bytes;
   bool ok = false;
-  if (c && d && scan && all && cs_store_change_get(txn, id, &bytes) == CS_OK && cs_change_decode(bytes, c) == CS_OK) {
-    for (uint32_t i = 0; i < c->dep_count; i++) {
-      if (cs_store_change_get(txn, c->deps[i], &bytes) != CS_OK || cs_change_decode(bytes, d) != CS_OK) continue;
-      cs_decision_scan_add(all, d, want, true, true);
-      if (cs_store_change_status(txn, c->deps[i]) == CS_OK)
-        cs_decision_scan_add(scan, d, want, true, true); /* a stored valid change was authorised */
+  memset(motion, 0, CS_ID_LEN);
+  if (!pessimistic && c && d && scan && cs_store_change_get(txn, id, &bytes) == CS_OK && cs_change_decode(bytes, c) == CS_OK) {
+    for (uint32_t i = 0; i < c->dep_count; i++)
+      if (cs_store_change_get(txn, c->deps[i], &bytes) == CS_OK && cs_change_decode(bytes, d) == CS_OK &&
+          cs_store_change_status(txn, c->deps[i]) == CS_OK)
+        cs_decision_scan_add(scan, d, want, true, false); /* a stored valid change was authorised */
+    for (uint32_t i = 0; i < scan->motion_count && !ok; i++) {
+      cs_resolution_rec_t win;
+      bool resolved;
+      ok = cs_store_motion_decision(txn, club, scan->motions[i], id, &win, &resolved) == CS_OK && resolved &&
+           win.res.adopted;
+      if (ok) memcpy(motion, scan->motions[i], CS_ID_LEN);
     }
-    bool valid = cs_decision_scan_adopted(scan), stored = cs_decision_scan_adopted(all);
-    ok = optimistic ? stored : valid;
-    if (unsettled && valid != stored) *unsettled = true;
   }
   free(c);
   free(d);
   free(scan);
-  free(all);
   return ok;
 }
 
@@ -153,8 +191,8 @@ typedef struct cs__rules_ctx_s {
   cs_txn_t *txn;
   const uint8_t *club;
   cs_past_t past;
-  bool optimistic;         /* see cs__decision_adopted */
-  bool unsettled;          /* the current change's decision rested on a dep's validity */
+  bool pessimistic;        /* see cs__decision_adopted */
+  bool consulted;          /* a decision was asked for about the current change */
   const uint8_t *current;  /* the change being applied, or NULL */
 } cs__rules_ctx_t;
 
@@ -181,18 +219,20 @@ static uint64_t cs__rules_frozen_from(void *vctx, const uint8_t author[CS_KEY_LE
   return cs__frozen_from(ctx->txn, ctx->club, author);
 }
 
-static bool cs__rules_decision_adopted(void *vctx, const uint8_t change[CS_ID_LEN], const char *effect) {
+static bool cs__rules_decision_adopted(void *vctx, const uint8_t change[CS_ID_LEN], const char *effect,
+                                       uint8_t motion[CS_ID_LEN]) {
   cs__rules_ctx_t *ctx = vctx;
   bool current = ctx->current && memcmp(ctx->current, change, CS_ID_LEN) == 0;
-  return cs__decision_adopted(ctx->txn, change, effect, ctx->optimistic, current ? &ctx->unsettled : NULL);
+  if (current) ctx->consulted = true;
+  return cs__decision_adopted(ctx->txn, ctx->club, change, effect, motion, ctx->pessimistic);
 }
 
-int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current, bool optimistic,
+int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current, bool pessimistic,
                        cs__replay_found_t *found) {
   cs_member_replay_t replay;
   memset(&replay, 0, sizeof(replay));
   cs_member_table_t *table = &replay.table;
-  cs__rules_ctx_t rules_ctx = {txn, club, cs_store_past(txn), optimistic, false, current ? current->id : NULL};
+  cs__rules_ctx_t rules_ctx = {txn, club, cs_store_past(txn), pessimistic, false, current ? current->id : NULL};
   const cs_member_rules_t rules = {cs__rules_frozen_from, cs__rules_decision_adopted, cs__rules_cutoff,
                                    cs__rules_past_holds, &rules_ctx};
   cs_member_op_t *ops = NULL;
@@ -230,14 +270,15 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
     err = CS_ENOMEM;
     goto done;
   }
-  if ((err = cs_member_replay_all(&replay, ops, n, &rules, validity, NULL))) goto done;
+  if ((err = cs_member_replay_all(&replay, ops, n, &rules, validity, &found->rounds))) goto done;
   for (uint32_t i = 0; i < n && !err; i++) {
     if (i > 0 && memcmp(ops[i].entry.change, ops[i - 1].entry.change, CS_ID_LEN) == 0) continue;
-    if (cs_store_change_status(txn, ops[i].entry.change) != validity[i]) found->statuses_changed = true;
+    bool is_current = current && memcmp(ops[i].entry.change, current->id, CS_ID_LEN) == 0;
+    if (!is_current && cs_store_change_status(txn, ops[i].entry.change) != validity[i]) found->statuses_changed = true;
     err = cs__set_status(txn, ops[i].entry.change, validity[i]);
   }
   if (err) goto done;
-  found->unsettled = rules_ctx.unsettled;
+  found->consulted = rules_ctx.consulted;
 
   /* Compare with the stored table: a role that changed for a seq the key
    * already wrote means stored changes must be re-evaluated. */
@@ -394,21 +435,6 @@ int cs_store_motion_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_mot
   return cs__motion_members(txn, club, out);
 }
 
-/* The valid resolutions a motion holds. */
-static int cs__motion_resolutions(const cs_object_t *motion, cs_resolution_rec_t **out, uint32_t *count) {
-  const cs_entry_t *e;
-  uint32_t n = cs_object_field(motion, CS_F_MOTION_RESOLUTIONS, &e);
-  *count = 0;
-  *out = malloc((n ? n : 1) * sizeof(**out));
-  if (!*out) return CS_ENOMEM;
-  for (uint32_t i = 0; i < n; i++) {
-    int err = cs_resolution_from_entry(&e[i], &(*out)[i]);
-    if (err) return err;
-    *count = i + 1;
-  }
-  return CS_OK;
-}
-
 /* A resolution, judged by the rule of core/decision.c against its causal
  * past; then recorded in the motion's derived field. */
 static int cs__check_resolution(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *c,
@@ -424,7 +450,7 @@ static int cs__check_resolution(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], co
   if (err) return err;
   if (cs_object_field(motion, CS_F_MOTION_QUORUM, &e)) cs_value_str(e->value, e->value_len, rule, sizeof(rule));
   cs_past_t past = cs_store_past(txn);
-  if (!(err = cs__motion_resolutions(motion, &prior, &prior_count)) &&
+  if (!(err = cs_motion_resolutions(motion, &prior, &prior_count)) &&
       !(err = cs_store_motion_ballots(txn, club, motion_id, &ballots, &ballot_count)))
     err = cs__motion_members(txn, club, &members);
   if (!err) {
@@ -671,7 +697,8 @@ static int cs__apply_content(cs_txn_t *txn, const cs_change_t *c, const uint8_t 
       if (verb) {
         char want[CS_GOVERNED_EFFECT_MAX + 1];
         cs_governed_effect(want, verb, op->obj);
-        if (!cs__decision_adopted(txn, c->id, want, false, NULL)) { err = CS_EAUTH; break; }
+        uint8_t motion[CS_ID_LEN];
+        if (!cs__decision_adopted(txn, club, c->id, want, motion, false)) { err = CS_EAUTH; break; }
       }
       if (op->type == CS_OP_SET)
         err = cs_object_set(obj, op->field, c->lamport, c->author, op_id, op->value, op->ref_count,
@@ -752,11 +779,13 @@ int cs__apply_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_
     cs__replay_found_t found;
     int err = cs__members_replay(txn, club, c, false, &found);
     if (err) return err;
-    /* A retroactive role change, or a decision that rests on a resolution
-     * this node judged before some membership change reached it: only a
-     * rebuild, which starts from no earlier verdict, gives every node the
-     * same state (cs_store_rebuild). */
-    if (found.retroactive || found.unsettled) {
+    /* A retroactive role change, another member change's verdict moved, a
+     * replay that took more than one round, or a decision weighed for this
+     * change (its resolution was judged on the membership this node had
+     * then): the state this node reached may depend on the order changes
+     * came in, and only a rebuild, which starts from no earlier verdict,
+     * gives every node the same (cs_store_rebuild). */
+    if (found.retroactive || found.statuses_changed || found.rounds > 1 || found.consulted) {
       txn->rebuild_needed = true;
       memcpy(txn->rebuild_club, club, CS_ID_LEN);
     }
@@ -1290,10 +1319,11 @@ static int cs__rebuild_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *
 
 int cs_store_rebuild(cs_txn_t *txn, const uint8_t club[CS_ID_LEN]) {
   txn->rebuild_needed = false;
-  /* The first membership replay reads no validity that an earlier
-   * derivation left: every stored dep of a decision counts as valid. The
-   * content pass then recomputes every content change's validity, and
-   * member changes get theirs from the replay. */
+  /* The first membership replay reads nothing an earlier derivation left:
+   * it takes no decision as adopted, since the motions' valid resolutions
+   * are what is being derived. The content pass then recomputes every
+   * content change's validity, and member changes get theirs from the
+   * replays that follow it. */
   cs__replay_found_t found;
   void *ctx[2] = {txn, (void *)club};
   int err = cs__members_replay(txn, club, NULL, true, &found);

@@ -176,6 +176,12 @@ int cs_store_objects(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint64_t type
 int cs_store_motion_ballots(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t motion[CS_ID_LEN],
                             cs_ballot_t **out, uint32_t *count) CS_MUST_USE;
 int cs_store_motion_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_motion_members_t *out) CS_MUST_USE;
+/* The decision on a motion as of change `at` (NULL: as this node holds it):
+ * the winner among its valid resolutions in that causal past, by the rule
+ * every node and `verify` apply (cs_motion_winner). *resolved false when
+ * there is none (or no such motion). */
+int cs_store_motion_decision(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t motion[CS_ID_LEN],
+                             const uint8_t *at, cs_resolution_rec_t *out, bool *resolved) CS_MUST_USE;
 int cs_store_member_get(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8_t key[CS_KEY_LEN],
                         cs_member_t *out) CS_MUST_USE;
 int cs_store_members(cs_txn_t *txn, const uint8_t club[CS_ID_LEN],

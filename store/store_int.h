@@ -82,13 +82,14 @@ int cs__apply_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_
 /* What a membership replay found (cs__members_replay). */
 typedef struct cs__replay_found_s {
   bool retroactive;      /* a role changed for a seq its key already wrote */
-  bool unsettled;        /* the current change's decision rests on a dep's validity */
-  bool statuses_changed; /* a member change's validity differs from the stored one */
+  bool consulted;        /* a decision was weighed for the current change */
+  bool statuses_changed; /* another member change's validity differs from the stored one */
+  uint32_t rounds;       /* replays the fixed point took (cs_member_replay_all) */
 } cs__replay_found_t;
 /* Replays the club's membership to a fixed point (cs_member_replay_all);
- * `current` is the change being applied (NULL in a rebuild); `optimistic`
- * takes every stored dep of a decision as valid (cs_store_rebuild). */
-int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current, bool optimistic,
+ * `current` is the change being applied (NULL in a rebuild); `pessimistic`
+ * takes no decision as adopted (cs_store_rebuild). */
+int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_change_t *current, bool pessimistic,
                        cs__replay_found_t *found);
 
 /* past.c */

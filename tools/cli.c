@@ -662,22 +662,19 @@ int cli_decision_deps(cli_t *cli, cs_txn_t *txn, const uint8_t club[CS_ID_LEN], 
     char effect[CS_TEXT_MAX + 1];
     if ((code = cli_object(cli, txn, club, motion_arg, CS_OBJ_MOTION, motion, &obj))) return code;
     cli_field_text(&obj, CS_F_MOTION_EFFECT, effect, sizeof(effect));
-    /* The motion's outcome is its winning valid resolution (core/decision.h). */
-    const cs_entry_t *e;
-    uint32_t n = cs_object_field(&obj, CS_F_MOTION_RESOLUTIONS, &e);
-    cs_resolution_rec_t *recs = calloc(n ? n : 1, sizeof(*recs));
-    uint32_t rec_count = 0;
-    for (uint32_t i = 0; recs && i < n; i++)
-      if (cs_resolution_from_entry(&e[i], &recs[rec_count]) == CS_OK) rec_count++;
-    const cs_resolution_rec_t *win = recs ? cs_resolution_winner(recs, rec_count) : NULL;
+    /* The motion's outcome is its winning valid resolution (core/decision.h),
+     * which the change this node writes will hold in its past. */
+    cs_resolution_rec_t win;
+    bool resolved = false;
+    int err = cs_store_motion_decision(txn, club, motion, NULL, &win, &resolved);
     memcpy(ctx.motion_change, obj.created_change, CS_ID_LEN);
     ctx.has_motion = true;
-    if (win && win->res.adopted) {
-      memcpy(ctx.resolution_change, win->change, CS_ID_LEN);
+    if (!err && resolved && win.res.adopted) {
+      memcpy(ctx.resolution_change, win.change, CS_ID_LEN);
       ctx.has_resolution = true;
     }
-    free(recs);
     cs_object_free(&obj);
+    if (err) return cli_fail_err(err, "cannot read the motion's resolutions");
     ctx.motion = motion;
     if (strcmp(effect, want) != 0)
       return cli_fail(CLI_DENIED, "motion %s does not decide this: its effect must be \"%s\"", motion_arg, want);

@@ -51,14 +51,14 @@ static int motion_view(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const uint8
     if (!v->counted || !v->museums) err = CS_ENOMEM;
   }
   /* The winner's change, for its past. */
-  const cs_entry_t *e;
-  uint32_t n = cs_object_field(obj, CS_F_MOTION_RESOLUTIONS, &e);
-  cs_resolution_rec_t *recs = n ? malloc(n * sizeof(*recs)) : NULL;
+  cs_resolution_rec_t *recs = NULL;
   uint32_t rec_count = 0;
-  if (n && !recs && !err) err = CS_ENOMEM;
-  for (uint32_t i = 0; i < n && !err; i++)
-    if (cs_resolution_from_entry(&e[i], &recs[rec_count]) == CS_OK) rec_count++;
-  const cs_resolution_rec_t *win = err ? NULL : cs_resolution_winner(recs, rec_count);
+  const cs_resolution_rec_t *win = NULL;
+  if (!err) err = cs_motion_resolutions(obj, &recs, &rec_count);
+  if (!err) {
+    cs_motion_case_t mc = {&past, &v->members, obj->created_change, v->ballots, v->ballot_count};
+    err = cs_motion_winner(&mc, recs, rec_count, NULL, &win);
+  }
   if (win) {
     v->resolved = true;
     v->resolution = win->res;
@@ -151,8 +151,7 @@ static int motion_vote(cli_t *cli, cli_args_t *args) {
     cs_store_abort(&txn);
     return code;
   }
-  cs_resolution_t res;
-  bool resolved = cs_motion_outcome(&obj, &res);
+  bool resolved = cs_motion_resolved(&obj);
   cs_object_free(&obj);
   own_vote_t mine = {motion, cli->secret_key + 32, false, {0}};
   int err = cs_store_objects(&txn, club, CS_OBJ_VOTE, own_vote_each, &mine);
@@ -303,8 +302,7 @@ static int motion_show(cli_t *cli, cli_args_t *args) {
 static int motion_list_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, void *vctx) {
   char text[81];
   cli_field_text(obj, CS_F_MOTION_TEXT, text, sizeof(text));
-  cs_resolution_t res;
-  bool resolved = cs_motion_outcome(obj, &res);
+  bool resolved = cs_motion_resolved(obj);
   json_array_append_new(vctx, json_pack("{s:o s:s s:b}", "id", cli_json_hex(id), "text", text, "resolved", resolved));
   return 0;
 }

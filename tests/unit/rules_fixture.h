@@ -97,12 +97,14 @@ static inline uint64_t lamport_of(node_t *n, const uint8_t id[32]) { return test
 /* The motion's outcome as a node shows it: 0 not resolved, 1 adopted, 2 rejected. */
 static inline int outcome_of(node_t *n, const uint8_t club[32], const uint8_t motion[32], cs_resolution_t *res) {
   cs_txn_t txn;
-  cs_object_t obj;
+  cs_resolution_rec_t win;
+  bool resolved = false;
   int outcome = 0;
   if (cs_store_begin(n->s, false, &txn)) return -1;
-  if (cs_store_object_get(&txn, club, motion, &obj) == CS_OK) {
-    if (cs_motion_outcome(&obj, res)) outcome = res->adopted ? 1 : 2;
-    cs_object_free(&obj);
+  if (cs_store_motion_decision(&txn, club, motion, NULL, &win, &resolved) != CS_OK) outcome = -1;
+  else if (resolved) {
+    *res = win.res;
+    outcome = res->adopted ? 1 : 2;
   }
   cs_store_abort(&txn);
   return outcome;

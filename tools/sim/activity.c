@@ -422,7 +422,14 @@ static void decision_carry_out(sim_world_t *w, int node, cs_buf_t *p, bool any) 
     cs_governed_effect(want, "remove-admin", w->node[i].pk);
     if (strcmp(want, effect) == 0) target = i;
   }
-  const cs_resolution_rec_t *use = cs_resolution_winner(ms.recs, ms.rec_count);
+  cs_resolution_rec_t winner;
+  const cs_resolution_rec_t *use = NULL;
+  bool resolved = false;
+  cs_txn_t txn;
+  if (cs_store_begin(w->node[node].store, false, &txn) == CS_OK) {
+    if (cs_store_motion_decision(&txn, w->club, ms.id, NULL, &winner, &resolved) == CS_OK && resolved) use = &winner;
+    cs_store_abort(&txn);
+  }
   if (any && ms.rec_count) use = &ms.recs[sim_rng_below(&w->rng, ms.rec_count)];
   if (target >= 0 && use && (any || use->res.adopted)) {
     uint8_t deps[2][CS_ID_LEN], id[CS_ID_LEN];
