@@ -246,11 +246,14 @@ static int cs__cut_entry_order(const void *pa, const void *pb) {
 }
 
 /* Whether x is fresher than y: for a museum both count, y's ballot is in
- * the causal past of x's (so x's supersedes it). */
-static int cs__fresher(const cs_motion_case_t *mc, const cs__cut_entry_t *x, uint32_t xn, const cs__cut_entry_t *y,
-                       uint32_t yn, bool *out) {
+ * the causal past of x's (so x's supersedes it). x's resolver's own museum
+ * (`own`) is left out: a resolver can cast its museum's ballots unseen and
+ * count them at once. */
+static int cs__fresher(const cs_motion_case_t *mc, const cs__cut_entry_t *x, uint32_t xn, const char *own,
+                       const cs__cut_entry_t *y, uint32_t yn, bool *out) {
   *out = false;
   for (uint32_t i = 0; i < yn && !*out; i++) {
+    if (strcmp(y[i].museum, own) == 0) continue;
     const cs__cut_entry_t *found = bsearch(&y[i], x, xn, sizeof(*x), cs__cut_entry_order);
     if (!found || found->ballot == y[i].ballot) continue;
     const cs_ballot_t *later = &mc->ballots[found->ballot], *earlier = &mc->ballots[y[i].ballot];
@@ -276,7 +279,13 @@ int cs_resolution_pick(const cs_motion_case_t *mc, const cs_resolution_rec_t *ca
   cs__cut_entry_t *cuts = malloc((size_t)count * (nb ? nb : 1) * sizeof(*cuts));
   uint32_t *cut_len = calloc(count, sizeof(*cut_len));
   bool *dominated = calloc(count, sizeof(*dominated));
-  if (!counted || !museums || !cuts || !cut_len || !dominated) err = CS_ENOMEM;
+  const char **own = calloc(count, sizeof(*own)); /* each resolver's museum, in its past */
+  if (!counted || !museums || !cuts || !cut_len || !dominated || !own) err = CS_ENOMEM;
+  for (uint32_t c = 0; c < count && !err; c++) {
+    const cs_member_op_t *op;
+    err = cs_motion_member_at(mc->members, mc->past, cands[c].change, cands[c].author, &op);
+    own[c] = !err && op ? op->entry.museum : "";
+  }
   /* Each candidate's cut: the ballot it counts for each museum, the museum
    * read as of its own past. */
   for (uint32_t c = 0; c < count && !err; c++) {
@@ -292,8 +301,9 @@ int cs_resolution_pick(const cs_motion_case_t *mc, const cs_resolution_rec_t *ca
     for (uint32_t y = 0; y < count && !err; y++) {
       bool xy, yx;
       if (x == y || dominated[y]) continue;
-      err = cs__fresher(mc, &cuts[(size_t)x * nb], cut_len[x], &cuts[(size_t)y * nb], cut_len[y], &xy);
-      if (!err && xy) err = cs__fresher(mc, &cuts[(size_t)y * nb], cut_len[y], &cuts[(size_t)x * nb], cut_len[x], &yx);
+      err = cs__fresher(mc, &cuts[(size_t)x * nb], cut_len[x], own[x], &cuts[(size_t)y * nb], cut_len[y], &xy);
+      if (!err && xy)
+        err = cs__fresher(mc, &cuts[(size_t)y * nb], cut_len[y], own[y], &cuts[(size_t)x * nb], cut_len[x], &yx);
       if (!err && xy && !yx) dominated[y] = true;
     }
   bool any = false;
@@ -306,6 +316,7 @@ int cs_resolution_pick(const cs_motion_case_t *mc, const cs_resolution_rec_t *ca
   free(cuts);
   free(cut_len);
   free(dominated);
+  free(own);
   return err;
 }
 

@@ -174,9 +174,10 @@ typedef struct cs_motion_case_s {
 int cs_resolution_front(const cs_past_t *past, const uint8_t *at, cs_resolution_rec_t *recs,
                         uint32_t *count) CS_MUST_USE;
 /* The winner among candidates that count as many museums. X is fresher
- * than Y when, for a museum both count, the ballot Y counts is in the
- * causal past of the one X counts (X holds a later vote of that museum);
- * X dominates Y when X is fresher than Y and Y not fresher than X. The
+ * than Y when, for a museum both count other than X's resolver's own, the
+ * ballot Y counts is in the causal past of the one X counts (X holds a
+ * later vote of that museum; a resolver's own museum is left out, as it can
+ * cast that museum's ballots unseen and count them at once); X dominates Y when X is fresher than Y and Y not fresher than X. The
  * winner is the greatest (lamport, change id) among the candidates no other
  * dominates (among all of them if each is dominated, which only concurrent
  * ballots of one museum's several keys can make). A function of the set,

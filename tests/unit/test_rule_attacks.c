@@ -70,6 +70,8 @@ static void deliver(node_t *to, const all_t *a, const uint32_t *order) {
   }
 }
 
+static void check_orders(node_t *ref, const uint8_t club[32], const uint8_t (*ids)[32], uint32_t id_count);
+
 static void pump_lamport(node_t *n, const uint8_t club[32], const key_t_ *k, cs_buf_t *p, int count) {
   uint8_t id[32];
   for (int i = 0; i < count; i++) {
@@ -187,6 +189,88 @@ static void test_effect_of_losing_resolution(void) {
   cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_TITLE, "B écrit encore", 0, NULL);
   CHECK_EQ_INT(author(&s.n1, s.club, &s.k[1], &p, later), CS_OK);
   cs_buf_free(&p);
+  scene_free(&s);
+}
+
+/* Attack on the winner rule: A's removal of B names only A's own adopting
+ * resolution in its deps, and reaches B's winning rejection through a
+ * third change it depends on (C's, written once both counts were known).
+ * Held if the removal is kept out: the winner in its past decides, not the
+ * resolution its deps name. */
+static void test_effect_of_losing_resolution_indirect(void) {
+  scene_t s;
+  char effect[CS_GOVERNED_EFFECT_MAX + 1];
+  uint8_t b_pk[32], b_sk[64];
+  key_n(900 + 1, b_pk, b_sk);
+  cs_governed_effect(effect, "remove-admin", b_pk);
+  scene_make(&s, 900, effect, 0, true);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  uint8_t later[32], deps[3][32], removal[32];
+  cs_mp_write_array(&p, 2);
+  cs_op_write_create(&p, CS_OBJ_REQUEST, NULL);
+  cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_TITLE, "Après les deux dépouillements", 0, NULL);
+  CHECK_EQ_INT(author(&s.n1, s.club, &s.k[2], &p, later), CS_OK);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_member(&p, b_pk, "Musée B", CS_ROLE_NONE, 0);
+  memcpy(deps[0], s.motion_change, 32);
+  memcpy(deps[1], s.r_a, 32);
+  memcpy(deps[2], later, 32);
+  int err = author_deps(&s.n1, s.club, &s.k[0], &p, (const uint8_t(*)[32])deps, 3, removal);
+  fprintf(stderr, "effect_of_losing_resolution_indirect: author %d\n", err);
+  CHECK(err != CS_OK || status_of(&s.n1, removal) != CS_OK);
+  cs_buf_free(&p);
+  scene_free(&s);
+}
+
+/* Attack on the winner rule, the other way: A's removal of B depends on
+ * the motion and on A's adopting count alone; B's rejecting count is
+ * concurrent with it. The decision in A's past is adopted, so the removal
+ * holds on every node whatever the order (the effect follows the decision
+ * its writer could see). B's count, above the cutoff of B's removal, then
+ * leaves the state with B's other later changes: every node shows the
+ * motion adopted. */
+static void test_effect_on_winner_in_past(void) {
+  scene_t s;
+  char effect[CS_GOVERNED_EFFECT_MAX + 1];
+  uint8_t b_pk[32], b_sk[64];
+  key_n(920 + 1, b_pk, b_sk);
+  cs_governed_effect(effect, "remove-admin", b_pk);
+  scene_make(&s, 920, effect, 0, true);
+  /* A fresh node takes the scene without B's count, then A's removal. */
+  node_t n;
+  node_open(&n);
+  all_t a;
+  all_collect(&s.n1, s.club, &a);
+  for (uint32_t i = 0; i < a.count; i++) {
+    cs_change_t *c = malloc(sizeof(*c));
+    bool skip = cs_change_decode(a.items[i], c) == CS_OK && memcmp(c->id, s.r_b, 32) == 0;
+    free(c);
+    if (!skip) CHECK(test_ingest(n.s, a.items[i]).status != CS_INGEST_REJECTED);
+  }
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  uint8_t deps[2][32], removal[32];
+  cs_mp_write_array(&p, 1);
+  cs_op_write_member(&p, b_pk, "Musée B", CS_ROLE_NONE, 0);
+  memcpy(deps[0], s.motion_change, 32);
+  memcpy(deps[1], s.r_a, 32);
+  CHECK_EQ_INT(author_deps(&n, s.club, &s.k[0], &p, (const uint8_t(*)[32])deps, 2, removal), CS_OK);
+  sync_to(&n, &s.n1, s.club);
+  sync_to(&n, &s.n2, s.club);
+  sync_to(&s.n1, &n, s.club);
+  CHECK_EQ_INT(status_of(&s.n1, removal), CS_OK);
+  CHECK_EQ_INT(status_of(&s.n2, removal), CS_OK);
+  CHECK(same_digest(&s.n1, &s.n2, s.club));
+  CHECK(same_digest(&s.n1, &n, s.club));
+  cs_resolution_t res;
+  CHECK(status_of(&n, s.r_b) != CS_OK);
+  CHECK_EQ_INT(outcome_of(&n, s.club, s.motion, &res), 1);
+  CHECK_EQ_INT(outcome_of(&s.n2, s.club, s.motion, &res), 1);
+  check_orders(&s.n1, s.club, (const uint8_t(*)[32])&removal, 1);
+  all_free(&a);
+  cs_buf_free(&p);
+  node_close(&n);
   scene_free(&s);
 }
 
@@ -670,6 +754,137 @@ static void test_decision_spent_twice(void) {
   node_close(&n1);
 }
 
+/* Attack on the tie-break (a fresher cut of one's own making): A and C
+ * vote yes. On n2, C changes its vote to no and B counts A yes, C no (1-1,
+ * rejected). On n1, A casts a second yes of its own, which nobody else has
+ * seen, pumps its lamport and counts A's second yes and C's first (2-0,
+ * adopted): both counts hold two museums, and each holds a later ballot of
+ * one museum than the other. A resolver writes its own museum's ballots
+ * when it likes, so that freshness does not count: held if B's count wins,
+ * on both nodes and in verify. */
+static void test_stale_cut_own_ballot(void) {
+  node_t n1, n2;
+  node_open(&n1);
+  node_open(&n2);
+  key_t_ k[3];
+  for (uint32_t i = 0; i < 3; i++) key_n(940 + i, k[i].pk, k[i].sk);
+  const char *museums[] = {"Musée A", "Musée B", "Musée C"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN, CS_ROLE_ADMIN, CS_ROLE_MEMBER};
+  uint8_t club[32], change[32], motion[32], a1[32], a2[32], c1[32], c2[32], vote_a[32], vote_c[32], r_a[32], r_b[32];
+  club_make(&n1, k, museums, roles, 3, club);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  p_motion(&p, NULL, NULL, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, motion);
+  p_vote(&p, motion, "yes");
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, a1), CS_OK);
+  cs_op_id(a1, 0, vote_a);
+  p_vote(&p, motion, "yes");
+  CHECK_EQ_INT(author(&n1, club, &k[2], &p, c1), CS_OK);
+  cs_op_id(c1, 0, vote_c);
+  sync_to(&n1, &n2, club);
+  p_revote(&p, vote_c, "no");
+  CHECK_EQ_INT(author(&n2, club, &k[2], &p, c2), CS_OK);
+  p_resolution(&p, motion, false, 1, 1, 0);
+  uint8_t deps[2][32];
+  memcpy(deps[0], a1, 32);
+  memcpy(deps[1], c2, 32);
+  CHECK_EQ_INT(author_deps(&n2, club, &k[1], &p, (const uint8_t(*)[32])deps, 2, r_b), CS_OK);
+  p_revote(&p, vote_a, "yes");
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, a2), CS_OK);
+  pump_lamport(&n1, club, &k[0], &p, 8);
+  p_resolution(&p, motion, true, 2, 0, 0);
+  memcpy(deps[0], a2, 32);
+  memcpy(deps[1], c1, 32);
+  CHECK_EQ_INT(author_deps(&n1, club, &k[0], &p, (const uint8_t(*)[32])deps, 2, r_a), CS_OK);
+  sync_to(&n1, &n2, club);
+  sync_to(&n2, &n1, club);
+  CHECK(lamport_of(&n1, r_a) > lamport_of(&n1, r_b));
+  cs_resolution_t r1, r2;
+  int o1 = outcome_of(&n1, club, motion, &r1), o2 = outcome_of(&n2, club, motion, &r2);
+  fprintf(stderr, "stale_cut_own_ballot: outcome %d and %d\n", o1, o2);
+  CHECK_EQ_INT(o1, 2);
+  CHECK_EQ_INT(o2, 2);
+  CHECK(same_digest(&n1, &n2, club));
+  cs_audit_report_t *rep = calloc(1, sizeof(*rep));
+  CHECK_EQ_INT(verify_node(&n1, club, rep), CS_OK);
+  CHECK(rep->resolved && !rep->resolution.adopted);
+  cs_audit_report_free(rep);
+  free(rep);
+  uint8_t ids[2][32];
+  memcpy(ids[0], r_a, 32);
+  memcpy(ids[1], r_b, 32);
+  check_orders(&n1, club, (const uint8_t(*)[32])ids, 2);
+  cs_buf_free(&p);
+  node_close(&n1);
+  node_close(&n2);
+}
+
+/* Attack (a decision spent again, by a concurrent hand): the club removes
+ * admin B on an adopted motion, and admin D re-admits B, having seen the
+ * removal. Admin C never took the removal in: from a past holding the
+ * motion and its count only, with its lamport pumped above the
+ * re-admission, C removes B on the same decision. C's removal is
+ * concurrent with the first, so it is the same effect; held if B, re-
+ * admitted by the club, stays an admin. */
+static void test_decision_spent_concurrently(void) {
+  node_t n1;
+  node_open(&n1);
+  key_t_ k[4]; /* A, B, C, D */
+  for (uint32_t i = 0; i < 4; i++) key_n(960 + i, k[i].pk, k[i].sk);
+  const char *museums[] = {"Musée A", "Musée B", "Musée C", "Musée D"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN, CS_ROLE_ADMIN, CS_ROLE_ADMIN, CS_ROLE_ADMIN};
+  uint8_t club[32], change[32], motion[32], ballots[3][32], res[32], first[32], readmit[32], again[32], act[32];
+  club_make(&n1, k, museums, roles, 4, club);
+  char effect[CS_GOVERNED_EFFECT_MAX + 1];
+  cs_governed_effect(effect, "remove-admin", k[1].pk);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  p_motion(&p, effect, NULL, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, motion);
+  const uint32_t voters[3] = {0, 2, 3};
+  for (uint32_t i = 0; i < 3; i++) {
+    p_vote(&p, motion, "yes");
+    CHECK_EQ_INT(author(&n1, club, &k[voters[i]], &p, ballots[i]), CS_OK);
+  }
+  p_resolution(&p, motion, true, 3, 0, 0);
+  CHECK_EQ_INT(author_deps(&n1, club, &k[0], &p, (const uint8_t(*)[32])ballots, 3, res), CS_OK);
+  uint8_t deps[2][32];
+  memcpy(deps[0], change, 32);
+  memcpy(deps[1], res, 32);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_member(&p, k[1].pk, "Musée B", CS_ROLE_NONE, 0);
+  CHECK_EQ_INT(author_deps(&n1, club, &k[0], &p, (const uint8_t(*)[32])deps, 2, first), CS_OK);
+  p_member(&p, k[1].pk, "Musée B", CS_ROLE_ADMIN);
+  CHECK_EQ_INT(author(&n1, club, &k[3], &p, readmit), CS_OK);
+  CHECK_EQ_INT(status_of(&n1, readmit), CS_OK);
+  /* C: its own chain holds its ballot only; a few requests on the motion's
+   * count raise its lamport above the re-admission. */
+  uint8_t prev[32];
+  memcpy(prev, res, 32);
+  for (int i = 0; i < 6; i++) {
+    cs_mp_write_array(&p, 2);
+    cs_op_write_create(&p, CS_OBJ_REQUEST, NULL);
+    cs_op_write_set_str(&p, cs_ref_local(0), CS_F_REQ_TITLE, "Lamport", 0, NULL);
+    CHECK_EQ_INT(author_deps(&n1, club, &k[2], &p, (const uint8_t(*)[32])&prev, 1, prev), CS_OK);
+  }
+  CHECK(lamport_of(&n1, prev) > lamport_of(&n1, readmit));
+  memcpy(deps[1], prev, 32);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_member(&p, k[1].pk, "Musée B", CS_ROLE_NONE, 0);
+  int err = author_deps(&n1, club, &k[2], &p, (const uint8_t(*)[32])deps, 2, again);
+  /* B, re-admitted, acts as an admin. */
+  p_member(&p, k[0].pk, "Musée A", CS_ROLE_ADMIN);
+  int act_err = author(&n1, club, &k[1], &p, act);
+  fprintf(stderr, "decision_spent_concurrently: C's removal author %d status %d; B acts: %d status %d\n", err,
+          err ? -1 : status_of(&n1, again), act_err, act_err ? -1 : status_of(&n1, act));
+  CHECK(act_err == CS_OK && status_of(&n1, act) == CS_OK);
+  cs_buf_free(&p);
+  node_close(&n1);
+}
+
 /* Attack (a museum counted twice): Musée B has two keys, both voting
  * (one admin, one member); each votes yes; A counts 3 yes of the museums
  * A, B, C. Held if the count is refused and the honest 2-0 count holds. */
@@ -726,8 +941,12 @@ int main(void) {
   test_effect_of_losing_resolution();
   test_stale_cut_tie();
   test_decision_spent_twice();
+  test_effect_of_losing_resolution_indirect();
+  test_effect_on_winner_in_past();
+  test_stale_cut_own_ballot();
   const char *gaps = getenv("CS_KNOWN_GAPS");
   if (gaps && strcmp(gaps, "1") == 0) {
+    test_decision_spent_concurrently();
     test_bundle_without_concurrent_removal();
   }
   TEST_SUMMARY();
