@@ -4,8 +4,14 @@
  *
  * - effect_of_losing_resolution: a governed effect (remove-admin) carried
  *   out on a concurrent resolution that lost, with the winner in its past;
+ * - effect_of_losing_resolution_indirect: the same, the winner reached
+ *   through a third dep rather than named;
+ * - effect_on_winner_in_past: a removal whose past holds only the adopting
+ *   count stands on every node, whatever wins later;
  * - stale_cut_tie: a stale count, equal in museums counted, wins on a
  *   pumped lamport over the count that holds the later ballot;
+ * - stale_cut_own_ballot: the same, the stale count made "fresher" by an
+ *   unseen ballot of the resolver's own museum;
  * - delivery_orders: the same signed changes delivered in reverse and
  *   shuffled orders give the same digest and outcome;
  * - verify_agrees: verify's resolution is the node's;
@@ -24,6 +30,8 @@
  *   each link out once the one before is;
  * - decision_spent_twice: one adopted remove-admin decision removes the
  *   same admin again after the club re-admitted it;
+ * - decision_spent_concurrently: the same, by an admin that never took the
+ *   first removal in, its lamport pumped above the re-admission;
  * - museum_two_keys: a museum with two voting keys counts once, on a node
  *   and in verify. */
 #include "tests/unit/rules_fixture.h"
