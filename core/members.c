@@ -256,23 +256,41 @@ static int cs__role_without(const cs_member_replay_t *r, const cs_member_t *m, u
   return CS_OK;
 }
 
-/* Whether the causal past of `change` holds a member change that carried
- * out the decision of `motion` already: then the decision is spent on this
- * causal line (CS_EAUTH). A decision taken on trust has no motion. */
-static int cs__decision_spent(const cs_member_replay_t *r, const uint8_t motion[CS_ID_LEN], const cs_member_op_t *at,
+/* Whether the change (author, seq) is in the causal past of `at`; without
+ * an oracle, every applied change is taken as seen. */
+static int cs__seen(const uint8_t at[CS_ID_LEN], const uint8_t author[CS_KEY_LEN], uint64_t seq,
+                    const cs_member_rules_t *rules, bool *holds) {
+  *holds = true;
+  return rules->past_holds ? rules->past_holds(rules->ctx, at, author, seq, holds) : CS_OK;
+}
+
+/* Whether the decision of `motion` about `key` is spent for the change of
+ * `at` (CS_EAUTH): its causal past holds a member change that carried it
+ * out already, or the replay applied a grant of `key` written after such an
+ * execution (the club re-admitted the key), which a concurrent execution
+ * must not undo. A decision taken on trust has no motion. */
+static int cs__decision_spent(const cs_member_replay_t *r, const uint8_t motion[CS_ID_LEN],
+                              const uint8_t key[CS_KEY_LEN], const cs_member_op_t *at,
                               const cs_member_rules_t *rules) {
   const uint8_t *change = at->entry.change;
   static const uint8_t none[CS_ID_LEN];
   if (memcmp(motion, none, CS_ID_LEN) == 0) return CS_OK;
+  const cs_member_t *row = cs_member_table_find((cs_member_table_t *)&r->table, key, false);
   for (uint32_t i = 0; i < r->carried_count; i++) {
-    if (memcmp(r->carried[i].motion, motion, CS_ID_LEN) != 0) continue;
+    const struct cs_member_carried_s *done = &r->carried[i];
+    if (memcmp(done->motion, motion, CS_ID_LEN) != 0) continue;
     /* Judged again on the final timelines, the change finds its own note. */
-    if (r->carried[i].seq == at->seq && memcmp(r->carried[i].author, at->author, CS_KEY_LEN) == 0) continue;
-    bool holds = true;
-    int err = rules->past_holds ? rules->past_holds(rules->ctx, change, r->carried[i].author, r->carried[i].seq, &holds)
-                                : CS_OK;
+    if (done->seq == at->seq && memcmp(done->author, at->author, CS_KEY_LEN) == 0) continue;
+    bool holds;
+    int err = cs__seen(change, done->author, done->seq, rules, &holds);
     if (err) return err;
     if (holds) return CS_EAUTH;
+    for (uint32_t e = 0; row && e < row->count; e++) {
+      int32_t written = cs__written_at(r, row->entries[e].change);
+      if (row->entries[e].role == CS_ROLE_NONE || written < 0) continue;
+      if ((err = cs__seen(row->entries[e].change, done->author, done->seq, rules, &holds))) return err;
+      if (holds) return CS_EAUTH;
+    }
   }
   return CS_OK;
 }
@@ -314,7 +332,7 @@ static int cs__judge(const cs_member_replay_t *r, const cs_member_op_t *ops, uin
     cs_governed_effect(want, "remove-admin", ops[i].key);
     if (demotes && !(rules->decision_adopted && rules->decision_adopted(rules->ctx, change, want, motion)))
       return CS_EAUTH;
-    if (demotes && (err = cs__decision_spent(r, motion, &ops[0], rules))) return err;
+    if (demotes && (err = cs__decision_spent(r, motion, ops[i].key, &ops[0], rules))) return err;
     if (decided) decided[i] = demotes;
     if (motions) memcpy(motions[i], motion, CS_ID_LEN);
   }

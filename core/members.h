@@ -128,7 +128,9 @@ typedef struct cs_member_replay_s {
  * op's cutoff is replaced by the key's highest seq in the change's causal
  * past (rules->cutoff). An op carrying out a decision is refused when the
  * change's causal past holds a member change that carried out the same
- * motion's decision already (concurrent ones are the same effect). Returns
+ * motion's decision already (concurrent ones are the same effect), or when
+ * the key was granted a role by a change written after such an execution.
+ * Returns
  * CS_OK when applied; CS_EAUTH, CS_EFORK or
  * CS_ETOOBIG when the change is kept out of the membership (stored,
  * flagged); any other error (CS_ENOMEM, an oracle's) when the replay itself

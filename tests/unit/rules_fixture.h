@@ -54,6 +54,24 @@ static inline int author_deps(node_t *n, const uint8_t *club, const key_t_ *k, c
   return err;
 }
 
+/* The same, but a change the node's rules refuse (invalid, not malformed)
+ * is kept, as a node keeps one it receives: a hostile signer's change is
+ * then on the node for sync and verify. Returns the node's verdict. */
+static inline int author_deps_kept(node_t *n, const uint8_t *club, const key_t_ *k, cs_buf_t *p,
+                                   const uint8_t (*deps)[32], uint32_t dep_count, uint8_t id[32]) {
+  cs_txn_t txn;
+  int err = cs_store_begin(n->s, true, &txn);
+  if (err) return err;
+  err = cs_store_author_deps(&txn, club, k->sk, cs_buf_span(p), 1700000000000, deps, dep_count, id);
+  cs_buf_reset(p);
+  if (err != CS_OK && err != CS_EAUTH) {
+    cs_store_abort(&txn);
+    return err;
+  }
+  int commit = cs_store_commit(&txn);
+  return commit ? commit : err;
+}
+
 /* Copies every change of `club` from one node to another, in the order the
  * source keeps them (lamport, then id: parents first). */
 typedef struct copy_ctx_s {
