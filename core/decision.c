@@ -802,6 +802,7 @@ typedef struct cs__vote_s {
   uint8_t parent[CS_ID_LEN];
   uint32_t choice;
   bool has_choice;
+  bool inherited; /* parent taken from the entry that created the vote (cs__ballots_collect) */
 } cs__vote_t;
 
 /* Doubles an array of `*cap` items of `size` bytes (64 at first); NULL when
@@ -890,6 +891,9 @@ static int cs__ballots_collect(cs__vote_t *votes, uint32_t vote_count, cs_audit_
   uint32_t created_count = 0;
   int err = CS_OK;
   char hex[65];
+  /* A second replay collects again from the entries as they were read. */
+  for (uint32_t i = 0; i < vote_count; i++)
+    if (votes[i].inherited) votes[i].has_parent = votes[i].inherited = false;
   for (uint32_t i = 0; i < vote_count; i++)
     if (votes[i].has_parent) created[created_count++] = &votes[i];
   qsort(created, created_count, sizeof(*created), cs__vote_by_object);
@@ -902,7 +906,7 @@ static int cs__ballots_collect(cs__vote_t *votes, uint32_t vote_count, cs_audit_
       const cs__vote_t *key = v;
       const cs__vote_t *const *found = bsearch(&key, created, created_count, sizeof(*created), cs__vote_by_object);
       if (found) {
-        v->has_parent = true;
+        v->has_parent = v->inherited = true;
         memcpy(v->parent, (*found)->parent, CS_ID_LEN);
         /* A vote is written only by the key that created it. */
         creator_ok[i] = memcmp((*found)->change->author, v->change->author, CS_KEY_LEN) == 0;
