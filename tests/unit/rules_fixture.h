@@ -118,6 +118,7 @@ static inline int outcome_of(node_t *n, const uint8_t club[32], const uint8_t mo
   cs_resolution_rec_t win;
   bool resolved = false;
   int outcome = 0;
+  memset(res, 0, sizeof(*res));
   if (cs_store_begin(n->s, false, &txn)) return -1;
   if (cs_store_motion_decision(&txn, club, motion, NULL, &win, &resolved) != CS_OK) outcome = -1;
   else if (resolved) {
