@@ -10,9 +10,10 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 
 # node-llhttp ships llhttp's C sources (the HTTP parser of the web UI);
-# chromium is the browser the browser tests drive.
+# chromium is the browser the browser tests drive; libutf8proc-dev is the
+# Unicode library of core/text.c.
 DEB_PACKAGES = cmake make gcc clang pkg-config libsodium-dev libuv1-dev libmsgpack-dev \
-               liblmdb-dev libjansson-dev lmdb-utils node-llhttp chromium groff-base
+               liblmdb-dev libjansson-dev libutf8proc-dev lmdb-utils node-llhttp chromium groff-base
 SHS1_TEST_VERSION = 1.1.1
 # The browser tests' npm packages, pinned by tests/browser/package-lock.json.
 BROWSER_NPM = $(BUILD)/browser

@@ -59,7 +59,7 @@ bool cs_electorate_has(const cs_electorate_t *e, const char *museum); /* on a so
 void cs_electorate_free(cs_electorate_t *e);
 /* The motion field `electorate` of earlier versions: a bin of sorted,
  * distinct museum names. Checked as a format (a SET value holds at most
- * CS_TEXT_MAX bytes); the rules never read it. */
+ * CS_VALUE_MAX bytes); the rules never read it. */
 int cs_electorate_decode(cs_span_t value, cs_electorate_t *out) CS_MUST_USE;
 /* Sorts and de-duplicates, then writes the bin value. */
 void cs_electorate_write(cs_buf_t *b, cs_electorate_t *e);

@@ -19,6 +19,7 @@
 #include "core/op.h"
 
 #include "core/decision.h"
+#include "core/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -190,14 +191,17 @@ int cs_model_check_value(const cs_field_spec_t *spec, cs_role_t role, cs_span_t 
   uint8_t id[CS_ID_LEN];
   int err;
   switch (spec->value) {
+  /* Text is valid UTF-8 on every node; one-line values are neither blank
+   * nor broken across lines (core/text.h, docs/decisions.md). */
   case CS_VALUE_TEXT:
-    return cs_mp_read_str(&r, &text) ? CS_EFORMAT : CS_OK;
+    if (cs_mp_read_str(&r, &text)) return CS_EFORMAT;
+    return cs_text_error(cs_text_check(text, false, CS_TEXT_MAX, NULL));
   case CS_VALUE_NAME:
-    if (cs_mp_read_str(&r, &text) || text.len == 0) return CS_EFORMAT;
-    return text.len > CS_TITLE_MAX ? CS_ETOOBIG : CS_OK;
+    if (cs_mp_read_str(&r, &text)) return CS_EFORMAT;
+    return cs_text_error(cs_text_check(text, true, CS_TITLE_MAX, NULL));
   case CS_VALUE_TAG:
-    if (cs_mp_read_str(&r, &text) || text.len == 0) return CS_EFORMAT;
-    return text.len > CS_TAG_MAX ? CS_ETOOBIG : CS_OK;
+    if (cs_mp_read_str(&r, &text)) return CS_EFORMAT;
+    return cs_text_error(cs_text_check(text, true, CS_TAG_MAX, NULL));
   case CS_VALUE_STATUS:
     if (cs_mp_read_str(&r, &text) || !cs_status_in(spec->statuses, text)) return CS_EFORMAT;
     /* The vendor moves a request along its own part of the lifecycle only. */
@@ -301,10 +305,13 @@ int cs_op_iter_init(cs_op_iter_t *it, cs_span_t payload) {
   return CS_OK;
 }
 
+/* A club, software or museum name: at most max bytes of one-line UTF-8,
+ * which may be empty (a club may name no software). */
 static int cs__read_text(cs_mp_reader_t *r, cs_span_t *out, size_t max) {
   int err = cs_mp_read_str(r, out);
   if (err) return err;
-  return out->len > max ? CS_ETOOBIG : CS_OK;
+  cs_text_problem_t problem = cs_text_check(*out, true, max, NULL);
+  return problem == CS_TEXT_BLANK ? CS_OK : cs_text_error(problem);
 }
 
 /* Reads an object ref; index is the current op's index in the change. */
@@ -391,7 +398,7 @@ int cs_op_iter_next(cs_op_iter_t *it, cs_op_t *op) {
     if ((err = cs__read_obj(r, op, it))) return err;
     if ((err = cs_mp_read_uint(r, &op->field))) return err;
     if (op->field == 0 || op->field > CS_FIELD_MAX) return CS_EFORMAT;
-    if ((err = cs__read_value(r, &op->value, type == CS_OP_SET ? CS_TEXT_MAX : CS_ELEMENT_MAX))) return err;
+    if ((err = cs__read_value(r, &op->value, type == CS_OP_SET ? CS_VALUE_MAX : CS_ELEMENT_MAX))) return err;
     if (type != CS_OP_ADD && (err = cs__read_refs(r, op))) return err;
     break;
   case CS_OP_DELETE:

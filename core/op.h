@@ -51,8 +51,8 @@ typedef enum cs_field_kind_e {
 
 /* What a field's values may be. */
 typedef enum cs_value_kind_e {
-  CS_VALUE_TEXT = 1,   /* str up to CS_TEXT_MAX bytes */
-  CS_VALUE_NAME,       /* non-empty str up to CS_TITLE_MAX bytes */
+  CS_VALUE_TEXT = 1,   /* UTF-8 str up to CS_TEXT_MAX bytes (core/text.h) */
+  CS_VALUE_NAME,       /* one-line, non-blank UTF-8 str up to CS_TITLE_MAX bytes */
   CS_VALUE_STATUS,     /* one str of the field's list */
   CS_VALUE_POINTS,     /* uint 1..CS_POINTS_MAX */
   CS_VALUE_OBJECT,     /* bin 32: the id of another object */
@@ -61,7 +61,7 @@ typedef enum cs_value_kind_e {
   CS_VALUE_RESULTS,    /* bin: msgpack [[request id, points, museums]...], frozen at close */
   CS_VALUE_ELECTORATE, /* bin: msgpack [museum (str)...], sorted, distinct */
   CS_VALUE_RESOLUTION, /* bin: msgpack [outcome (str), yes, no, abstain]; the change's deps are its ballots */
-  CS_VALUE_TAG,        /* non-empty str up to CS_TAG_MAX bytes */
+  CS_VALUE_TAG,        /* one-line, non-blank UTF-8 str up to CS_TAG_MAX bytes */
 } cs_value_kind_t;
 
 /* Field numbers are part of the format; never reuse one. Registers are
@@ -162,7 +162,11 @@ int cs_allocation_decode(cs_span_t value, cs_allocation_t *out) CS_MUST_USE;
 void cs_allocation_write(cs_buf_t *b, const cs_allocation_t *a);
 
 #define CS_PREDS_MAX 64
+/* A text value's bytes (a request body, a comment): 16 KiB of UTF-8, as
+ * docs/data-model.md says. A register value is at most CS_VALUE_MAX bytes of
+ * msgpack: the text and its longest str header (5 bytes). */
 #define CS_TEXT_MAX 16384
+#define CS_VALUE_MAX (CS_TEXT_MAX + 5)
 #define CS_NAME_MAX 200
 /* A CS_VALUE_NAME value: a request's title, module, kind and vendor estimate, a
  * campaign's, meeting's or document's name or title. */

@@ -1,40 +1,20 @@
 #include "core/similar.h"
 
+#include "core/text.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CS__FOLD_MAX 512
 
-/* Folds a two-byte UTF-8 Latin-1 letter (U+00C0..U+00FF) to its base. */
-static char cs__fold_latin1(unsigned code) {
-  static const char table[64] = "aaaaaaaceeeeiiiidnooooo/ouuuuyps"
-                                "aaaaaaaceeeeiiiidnooooo/ouuuuypy";
-  return code >= 0xC0 && code <= 0xFF ? table[code - 0xC0] : ' ';
-}
-
-/* Lowercase letters and digits, one space between words, spaces at both
- * ends so a word's first and last letters make trigrams too. */
+/* Folded as names are (cs_text_fold: NFKC, case, accents, punctuation),
+ * with a space at both ends so a word's first and last letters make
+ * trigrams too. */
 static size_t cs__fold(const char *in, char *out) {
-  size_t n = 0;
+  out[0] = ' ';
+  size_t n = 1 + cs_text_fold(in, out + 1, CS__FOLD_MAX - 2);
   out[n++] = ' ';
-  for (const unsigned char *p = (const unsigned char *)in; *p && n < CS__FOLD_MAX - 2; p++) {
-    char c;
-    if (*p == 0xC3 && p[1] >= 0x80 && p[1] <= 0xBF) {
-      c = cs__fold_latin1(0xC0u + (p[1] - 0x80u));
-      p++;
-    } else if (*p >= 'A' && *p <= 'Z') {
-      c = (char)(*p - 'A' + 'a');
-    } else if ((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')) {
-      c = (char)*p;
-    } else {
-      c = ' ';
-    }
-    if (c == '/') c = ' ';
-    if (c == ' ' && out[n - 1] == ' ') continue;
-    out[n++] = c;
-  }
-  if (out[n - 1] != ' ') out[n++] = ' ';
   out[n] = 0;
   return n;
 }

@@ -2,6 +2,7 @@
 #include "tools/cli.h"
 
 #include "core/decision.h"
+#include "core/text.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -31,6 +32,79 @@ const char *cli_take(cli_args_t *args, const char *name) {
     return value;
   }
   return NULL;
+}
+
+int cli_check_text(const char *what, const char *text, bool one_line, size_t max_bytes) {
+  int32_t c = 0;
+  size_t len = strlen(text);
+  switch (cs_text_check((cs_span_t){(const uint8_t *)text, len}, one_line, max_bytes, &c)) {
+  case CS_TEXT_OK:
+    return CLI_OK;
+  case CS_TEXT_UTF8:
+    return cli_fail(CLI_USAGE, "%s is not valid UTF-8 text; save it as UTF-8 (in a terminal, LANG should end in "
+                               ".UTF-8) and try again", what);
+  case CS_TEXT_TOO_LONG:
+    if (max_bytes == CS_TEXT_MAX)
+      return cli_fail(CLI_USAGE, "%s is %zu bytes; a text holds at most 16 KiB (%d bytes): shorten it, or put the "
+                                 "rest in a comment", what, len, CS_TEXT_MAX);
+    return cli_fail(CLI_USAGE, "%s is %zu bytes; it holds at most %zu bytes: shorten it", what, len, max_bytes);
+  case CS_TEXT_BLANK:
+    return cli_fail(CLI_USAGE, "%s is empty or only spaces; write a few words in it", what);
+  case CS_TEXT_LINE_BREAK:
+    return cli_fail(CLI_USAGE, "%s holds a line break; write it on one line (longer text goes in the body, "
+                               "e.g. --body-file FILE)", what);
+  case CS_TEXT_CONTROL:
+  case CS_TEXT_PROBLEM_COUNT:
+    break;
+  }
+  return cli_fail(CLI_USAGE, "%s holds a control character (U+%04X), which cannot be shown; remove it", what,
+                  (unsigned)c);
+}
+
+int cli_take_long_text(cli_args_t *args, const char *flag, const char *file_flag, const char *what, char **out) {
+  const char *text = cli_take(args, flag);
+  const char *path = cli_take(args, file_flag);
+  *out = NULL;
+  if (text && path) return cli_fail(CLI_USAGE, "give %s or %s, not both", flag, file_flag);
+  if (path && !*path) return cli_fail(CLI_USAGE, "%s needs a FILE, or - for standard input", file_flag);
+  if (text) {
+    int code = cli_check_text(what, text, false, CS_TEXT_MAX);
+    if (code) return code;
+    if (!(*out = strdup(text))) return cli_fail(CLI_ERROR, "out of memory");
+    return CLI_OK;
+  }
+  if (!path) return CLI_OK;
+  bool stdin_ = strcmp(path, "-") == 0;
+  FILE *f = stdin_ ? stdin : fopen(path, "rb");
+  if (!f) return cli_fail(CLI_USAGE, "cannot read %s: %s; check the file's name", path, strerror(errno));
+  /* One byte past the limit tells a text that is too long, without reading
+   * a file of any size into memory. */
+  char *buf = malloc(CS_TEXT_MAX + 2);
+  size_t len = buf ? fread(buf, 1, CS_TEXT_MAX + 1, f) : 0;
+  bool failed = buf && ferror(f);
+  if (!stdin_) fclose(f);
+  if (!buf) return cli_fail(CLI_ERROR, "out of memory");
+  if (failed) {
+    free(buf);
+    return cli_fail(CLI_ERROR, "cannot read %s: %s", stdin_ ? "standard input" : path, strerror(errno));
+  }
+  buf[len] = '\0';
+  if (memchr(buf, '\0', len)) {
+    free(buf);
+    return cli_fail(CLI_USAGE, "%s holds a NUL byte, so it is not text; give a UTF-8 text file", path);
+  }
+  if (len > CS_TEXT_MAX) {
+    free(buf);
+    return cli_fail(CLI_USAGE, "%s is over 16 KiB; a text holds at most 16 KiB (%d bytes): shorten it, or put the "
+                               "rest in a comment", stdin_ ? "standard input" : path, CS_TEXT_MAX);
+  }
+  int code = cli_check_text(what, buf, false, CS_TEXT_MAX);
+  if (code) {
+    free(buf);
+    return code;
+  }
+  *out = buf;
+  return CLI_OK;
 }
 
 bool cli_flag(cli_args_t *args, const char *name) {
@@ -588,7 +662,10 @@ int cli_commit_deps(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload
                     uint32_t dep_count, uint8_t change_id[CS_ID_LEN], const char *what) {
   int err = payload->failed ? CS_ETOOBIG : cli_author_deps(cli, club, cs_buf_span(payload), deps, dep_count, change_id);
   cs_buf_free(payload);
-  if (err == CS_ETOOBIG) return cli_fail(CLI_USAGE, "%s: the text is too long (a change holds at most 64 KiB)", what);
+  /* Each text was checked against its own limit first: this is their sum. */
+  if (err == CS_ETOOBIG)
+    return cli_fail(CLI_USAGE, "%s: the texts together are too long (one change holds at most 64 KiB); give them in "
+                               "two edits", what);
   return err ? cli_fail_err(err, what) : CLI_OK;
 }
 

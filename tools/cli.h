@@ -50,6 +50,17 @@ const char *cli_next(cli_args_t *args);
 /* Fails with a usage error when anything is left. */
 int cli_no_more(cli_t *cli, cli_args_t *args, const char *usage);
 
+/* Checks a text argument with the rule every node applies to the field
+ * (core/text.h): one_line for titles, names and tags, else long text of at
+ * most max_bytes. On a problem, prints one line naming `what` ("the title",
+ * "--module") and what to do, and returns CLI_USAGE; else CLI_OK. */
+int cli_check_text(const char *what, const char *text, bool one_line, size_t max_bytes);
+/* Takes long text given as `flag TEXT` or as `file_flag FILE` (`-` reads
+ * standard input), for bodies and comments. *out is NULL when neither is
+ * given, else a malloc'd string the caller frees; the text is checked as
+ * long text of CS_TEXT_MAX bytes. Returns an exit code (printed). */
+int cli_take_long_text(cli_args_t *args, const char *flag, const char *file_flag, const char *what, char **out);
+
 /* Prints `clubsync: error: <message>` to stderr and returns code. */
 int cli_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Maps a store or core error to an exit code and a sentence for people. */

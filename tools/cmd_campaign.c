@@ -8,7 +8,7 @@
 #include "tools/cli.h"
 
 static const char campaign_usage[] =
-    "campaign open NAME --points N | list | vote CAMPAIGN REQ=POINTS... | results CAMPAIGN | close CAMPAIGN | "
+    "campaign open NAME --points N | list | vote CAMPAIGN REQ=POINTS...|--clear | results CAMPAIGN | close CAMPAIGN | "
     "phase CAMPAIGN submission|review|vote|sent [--motion M]";
 
 /* Tallying -------------------------------------------------------------- */
@@ -131,8 +131,8 @@ static int campaign_open(cli_t *cli, cli_args_t *args) {
   if (code) return code;
   char *end = NULL;
   unsigned long long points = points_arg ? strtoull(points_arg, &end, 10) : 0;
-  if (!name || !*name) return cli_fail(CLI_USAGE, "campaign open needs a NAME");
-  if (strlen(name) > CS_TITLE_MAX) return cli_fail(CLI_USAGE, "a campaign name is limited to %d bytes", CS_TITLE_MAX);
+  if (!name) return cli_fail(CLI_USAGE, "campaign open needs a NAME");
+  if ((code = cli_check_text("the campaign's name", name, true, CS_TITLE_MAX))) return code;
   if (!points_arg || !*points_arg || *end || points == 0 || points > CS_POINTS_MAX)
     return cli_fail(CLI_USAGE, "campaign open needs --points N, the points each museum may give (1 to %u)",
                     CS_POINTS_MAX);
@@ -220,6 +220,7 @@ static int own_ballot_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj, 
 }
 
 static int campaign_vote(cli_t *cli, cli_args_t *args) {
+  bool clear = cli_flag(args, "--clear");
   const char *campaign_arg = cli_next(args);
   const char *pairs[CS_ALLOCATION_MAX];
   uint32_t pair_count = 0;
@@ -232,6 +233,12 @@ static int campaign_vote(cli_t *cli, cli_args_t *args) {
   int code = cli_no_more(cli, args, campaign_usage);
   if (code) return code;
   if (!campaign_arg) return cli_fail(CLI_USAGE, "campaign vote needs CAMPAIGN and REQ=POINTS...");
+  /* An empty ballot withdraws the museum's votes: only on purpose. */
+  if (!clear && pair_count == 0)
+    return cli_fail(CLI_USAGE, "campaign vote needs your points, e.g. 'clubsync campaign vote %s REQ1=60 REQ2=40' "
+                               "(a request id or prefix, '=', points); --clear withdraws your ballot", campaign_arg);
+  if (clear && pair_count > 0)
+    return cli_fail(CLI_USAGE, "--clear withdraws your whole ballot and takes no REQ=POINTS; give one or the other");
   uint8_t club[CS_ID_LEN], campaign[CS_ID_LEN];
   cs_txn_t txn;
   cs_object_t obj;
@@ -284,6 +291,12 @@ static int campaign_vote(cli_t *cli, cli_args_t *args) {
   if (!code && !err && own.found) err = cs_store_object_get(&txn, club, own.id, &ballot);
   cs_store_abort(&txn);
   if (!code && err) code = cli_fail_err(err, "cannot read your ballot");
+  if (!code && clear && !own.found) {
+    free(a);
+    cs_object_free(&obj);
+    printf("Your museum has no ballot in this campaign: nothing to withdraw.\n");
+    return CLI_OK;
+  }
   cs_buf_t payload, value;
   cs_buf_init(&value, CS_TEXT_MAX);
   cs_allocation_write(&value, a);
@@ -322,8 +335,10 @@ static int campaign_vote(cli_t *cli, cli_args_t *args) {
   if ((code = cli_commit(cli, club, &payload, change_id, "cannot record the ballot"))) return code;
   char hex[65];
   cs_hex32(change_id, hex);
-  printf("Voted: %llu of %llu points on %u request%s; this replaces your museum's earlier ballot.\n%s\n",
-         (unsigned long long)total, (unsigned long long)budget, count, count == 1 ? "" : "s", hex);
+  if (clear) printf("Your museum's ballot is withdrawn: it gives no points in this campaign.\n%s\n", hex);
+  else
+    printf("Voted: %llu of %llu points on %u request%s; this replaces your museum's earlier ballot.\n%s\n",
+           (unsigned long long)total, (unsigned long long)budget, count, count == 1 ? "" : "s", hex);
   return CLI_OK;
 }
 

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "core/text.h"
 #include "tools/cli.h"
 
 static int club_create(cli_t *cli, cli_args_t *args) {
@@ -13,10 +14,10 @@ static int club_create(cli_t *cli, cli_args_t *args) {
   const char *name = cli_next(args);
   int code = cli_no_more(cli, args, "club create NAME [--software S]");
   if (code) return code;
-  if (!name || !*name) return cli_fail(CLI_USAGE, "club create needs the club's NAME");
+  if (!name) return cli_fail(CLI_USAGE, "club create needs the club's NAME");
+  if ((code = cli_check_text("the club's name", name, true, CS_NAME_MAX))) return code;
+  if (software && (code = cli_check_text("the software's name (--software)", software, true, CS_NAME_MAX))) return code;
   if (!software) software = "";
-  if (strlen(name) > CS_NAME_MAX || strlen(software) > CS_NAME_MAX)
-    return cli_fail(CLI_USAGE, "names are limited to %d bytes", CS_NAME_MAX);
   if ((code = cli_identity(cli)) || (code = cli_open(cli, false)) || (code = cli_before_new_club(cli, NULL)))
     return code;
 
@@ -153,6 +154,25 @@ int cmd_club(cli_t *cli, cli_args_t *args) {
                              "club invite [--role R] | club join CODE");
 }
 
+/* Finds a member museum whose name folds like a new one (case, accents,
+ * spacing, punctuation: cs_text_fold) but is spelled otherwise. */
+typedef struct museum_like_ctx_s {
+  const char *museum;
+  char folded[CS_NAME_MAX + 1];
+  char found[CS_NAME_MAX + 1];
+} museum_like_ctx_t;
+
+static int museum_like_each(const cs_member_t *m, void *vctx) {
+  museum_like_ctx_t *ctx = vctx;
+  const cs_member_entry_t *latest = cs_member_latest(m);
+  if (!latest || !*latest->museum || strcmp(latest->museum, ctx->museum) == 0) return 0;
+  char folded[CS_NAME_MAX + 1];
+  cs_text_fold(latest->museum, folded, sizeof(folded));
+  if (strcmp(folded, ctx->folded) != 0) return 0;
+  snprintf(ctx->found, sizeof(ctx->found), "%s", latest->museum);
+  return 1;
+}
+
 /* member add sets a key's role; member remove sets it to none. Either way
  * the op carries a cutoff, the key's highest seq this node has seen; the one
  * that applies is the key's highest seq in the change's causal past, which
@@ -163,16 +183,18 @@ static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
   const char *motion_arg = remove ? cli_take(args, "--motion") : NULL;
   const char *museum_arg = remove ? NULL : cli_take(args, "--museum");
   const char *role_name = remove ? NULL : cli_take(args, "--role");
+  bool new_museum = !remove && cli_flag(args, "--new-museum");
   const char *key_hex = cli_next(args);
   int code = cli_no_more(cli, args, remove ? "member remove KEY [--motion ID]"
-                                           : "member add KEY --museum NAME --role admin|member|observer|vendor");
+                                           : "member add KEY --museum NAME --role admin|member|observer|vendor "
+                                             "[--new-museum]");
   if (code) return code;
   uint8_t key[CS_KEY_LEN];
   if (!key_hex || cs_unhex32(key_hex, key) != CS_OK)
     return cli_fail(CLI_USAGE, "member %s needs the member's node key: 64 hex characters (clubsync whoami)",
                     remove ? "remove" : "add");
-  if (!remove && (!museum_arg || !*museum_arg || strlen(museum_arg) > CS_NAME_MAX))
-    return cli_fail(CLI_USAGE, "member add needs --museum NAME (at most %d bytes)", CS_NAME_MAX);
+  if (!remove && !museum_arg) return cli_fail(CLI_USAGE, "member add needs --museum NAME (at most %d bytes)", CS_NAME_MAX);
+  if (!remove && (code = cli_check_text("the museum's name (--museum)", museum_arg, true, CS_NAME_MAX))) return code;
   cs_role_t role = role_name ? cs_role_parse(role_name) : CS_ROLE_NONE;
   if (!remove && role == CS_ROLE_NONE) return cli_fail(CLI_USAGE, "--role must be admin, member, observer or vendor");
   cs_txn_t txn;
@@ -182,6 +204,19 @@ static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
     cs_store_abort(&txn);
     return cli_fail(CLI_DENIED, "only a club admin can add or remove members or change roles; ask one of the admins "
                                 "('clubsync member list')");
+  }
+  /* One museum, one vote: a second spelling of a member museum would be a
+   * second museum, so it is refused unless the admin says it is another. */
+  if (!remove && !new_museum) {
+    museum_like_ctx_t like = {museum_arg, "", ""};
+    cs_text_fold(museum_arg, like.folded, sizeof(like.folded));
+    int found = cs_store_members(&txn, club, museum_like_each, &like);
+    if (found == 1 || *like.found) {
+      cs_store_abort(&txn);
+      return cli_fail(CLI_USAGE, "the club has a museum \"%s\", spelled like \"%s\" but for case, accents or "
+                                 "spacing: give --museum \"%s\" for a key of the same museum, or add --new-museum "
+                                 "if it is another museum", like.found, museum_arg, like.found);
+    }
   }
   cs_member_t *m = malloc(sizeof(*m));
   const cs_member_entry_t *latest = NULL;
@@ -271,5 +306,6 @@ int cmd_member(cli_t *cli, cli_args_t *args) {
   if (sub && strcmp(sub, "add") == 0) return member_write(cli, args, false);
   if (sub && strcmp(sub, "remove") == 0) return member_write(cli, args, true);
   if (sub && strcmp(sub, "list") == 0) return member_list(cli, args);
-  return cli_fail(CLI_USAGE, "usage: clubsync member add KEY --museum NAME --role ROLE | member remove KEY | member list");
+  return cli_fail(CLI_USAGE, "usage: clubsync member add KEY --museum NAME --role ROLE [--new-museum] | member remove "
+                             "KEY | member list");
 }

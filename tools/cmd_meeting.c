@@ -10,7 +10,8 @@ static const char meeting_usage[] =
     "status ID planned|convened|held|minutes-review|approved [--motion M] | attend ID | agenda ID REQ | action ID TEXT | "
     "minutes ID DOC";
 static const char doc_usage[] =
-    "doc add --title T [--body B] [--version V] | list | show ID | edit ID [--title T] [--body B] [--version V] | "
+    "doc add --title T [--body B|--body-file FILE|-] [--version V] | list | show ID | edit ID [--title T] "
+    "[--body B|--body-file FILE|-] [--version V] | "
     "status ID draft|reviewed|approved|obsolete [--motion M]";
 
 /* Shared by both: prints an object's fields from the schema. */
@@ -203,9 +204,11 @@ static int meeting_add(cli_t *cli, cli_args_t *args) {
   }
   int code = cli_no_more(cli, args, meeting_usage);
   if (code) return code;
-  if (!title || !*title || !date || !*date) return cli_fail(CLI_USAGE, "meeting add needs --title T and --date D");
-  if (strlen(title) > CS_TITLE_MAX || strlen(date) > CLI_DATE_MAX || (place && (!*place || strlen(place) > CS_TITLE_MAX)))
-    return cli_fail(CLI_USAGE, "a title or place is 1 to %d bytes, a date at most %d", CS_TITLE_MAX, CLI_DATE_MAX);
+  if (!title || !date) return cli_fail(CLI_USAGE, "meeting add needs --title T and --date D");
+  if ((code = cli_check_text("the meeting's title", title, true, CS_TITLE_MAX)) ||
+      (code = cli_check_text("the date (--date)", date, true, CLI_DATE_MAX)) ||
+      (place && (code = cli_check_text("the place (--place)", place, true, CS_TITLE_MAX))))
+    return code;
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], ids[32][CS_ID_LEN];
   if ((code = cli_begin_write(cli, &txn, club, CLI_ROLES_CLUB, "plan meetings"))) return code;
@@ -267,8 +270,12 @@ int cmd_meeting(cli_t *cli, cli_args_t *args) {
       code = object_write(cli, arg, CS_OBJ_MEETING, agenda ? CS_F_MEETING_AGENDA : CS_F_MEETING_MINUTES, NULL,
                           cs_buf_span(&element), NULL, agenda ? "Added to the agenda." : "Minutes linked.");
   } else if (strcmp(sub, "action") == 0) {
-    if (!value || !*value || strlen(value) > CS_SET_TEXT_MAX)
-      return cli_fail(CLI_USAGE, "meeting action needs ID and the action's TEXT (at most %d bytes)", CS_SET_TEXT_MAX);
+    if (!value) return cli_fail(CLI_USAGE, "meeting action needs ID and the action's TEXT (at most %d bytes)",
+                                CS_SET_TEXT_MAX);
+    if ((code = cli_check_text("the action", value, true, CS_SET_TEXT_MAX))) {
+      cs_buf_free(&element);
+      return code;
+    }
     cs_mp_write_cstr(&element, value);
     code = object_write(cli, arg, CS_OBJ_MEETING, CS_F_MEETING_ACTIONS, NULL, cs_buf_span(&element), NULL,
                         "Action item added.");
@@ -279,18 +286,30 @@ int cmd_meeting(cli_t *cli, cli_args_t *args) {
   return code;
 }
 
+static int doc_write_with(cli_t *cli, cli_args_t *args, bool add, const char *body);
+
+/* The body is --body TEXT or --body-file FILE|- (cli_take_long_text). */
 static int doc_write(cli_t *cli, cli_args_t *args, bool add) {
+  char *body;
+  int code = cli_take_long_text(args, "--body", "--body-file", "the body", &body);
+  if (code) return code;
+  code = doc_write_with(cli, args, add, body);
+  free(body);
+  return code;
+}
+
+static int doc_write_with(cli_t *cli, cli_args_t *args, bool add, const char *body) {
   const char *title = cli_take(args, "--title");
-  const char *body = cli_take(args, "--body");
   const char *version = cli_take(args, "--version");
   const char *arg = add ? NULL : cli_next(args);
   int code = cli_no_more(cli, args, doc_usage);
   if (code) return code;
-  if (add && (!title || !*title)) return cli_fail(CLI_USAGE, "doc add needs --title T");
+  if (add && !title) return cli_fail(CLI_USAGE, "doc add needs --title T");
   if (!add && (!arg || (!title && !body && !version)))
     return cli_fail(CLI_USAGE, "doc edit needs ID and at least one of --title, --body, --version");
-  if ((title && (!*title || strlen(title) > CS_TITLE_MAX)) || (version && (!*version || strlen(version) > CS_TITLE_MAX)))
-    return cli_fail(CLI_USAGE, "a title or version is 1 to %d bytes", CS_TITLE_MAX);
+  if ((title && (code = cli_check_text("the document's title", title, true, CS_TITLE_MAX))) ||
+      (version && (code = cli_check_text("the version (--version)", version, true, CS_TITLE_MAX))))
+    return code;
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
   cs_object_t obj;

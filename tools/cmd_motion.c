@@ -79,6 +79,9 @@ static int motion_propose(cli_t *cli, cli_args_t *args) {
   if (code) return code;
   if (!quorum) quorum = "majority";
   if (!text || !*text) return cli_fail(CLI_USAGE, "motion propose needs the motion's TEXT");
+  if ((code = cli_check_text("the motion's text", text, false, CS_TEXT_MAX)) ||
+      (effect && (code = cli_check_text("the effect (--effect)", effect, true, CS_TEXT_MAX))))
+    return code;
   if (!cs_status_in(cs_quorum_rules, (cs_span_t){(const uint8_t *)quorum, strlen(quorum)}))
     return cli_fail(CLI_USAGE, "--quorum is majority or two-thirds");
   cs_txn_t txn;

@@ -45,10 +45,10 @@ int cmd_init(cli_t *cli, cli_args_t *args) {
   const char *region = cli_take(args, "--region");
   int code = cli_no_more(cli, args, "init --museum NAME [--region R]");
   if (code) return code;
-  if (!museum || !*museum) return cli_fail(CLI_USAGE, "init needs --museum NAME (your museum's name)");
+  if (!museum) return cli_fail(CLI_USAGE, "init needs --museum NAME (your museum's name)");
+  if ((code = cli_check_text("the museum's name (--museum)", museum, true, CS_NAME_MAX))) return code;
+  if (region && (code = cli_check_text("the region (--region)", region, true, CS_NAME_MAX))) return code;
   if (!region) region = "";
-  if (strlen(museum) > CS_NAME_MAX || strlen(region) > CS_NAME_MAX)
-    return cli_fail(CLI_USAGE, "museum and region names are limited to %d bytes", CS_NAME_MAX);
   char path[4200];
   cli_path(cli, "identity", path, sizeof(path));
   if (access(path, F_OK) == 0)

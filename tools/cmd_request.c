@@ -6,12 +6,14 @@
 
 #include "core/campaign.h"
 #include "core/similar.h"
+#include "core/text.h"
 #include "tools/cli.h"
 
 static const char request_usage[] =
-    "request add --title T [--body B] [--module M] [--kind K] [--story S] [--tag X]... | list [--status S] "
-    "[--module M] [--sort recent|title|votes] | show ID | edit ID [--title T] [--body B] [--module M] [--kind K] "
-    "[--story S] | status ID STATUS [--note TEXT] | comment ID TEXT | comment-edit COMMENT TEXT | "
+    "request add --title T [--body B|--body-file FILE|-] [--module M] [--kind K] [--story S] [--tag X]... | list "
+    "[--status S] [--module M] [--sort recent|title|votes] | show ID | edit ID [--title T] [--body B|--body-file "
+    "FILE|-] [--module M] [--kind K] [--story S] | status ID STATUS [--note TEXT|--note-file FILE|-] | comment ID "
+    "TEXT|--body-file FILE|- | comment-edit COMMENT TEXT|--body-file FILE|- | "
     "comment-delete COMMENT | support ID | unsupport ID | merge ID --into ID2 | answer ID [--answer T] "
     "[--estimate E] [--target V] [--delivered V]";
 
@@ -66,19 +68,31 @@ static void suggest_duplicates(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], con
   }
 }
 
-static int check_text_args(const char *title, const char *module, const char *kind) {
-  if (title && (!*title || strlen(title) > CS_TITLE_MAX))
-    return cli_fail(CLI_USAGE, "a title is 1 to %d bytes", CS_TITLE_MAX);
-  if (module && (!*module || strlen(module) > CS_TITLE_MAX))
-    return cli_fail(CLI_USAGE, "a module name is 1 to %d bytes", CS_TITLE_MAX);
-  if (kind && (!*kind || strlen(kind) > CS_TITLE_MAX))
-    return cli_fail(CLI_USAGE, "a kind is 1 to %d bytes (enhancement, defect, question ...)", CS_TITLE_MAX);
-  return CLI_OK;
+/* The one-line fields of a request, checked as every node will (exit 2). */
+static int check_text_args(const char *title, const char *module, const char *kind, const char *story) {
+  int code = CLI_OK;
+  if (title && (code = cli_check_text("the title", title, true, CS_TITLE_MAX))) return code;
+  if (module && (code = cli_check_text("the module (--module)", module, true, CS_TITLE_MAX))) return code;
+  if (kind && (code = cli_check_text("the kind (--kind: enhancement, defect, question ...)", kind, true,
+                                     CS_TITLE_MAX)))
+    return code;
+  if (story && (code = cli_check_text("the user story (--story)", story, false, CS_TEXT_MAX))) return code;
+  return code;
 }
 
+static int request_add_with(cli_t *cli, cli_args_t *args, const char *body);
+
 static int request_add(cli_t *cli, cli_args_t *args) {
+  char *body;
+  int code = cli_take_long_text(args, "--body", "--body-file", "the body", &body);
+  if (code) return code;
+  code = request_add_with(cli, args, body);
+  free(body);
+  return code;
+}
+
+static int request_add_with(cli_t *cli, cli_args_t *args, const char *body) {
   const char *title = cli_take(args, "--title");
-  const char *body = cli_take(args, "--body");
   const char *module = cli_take(args, "--module");
   const char *kind = cli_take(args, "--kind");
   const char *story = cli_take(args, "--story");
@@ -87,13 +101,14 @@ static int request_add(cli_t *cli, cli_args_t *args) {
   const char *tag;
   while ((tag = cli_take(args, "--tag")) != NULL) {
     if (tag_count == CS_TAGS_MAX) return cli_fail(CLI_USAGE, "at most %d tags per request", CS_TAGS_MAX);
-    if (!*tag || strlen(tag) > CS_TAG_MAX) return cli_fail(CLI_USAGE, "a tag is 1 to %d bytes", CS_TAG_MAX);
+    int code = cli_check_text("a tag (--tag)", tag, true, CS_TAG_MAX);
+    if (code) return code;
     tags[tag_count++] = tag;
   }
   int code = cli_no_more(cli, args, request_usage);
   if (code) return code;
-  if (!title || !*title) return cli_fail(CLI_USAGE, "request add needs --title T");
-  if ((code = check_text_args(title, module, kind))) return code;
+  if (!title) return cli_fail(CLI_USAGE, "request add needs --title T");
+  if ((code = check_text_args(title, module, kind, story))) return code;
   uint8_t club[CS_ID_LEN];
   cs_txn_t txn;
   if ((code = cli_begin_write(cli, &txn, club, CLI_ROLES_CLUB, "file requests"))) return code;
@@ -246,6 +261,7 @@ typedef struct list_ctx_s {
   read_ctx_t read;
   const char *status;
   const char *module;
+  char module_folded[CS_TITLE_MAX + 1]; /* --module, folded: modules compare by cs_text_fold */
   request_row_t *rows; /* in id order, as the store hands them out */
   size_t count, capacity;
 } list_ctx_t;
@@ -264,8 +280,10 @@ static int request_list_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj
   int err = request_row(&ctx->read, id, obj, row);
   if (err) return err;
   ctx->count++;
+  char folded[CS_TITLE_MAX + 1];
   row->shown = (!ctx->status || strcmp(ctx->status, row->status) == 0) &&
-               (!ctx->module || strcmp(ctx->module, row->module) == 0);
+               (!ctx->module || (cs_text_fold(row->module, folded, sizeof(folded)),
+                                 strcmp(ctx->module_folded, folded) == 0));
   return 0;
 }
 
@@ -358,6 +376,8 @@ static int request_list(cli_t *cli, cli_args_t *args) {
   if (code) return code;
   if (sort && strcmp(sort, "recent") != 0 && strcmp(sort, "title") != 0 && strcmp(sort, "votes") != 0)
     return cli_fail(CLI_USAGE, "--sort must be recent, title or votes");
+  if (ctx.module && (code = cli_check_text("--module", ctx.module, true, CS_TITLE_MAX))) return code;
+  if (ctx.module) cs_text_fold(ctx.module, ctx.module_folded, sizeof(ctx.module_folded));
   if (ctx.status && !cs_request_status_valid((cs_span_t){(const uint8_t *)ctx.status, strlen(ctx.status)}))
     return cli_fail(CLI_USAGE, "unknown status '%s'; see docs/data-model.md for the lifecycle", ctx.status);
   cs_txn_t txn;
@@ -380,7 +400,10 @@ static int request_list(cli_t *cli, cli_args_t *args) {
     if (!cli->json) {
       char hex[65];
       cs_hex32(row->id, hex);
-      printf("%s  %-11s %-16s %s\n", hex, row->status, row->module, row->title);
+      /* Columns are counted in display width, so accented modules align. */
+      size_t width = cs_text_width(row->module);
+      printf("%s  %-11s %s%*s %s\n", hex, row->status, row->module, width < 16 ? (int)(16 - width) : 0, "",
+             row->title);
     } else if (!code)
       code = cli_print_json_item(request_row_json(row), i);
     request_row_free(&ctx.rows[i]);
@@ -574,13 +597,26 @@ static int print_done(int code, const char *message, const uint8_t id[CS_ID_LEN]
   return CLI_OK;
 }
 
+static int request_edit_with(cli_t *cli, cli_args_t *args, bool is_status, const char *text);
+
+/* edit takes --body or --body-file, status --note or --note-file. */
 static int request_edit(cli_t *cli, cli_args_t *args, bool is_status) {
+  char *text;
+  int code = is_status ? cli_take_long_text(args, "--note", "--note-file", "the note", &text)
+                       : cli_take_long_text(args, "--body", "--body-file", "the body", &text);
+  if (code) return code;
+  code = request_edit_with(cli, args, is_status, text);
+  free(text);
+  return code;
+}
+
+static int request_edit_with(cli_t *cli, cli_args_t *args, bool is_status, const char *text) {
   const char *title = NULL, *body = NULL, *module = NULL, *kind = NULL, *story = NULL, *note = NULL, *status = NULL;
   if (is_status) {
-    note = cli_take(args, "--note");
+    note = text;
   } else {
     title = cli_take(args, "--title");
-    body = cli_take(args, "--body");
+    body = text;
     module = cli_take(args, "--module");
     kind = cli_take(args, "--kind");
     story = cli_take(args, "--story");
@@ -596,7 +632,7 @@ static int request_edit(cli_t *cli, cli_args_t *args, bool is_status) {
                                "postponed");
   if (!is_status && !title && !body && !module && !kind && !story)
     return cli_fail(CLI_USAGE, "request edit needs at least one of --title, --body, --module, --kind, --story");
-  if ((code = check_text_args(title, module, kind))) return code;
+  if ((code = check_text_args(title, module, kind, story))) return code;
   uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
   cs_object_t obj;
   unsigned roles = is_status ? CLI_ROLES_CLUB | 1u << CS_ROLE_VENDOR : CLI_ROLES_CLUB;
@@ -635,8 +671,8 @@ static int request_answer(cli_t *cli, cli_args_t *args) {
   uint32_t ops = 0;
   for (int i = 0; i < 4; i++) {
     values[i] = cli_take(args, flags[i].flag);
-    if (values[i] && (i > 0 ? !*values[i] || strlen(values[i]) > CS_TITLE_MAX : false))
-      return cli_fail(CLI_USAGE, "%s is 1 to %d bytes", flags[i].flag, CS_TITLE_MAX);
+    int code = values[i] ? cli_check_text(flags[i].flag, values[i], i > 0, i > 0 ? CS_TITLE_MAX : CS_TEXT_MAX) : 0;
+    if (code) return code;
     ops += values[i] ? 1u : 0u;
   }
   const char *arg = cli_next(args);
@@ -731,15 +767,31 @@ static int request_merge(cli_t *cli, cli_args_t *args) {
   return print_done(code, "Merged: its supporters and points now count for the original.", id);
 }
 
+static int request_comment_with(cli_t *cli, cli_args_t *args, const char *sub, const char *file_text);
+
+/* A comment's text is the argument after the id, or --body-file FILE|-. */
 static int request_comment(cli_t *cli, cli_args_t *args, const char *sub) {
+  char *text = NULL;
+  int code = strcmp(sub, "comment-delete") == 0
+                 ? CLI_OK
+                 : cli_take_long_text(args, "--body", "--body-file", "the comment", &text);
+  if (code) return code;
+  code = request_comment_with(cli, args, sub, text);
+  free(text);
+  return code;
+}
+
+static int request_comment_with(cli_t *cli, cli_args_t *args, const char *sub, const char *file_text) {
   bool add = strcmp(sub, "comment") == 0, del = strcmp(sub, "comment-delete") == 0;
   const char *arg = cli_next(args);
-  const char *text = del ? NULL : cli_next(args);
+  const char *text = del || file_text ? file_text : cli_next(args);
   int code = cli_no_more(cli, args, request_usage);
   if (code) return code;
+  if (text && (code = cli_check_text("the comment", text, false, CS_TEXT_MAX))) return code;
   if (!arg || (!del && (!text || !*text)))
-    return cli_fail(CLI_USAGE, "usage: clubsync request %s", add ? "comment ID TEXT" : del ? "comment-delete COMMENT"
-                                                                                          : "comment-edit COMMENT TEXT");
+    return cli_fail(CLI_USAGE, "usage: clubsync request %s", add ? "comment ID TEXT|--body-file FILE"
+                                                             : del ? "comment-delete COMMENT"
+                                                                   : "comment-edit COMMENT TEXT|--body-file FILE");
   uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
   cs_object_t obj;
   if ((code = begin_object_write(cli, arg, add ? CS_OBJ_REQUEST : CS_OBJ_COMMENT, CLI_ROLES_ANY, "comment", club, id,

@@ -41,7 +41,7 @@ static void walk_payload(cs_span_t payload, bool genesis) {
     FUZZ_CHECK(inside(payload, op->name) && inside(payload, op->software) && inside(payload, op->value));
     FUZZ_CHECK(op->name.len <= CS_NAME_MAX && op->software.len <= CS_NAME_MAX);
     if (op->obj_local) FUZZ_CHECK(op->obj_index < seen - 1);
-    if (op->type == CS_OP_SET) FUZZ_CHECK(op->value.len <= CS_TEXT_MAX);
+    if (op->type == CS_OP_SET) FUZZ_CHECK(op->value.len <= CS_VALUE_MAX);
     if (op->type == CS_OP_ADD || op->type == CS_OP_REMOVE) FUZZ_CHECK(op->value.len <= CS_ELEMENT_MAX);
     if (op->type == CS_OP_MEMBER) FUZZ_CHECK(op->role < CS_ROLE_COUNT);
     if (op->type == CS_OP_CREATE) FUZZ_CHECK(op->obj_type > 0 && op->obj_type < CS_OBJ_TYPE_COUNT);
