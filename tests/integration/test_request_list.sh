@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The request list a museum reads: co-signers (with those of merged
-# duplicates), the three sort orders, the filters, and the same answer on
-# every node after an exchange.
+# duplicates), the three sort orders, the filters (modules compared folded),
+# columns aligned by display width, and the same answer on every node after
+# an exchange.
 source "$(dirname "$0")/lib.sh"
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 bundle_to() { # bundle_to FROM TO: full export of FROM imported into TO
@@ -77,6 +78,21 @@ expect_eq "filter by status" "$(list a --status merged | json 'sorted(r["id"] fo
 expect_eq "a filter that matches nothing" "$(list a --module photothèque)" "[]"
 expect_eq "the same, for people" "$(cs --home "$WORK/a" request list --module photothèque)" "No requests match."
 expect_eq "the text list has a line per request" "$(cs --home "$WORK/a" request list | wc -l)" 6
+# Modules compare folded (case, accents, spacing): "Récolement",
+# "récolement" and "RECOLEMENT " are one module.
+M1=$(cs --home "$WORK/a" request add --title "Constat d'état" --module "Récolement" 2>/dev/null | tail -1)
+M2=$(cs --home "$WORK/a" request add --title "Pointage" --module "récolement" 2>/dev/null | tail -1)
+M3=$(cs --home "$WORK/a" request add --title "Étiquettes" --module "RECOLEMENT " 2>/dev/null | tail -1)
+for filter in recolement Récolement "RÉCOLEMENT" "  récolement"; do
+  expect_eq "--module '$filter' finds all three spellings" "$(list a --module "$filter" | json 'sorted(r["id"] for r in d)')" \
+    "$(python3 -c "import sys; print(sorted(sys.argv[1:]))" "$M1" "$M2" "$M3")"
+done
+# Columns are padded by display width, not bytes: the title starts in the
+# same column after an accented module as after a plain one.
+cs --home "$WORK/a" request add --title "Une demande" --module "Éditions" >/dev/null 2>&1
+cs --home "$WORK/a" request add --title "Une autre" --module "Editions" >/dev/null 2>&1
+expect_eq "titles align after accented modules" "$(cs --home "$WORK/a" request list | grep -E 'Une (demande|autre)' |
+  python3 -c 'import sys; print(sorted(set(l.rstrip("\n").index("Une") for l in sys.stdin)))')" "[95]"
 expect_code "an unknown sort" 2 cs --home "$WORK/a" request list --sort size
 expect_code "an unknown status" 2 cs --home "$WORK/a" request list --status nouveau
 finish
