@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The command's contract (../shared/design/cli.md): exit codes, one-line
-# errors, JSON keys, owner-only key files, and a full store refused cleanly.
+# errors, peers added and removed, JSON keys, owner-only key files, and a full
+# store refused cleanly.
 source "$(dirname "$0")/lib.sh"
 
 # Usage errors: exit 2 with one line.
@@ -20,6 +21,21 @@ expect_code "second init in one home" 1 cs --home "$WORK/a" init --museum B
 expect_code "no club yet" 4 cs --home "$WORK/a" request list
 club=$(cs --home "$WORK/a" club create "Club" --software Flora | tail -1)
 [[ "$club" =~ ^[0-9a-f]{64}$ ]] && ok || fail "club id is 64 hex: $club"
+
+# Peers: added, listed, removed; removing one the club does not have is
+# "not found"; a bad --listen is a usage error of one line, before serve starts.
+expect_code "peer add" 0 cs --home "$WORK/a" peer add 192.0.2.10:7450
+expect_eq "peer list" "$(cs --home "$WORK/a" peer list)" "192.0.2.10:7450"
+expect_code "peer remove" 0 cs --home "$WORK/a" peer remove 192.0.2.10:7450
+expect_eq "no peer left" "$(cs --home "$WORK/a" peer list | grep -c 192.0.2.10 || true)" 0
+expect_code "peer remove of no peer" 4 cs --home "$WORK/a" peer remove 192.0.2.10:7450
+expect_code "peer remove without an address" 2 cs --home "$WORK/a" peer remove
+grep -q "^peer .*remove IP:PORT" <(cs --help) && ok || fail "--help lists peer remove"
+for bad in nope 127.0.0.1:99999 127.0.0.1:port :7450; do
+  expect_code "--listen $bad" 2 timeout 10 "$CLUBSYNC" --home "$WORK/a" serve --listen "$bad"
+  [ "$(wc -l <"$WORK/last.err")" == 1 ] && grep -q '^clubsync: error: --listen' "$WORK/last.err" && ok ||
+    fail "--listen $bad: one line: $(cat "$WORK/last.err")"
+done
 
 # Owner-only key files; the secret key is never printed.
 expect_eq "identity mode" "$(stat -c %a "$WORK/a/identity")" 600
