@@ -76,7 +76,7 @@ int cli_take_long_text(cli_args_t *args, const char *flag, const char *file_flag
   if (!path) return CLI_OK;
   bool stdin_ = strcmp(path, "-") == 0;
   FILE *f = stdin_ ? stdin : fopen(path, "rb");
-  if (!f) return cli_fail(CLI_USAGE, "cannot read %s: %s; check the file's name", path, strerror(errno));
+  if (!f) return cli_fail(CLI_ERROR, "cannot read %s: %s; check the file's name", path, strerror(errno));
   /* One byte past the limit tells a text that is too long, without reading
    * a file of any size into memory. */
   char *buf = malloc(CS_TEXT_MAX + 2);

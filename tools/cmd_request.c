@@ -280,10 +280,13 @@ static int request_list_each(const uint8_t id[CS_ID_LEN], const cs_object_t *obj
   int err = request_row(&ctx->read, id, obj, row);
   if (err) return err;
   ctx->count++;
-  char folded[CS_TITLE_MAX + 1];
-  row->shown = (!ctx->status || strcmp(ctx->status, row->status) == 0) &&
-               (!ctx->module || (cs_text_fold(row->module, folded, sizeof(folded)),
-                                 strcmp(ctx->module_folded, folded) == 0));
+  bool module_ok = !ctx->module;
+  if (ctx->module) {
+    char folded[CS_TITLE_MAX + 1];
+    cs_text_fold(row->module, folded, sizeof(folded));
+    module_ok = strcmp(ctx->module_folded, folded) == 0;
+  }
+  row->shown = (!ctx->status || strcmp(ctx->status, row->status) == 0) && module_ok;
   return 0;
 }
 

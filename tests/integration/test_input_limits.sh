@@ -57,7 +57,7 @@ for exe in $(both_builds); do
   expect_code "--body-file of 16,385 bytes" 2 "$exe" --home "$WORK/a" request add --title F --body-file "$WORK/body.txt"
   expect_eq "its message" "$(cat "$WORK/last.err")" \
     "clubsync: error: $WORK/body.txt is over 16 KiB; a text holds at most 16 KiB (16384 bytes): shorten it, or put the rest in a comment"
-  expect_code "--body-file of a missing file" 2 "$exe" --home "$WORK/a" request add --title F --body-file "$WORK/none.txt"
+  expect_code "--body-file of a missing file" 1 "$exe" --home "$WORK/a" request add --title F --body-file "$WORK/none.txt"
   expect_eq "its message" "$(cat "$WORK/last.err")" \
     "clubsync: error: cannot read $WORK/none.txt: No such file or directory; check the file's name"
   expect_code "--body and --body-file" 2 "$exe" --home "$WORK/a" request add --title F --body B --body-file "$WORK/body.txt"
