@@ -8,28 +8,31 @@
 
 #include "core/error.h"
 
-/* Spaces and invisible format characters (a zero-width space, a byte
- * order mark): a title made only of them shows as nothing. */
-static bool cs__blank(utf8proc_int32_t c) {
-  utf8proc_category_t cat = utf8proc_category(c);
-  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_CF;
-}
-
 cs_text_problem_t cs_text_check(cs_span_t text, bool one_line, size_t max_bytes, int32_t *code_point) {
   const utf8proc_uint8_t *p = text.ptr;
   utf8proc_ssize_t left = (utf8proc_ssize_t)text.len;
-  bool blank = true;
+  bool blank = true; /* only spaces and invisible format characters (a zero-width space) so far */
   cs_text_problem_t found = CS_TEXT_OK;
   int32_t at = 0;
   /* Validity first: a text that is not UTF-8 has no characters to judge. */
   while (left > 0) {
     utf8proc_int32_t c;
-    utf8proc_ssize_t n = utf8proc_iterate(p, left, &c);
-    if (n <= 0) return CS_TEXT_UTF8;
-    p += n;
-    left -= n;
-    if (found) continue;
-    utf8proc_category_t cat = utf8proc_category(c);
+    utf8proc_category_t cat;
+    /* ASCII, most of any French text, is judged without a table look-up:
+     * ingest runs this on every text of every change. */
+    if (*p < 0x80) {
+      c = *p++;
+      left--;
+      if (found) continue;
+      cat = c < 0x20 || c == 0x7f ? UTF8PROC_CATEGORY_CC : c == ' ' ? UTF8PROC_CATEGORY_ZS : UTF8PROC_CATEGORY_LO;
+    } else {
+      utf8proc_ssize_t n = utf8proc_iterate(p, left, &c);
+      if (n <= 0) return CS_TEXT_UTF8;
+      p += n;
+      left -= n;
+      if (found) continue;
+      cat = utf8proc_category(c);
+    }
     if (one_line && (c == '\n' || c == '\r' || c == 0x85 || cat == UTF8PROC_CATEGORY_ZL ||
                      cat == UTF8PROC_CATEGORY_ZP)) {
       found = CS_TEXT_LINE_BREAK;
@@ -38,7 +41,7 @@ cs_text_problem_t cs_text_check(cs_span_t text, bool one_line, size_t max_bytes,
       found = CS_TEXT_CONTROL;
       at = c;
     }
-    if (!cs__blank(c)) blank = false;
+    if (blank && cat != UTF8PROC_CATEGORY_ZS && cat != UTF8PROC_CATEGORY_CF) blank = false;
   }
   if (text.len > max_bytes) return CS_TEXT_TOO_LONG;
   if (one_line && blank && !found) return CS_TEXT_BLANK;
