@@ -755,7 +755,7 @@ static int cs__replay(cs_member_op_t *ops, uint32_t n, cs__bundle_rules_t *b, cs
                                    cs__bundle_past_holds, b};
   b->table = &replay->table;
   int *validity = malloc((n ? n : 1) * sizeof(*validity));
-  int err = validity ? cs_member_replay_all(replay, ops, n, &rules, validity, NULL) : CS_ENOMEM;
+  int err = validity ? cs_member_replay_all(replay, ops, n, &rules, validity, NULL, NULL) : CS_ENOMEM;
   rep->decisions_elsewhere = 0;
   for (uint32_t at = 0; at < n && !err; at++) {
     applied[at] = validity[at] == CS_OK;

@@ -427,7 +427,7 @@ void cs_member_replay_free(cs_member_replay_t *r) {
 }
 
 int cs_member_replay_all(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n, const cs_member_rules_t *rules,
-                         int *validity, uint32_t *rounds) {
+                         int *validity, uint32_t *rounds, bool *kept) {
   /* kept_out[i], for the first op of a change: the reason a recheck found
    * it unauthorised by the timelines a round ended with; it stays out. */
   int *kept_out = calloc(n ? n : 1, sizeof(*kept_out));
@@ -464,6 +464,7 @@ int cs_member_replay_all(cs_member_replay_t *r, const cs_member_op_t *ops, uint3
     again = again && !err;
   }
   if (rounds) *rounds = round;
+  for (uint32_t i = 0; kept && i < n; i++) kept[i] = kept_out[i] != CS_OK;
   free(kept_out);
   free(roles);
   return err;

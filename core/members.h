@@ -144,10 +144,12 @@ int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, ui
  * reached back above its cutoff) is kept out, and the replay runs again
  * without it, until every applied change holds on the final timelines.
  * validity[i] gets each op's change's verdict (CS_OK, CS_EAUTH, CS_EFORK,
- * CS_ETOOBIG); *rounds (may be NULL) the replays it took. r holds the
- * final table. Any other error means the replay could not go on. */
+ * CS_ETOOBIG); *rounds (may be NULL) the replays it took; kept[i] (kept
+ * may be NULL) whether op i's change was kept out by a judgement on the
+ * final timelines rather than refused where it came in the order. r holds
+ * the final table. Any other error means the replay could not go on. */
 int cs_member_replay_all(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n, const cs_member_rules_t *rules,
-                         int *validity, uint32_t *rounds) CS_MUST_USE;
+                         int *validity, uint32_t *rounds, bool *kept) CS_MUST_USE;
 void cs_member_replay_free(cs_member_replay_t *r);
 
 int cs_member_encode(const cs_member_t *m, cs_buf_t *out) CS_MUST_USE;

@@ -237,6 +237,7 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
                                    cs__rules_past_holds, &rules_ctx};
   cs_member_op_t *ops = NULL;
   int *validity = NULL;
+  bool *kept = NULL;
   uint32_t n = 0, cap = 0;
   cs_member_t *old = malloc(sizeof(*old));
   MDB_cursor *cur = NULL;
@@ -270,10 +271,16 @@ int cs__members_replay(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_ch
     err = CS_ENOMEM;
     goto done;
   }
-  if ((err = cs_member_replay_all(&replay, ops, n, &rules, validity, &found->rounds))) goto done;
+  if (!(kept = malloc((n ? n : 1) * sizeof(*kept)))) {
+    err = CS_ENOMEM;
+    goto done;
+  }
+  if ((err = cs_member_replay_all(&replay, ops, n, &rules, validity, &found->rounds, kept))) goto done;
+  txn->store->member_rounds += found->rounds;
   for (uint32_t i = 0; i < n && !err; i++) {
     if (i > 0 && memcmp(ops[i].entry.change, ops[i - 1].entry.change, CS_ID_LEN) == 0) continue;
     bool is_current = current && memcmp(ops[i].entry.change, current->id, CS_ID_LEN) == 0;
+    if (is_current && kept[i]) found->current_kept_out = true;
     if (!is_current && cs_store_change_status(txn, ops[i].entry.change) != validity[i]) found->statuses_changed = true;
     err = cs__set_status(txn, ops[i].entry.change, validity[i]);
   }
@@ -306,6 +313,7 @@ done:
   cs_member_replay_free(&replay);
   free(ops);
   free(validity);
+  free(kept);
   free(old);
   return err;
 }
@@ -779,13 +787,19 @@ int cs__apply_change(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_
     cs__replay_found_t found;
     int err = cs__members_replay(txn, club, c, false, &found);
     if (err) return err;
-    /* A retroactive role change, another member change's verdict moved, a
-     * replay that took more than one round, or a decision weighed for this
-     * change (its resolution was judged on the membership this node had
-     * then): the state this node reached may depend on the order changes
-     * came in, and only a rebuild, which starts from no earlier verdict,
-     * gives every node the same (cs_store_rebuild). */
-    if (found.retroactive || found.statuses_changed || found.rounds > 1 || found.consulted) {
+    /* A retroactive role change, another member change's verdict moved, or
+     * a decision weighed for this change (its resolution was judged on the
+     * membership this node had then): the state this node reached may
+     * depend on the order changes came in, and only a rebuild, which starts
+     * from no earlier verdict, gives every node the same (cs_store_rebuild).
+     * So is this change kept out by the final timelines, after it was
+     * applied in order: the removal that keeps it out may rest on a count
+     * that it voids (test_removal_cycle). The replay's rounds alone are no
+     * reason: each replay starts from none kept out, so once a club holds
+     * one change the final timelines keep out, every replay takes two
+     * rounds, and any member change, an outsider's included, would cost a
+     * rebuild of the whole club (test_rounds_rebuild_each_member_change). */
+    if (found.retroactive || found.statuses_changed || found.consulted || found.current_kept_out) {
       txn->rebuild_needed = true;
       memcpy(txn->rebuild_club, club, CS_ID_LEN);
     }
@@ -1319,6 +1333,7 @@ static int cs__rebuild_each(const uint8_t id[CS_ID_LEN], cs_span_t bytes, void *
 
 int cs_store_rebuild(cs_txn_t *txn, const uint8_t club[CS_ID_LEN]) {
   txn->rebuild_needed = false;
+  txn->store->rebuilds++;
   /* The first membership replay reads nothing an earlier derivation left:
    * it takes no decision as adopted, since the motions' valid resolutions
    * are what is being derived. The content pass then recomputes every

@@ -573,3 +573,7 @@ int cs_store_heads(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], uint8_t (*heads
   mdb_cursor_close(cur);
   return CS_OK;
 }
+
+uint64_t cs_store_rebuilds(const cs_store_t *store) { return store->rebuilds; }
+
+uint64_t cs_store_member_rounds(const cs_store_t *store) { return store->member_rounds; }

@@ -220,6 +220,10 @@ int cs_store_fork_evidence(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const u
 /* Evidence records read by cs_store_fork_evidence since the store was
  * opened (a measure of work, for tests and benchmarks). */
 uint64_t cs_store_evidence_reads(const cs_store_t *store);
+/* Rebuilds of a club's state and rounds of the membership replay run since
+ * the store was opened: the work a hostile change can force, counted. */
+uint64_t cs_store_rebuilds(const cs_store_t *store);
+uint64_t cs_store_member_rounds(const cs_store_t *store);
 
 /* Every stored change (evidence included) gets a local arrival number, so a
  * running node can find what was added since it last looked, whichever

@@ -31,6 +31,8 @@ struct cs_store_s {
   MDB_dbi pasts;        /* arrival number (u64) -> version vector of that change's causal past (core/past.h) */
   MDB_dbi evidence;     /* club|author|seq|id -> (empty): fork evidence by author (evidence.c) */
   uint64_t evidence_reads; /* evidence records read, for tests and benchmarks */
+  uint64_t rebuilds;       /* club rebuilds run (cs_store_rebuild), for tests */
+  uint64_t member_rounds;  /* membership replay rounds run, for tests */
   /* Vector digests of the clubs, each valid at the committed transaction
    * it was computed after (sync_io.c): a CHECK costs a lookup, and a commit
    * costs one recomputation, at the next request. */
@@ -85,6 +87,7 @@ typedef struct cs__replay_found_s {
   bool consulted;        /* a decision was weighed for the current change */
   bool statuses_changed; /* another member change's validity differs from the stored one */
   uint32_t rounds;       /* replays the fixed point took (cs_member_replay_all) */
+  bool current_kept_out; /* the current change applied, then kept out on the final timelines */
 } cs__replay_found_t;
 /* Replays the club's membership to a fixed point (cs_member_replay_all);
  * `current` is the change being applied (NULL in a rebuild); `pessimistic`

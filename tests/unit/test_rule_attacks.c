@@ -34,7 +34,18 @@
  *   first removal in, its lamport pumped above the re-admission, on the
  *   node, in every delivery order and in verify;
  * - museum_two_keys: a museum with two voting keys counts once, on a node
- *   and in verify. */
+ *   and in verify;
+ * - merge_by_outsider: changes with no op (merges) by a key with no role
+ *   and by a member: kept out, counted as nothing, one digest, verified;
+ * - admin_removed_from_apart: an admin whose chain never saw another
+ *   admin's admission removes it with no decision and a cutoff of 0;
+ * - count_voids_itself: a count that holds only if the removal it decides
+ *   does not: no fixed point, and the nodes part;
+ * - rounds_rebuild_each_member_change, outsider_member_flood: a club that
+ *   holds one change kept out on the final timelines made every later
+ *   member change, an outsider's included, rebuild the club's state;
+ * - removed_admin_flood: a removed admin's changes signed below its
+ *   removal's lamport each cost a rebuild. */
 #include "tests/unit/rules_fixture.h"
 
 /* Every change of a node, as an audit bundle. */
@@ -958,6 +969,342 @@ static void test_museum_two_keys(void) {
   node_close(&n1);
 }
 
+/* Like author_deps_kept, but keeps a change whatever rule it breaks (a
+ * count that does not add up, say), as a node keeps a change it receives.
+ * Returns the node's verdict at ingest. */
+static int author_any(node_t *n, const uint8_t *club, const key_t_ *k, cs_buf_t *p, const uint8_t (*deps)[32],
+                      uint32_t dep_count, uint8_t id[32]) {
+  cs_txn_t txn;
+  int err = cs_store_begin(n->s, true, &txn);
+  if (err) return err;
+  err = cs_store_author_deps(&txn, club, k->sk, cs_buf_span(p), 1700000000000, deps, dep_count, id);
+  cs_buf_reset(p);
+  if (err == CS_ENOMEM || err == CS_ESTORE) {
+    cs_store_abort(&txn);
+    return err;
+  }
+  int commit = cs_store_commit(&txn);
+  return commit ? commit : err;
+}
+
+static void p_request(cs_buf_t *p, const char *title) {
+  cs_mp_write_array(p, 2);
+  cs_op_write_create(p, CS_OBJ_REQUEST, NULL);
+  cs_op_write_set_str(p, cs_ref_local(0), CS_F_REQ_TITLE, title, 0, NULL);
+}
+
+/* Attack on authority (a removal from a past kept apart): admin B never
+ * lets its chain see V's admission: each of its changes depends on its own
+ * grant only. B pumps its lamport above V's grant and removes V. In B's
+ * causal past V holds no role, so the removal asks for no decision, and its
+ * cutoff, V's highest seq in that past, is 0: it reaches every change V
+ * ever signed. Held if the removal of an admin without a decision is kept
+ * out (V stays an admin and V's request stays in the state). */
+static void test_admin_removed_from_apart(void) {
+  node_t n1;
+  node_open(&n1);
+  key_t_ k[3]; /* A, B, V */
+  for (uint32_t i = 0; i < 3; i++) key_n(1100 + i, k[i].pk, k[i].sk);
+  const char *museums[] = {"Musée A"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN};
+  uint8_t club[32], grant_b[32], grant_v[32], req_v[32], prev[32], removal[32], act[32];
+  club_make(&n1, k, museums, roles, 1, club);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  p_member(&p, k[1].pk, "Musée B", CS_ROLE_ADMIN);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, grant_b), CS_OK);
+  p_member(&p, k[2].pk, "Musée V", CS_ROLE_ADMIN);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, grant_v), CS_OK);
+  p_request(&p, "V demande");
+  CHECK_EQ_INT(author(&n1, club, &k[2], &p, req_v), CS_OK);
+  memcpy(prev, grant_b, 32);
+  for (int i = 0; i < 4; i++) {
+    p_request(&p, "Lamport");
+    CHECK_EQ_INT(author_deps(&n1, club, &k[1], &p, (const uint8_t(*)[32])&grant_b, 1, prev), CS_OK);
+  }
+  CHECK(lamport_of(&n1, prev) > lamport_of(&n1, req_v));
+  p_member(&p, k[2].pk, "Musée V", CS_ROLE_NONE);
+  int err = author_any(&n1, club, &k[1], &p, (const uint8_t(*)[32])&grant_b, 1, removal);
+  p_member(&p, k[0].pk, "Musée A", CS_ROLE_ADMIN);
+  int act_err = author_any(&n1, club, &k[2], &p, NULL, 0, act);
+  fprintf(stderr, "admin_removed_from_apart: removal %d status %d; V's request %d; V acts %d\n", err,
+          status_of(&n1, removal), status_of(&n1, req_v), act_err);
+  CHECK(status_of(&n1, removal) != CS_OK);
+  CHECK_EQ_INT(status_of(&n1, req_v), CS_OK);
+  CHECK_EQ_INT(status_of(&n1, act), CS_OK);
+  uint8_t ids[3][32];
+  memcpy(ids[0], removal, 32);
+  memcpy(ids[1], req_v, 32);
+  memcpy(ids[2], act, 32);
+  check_orders(&n1, club, (const uint8_t(*)[32])ids, 3);
+  cs_buf_free(&p);
+  node_close(&n1);
+}
+
+/* Attack on convergence (a count that voids itself): the club votes on
+ * removing admin D; A, B and E vote yes, C votes no. Concurrently D, not
+ * having seen C's ballot, removes member C. A counts 3 yes and 0 no, C's no
+ * in its past but left out, and removes D on that count. The count holds
+ * only if C's ballot is out, which holds only if D's removal of C is in,
+ * which holds only if D was not removed, which holds only if the count does
+ * not: no fixed point. Held if every node (every delivery order, a change
+ * arriving after the rebuild included) and verify reach one verdict. */
+static void test_count_voids_itself(void) {
+  node_t n1, n2;
+  node_open(&n1);
+  node_open(&n2);
+  key_t_ k[5]; /* A, B, C, D, E */
+  for (uint32_t i = 0; i < 5; i++) key_n(1200 + i, k[i].pk, k[i].sk);
+  const char *museums[] = {"Musée A", "Musée B", "Musée C", "Musée D", "Musée E"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN, CS_ROLE_ADMIN, CS_ROLE_MEMBER, CS_ROLE_ADMIN, CS_ROLE_MEMBER};
+  /* ids: D's removal of C, C's ballot, A's, B's, E's, the count, A's removal of D. */
+  uint8_t club[32], change[32], motion[32], ids[7][32];
+  club_make(&n1, k, museums, roles, 5, club);
+  char effect[CS_GOVERNED_EFFECT_MAX + 1];
+  cs_governed_effect(effect, "remove-admin", k[3].pk);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  p_motion(&p, effect, NULL, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, motion);
+  sync_to(&n1, &n2, club);
+  p_member(&p, k[2].pk, "Musée C", CS_ROLE_NONE);
+  CHECK_EQ_INT(author(&n2, club, &k[3], &p, ids[0]), CS_OK);
+  p_vote(&p, motion, "no");
+  CHECK_EQ_INT(author(&n1, club, &k[2], &p, ids[1]), CS_OK);
+  const uint32_t yes[3] = {0, 1, 4};
+  for (uint32_t i = 0; i < 3; i++) {
+    p_vote(&p, motion, "yes");
+    CHECK_EQ_INT(author(&n1, club, &k[yes[i]], &p, ids[2 + i]), CS_OK);
+  }
+  sync_to(&n2, &n1, club); /* C's ballot is out on n1 now */
+  p_resolution(&p, motion, true, 3, 0, 0);
+  int err = author_any(&n1, club, &k[0], &p, (const uint8_t(*)[32])&ids[1], 4, ids[5]);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_member(&p, k[3].pk, "Musée D", CS_ROLE_NONE, 0);
+  uint8_t deps[2][32];
+  memcpy(deps[0], change, 32);
+  memcpy(deps[1], ids[5], 32);
+  int err2 = author_any(&n1, club, &k[0], &p, (const uint8_t(*)[32])deps, 2, ids[6]);
+  sync_to(&n1, &n2, club);
+  fprintf(stderr, "count_voids_itself: count %d, removal %d; n1", err, err2);
+  for (int i = 0; i < 7; i++) fprintf(stderr, " %d", status_of(&n1, ids[i]));
+  fprintf(stderr, "; n2");
+  for (int i = 0; i < 7; i++) fprintf(stderr, " %d", status_of(&n2, ids[i]));
+  fprintf(stderr, "\n");
+  for (int i = 0; i < 7; i++) CHECK_EQ_INT(status_of(&n1, ids[i]), status_of(&n2, ids[i]));
+  CHECK(same_digest(&n1, &n2, club));
+  /* Whatever it says, one verdict: the count and D's removal of C are not both in. */
+  CHECK(status_of(&n1, ids[0]) != CS_OK || status_of(&n1, ids[5]) != CS_OK);
+  /* A change after the rebuild: C votes again (a content change, no rebuild). */
+  uint8_t vote_c[32];
+  cs_op_id(ids[1], 0, vote_c);
+  p_revote(&p, vote_c, "abstain");
+  uint8_t again[32];
+  int err3 = author_any(&n1, club, &k[2], &p, NULL, 0, again);
+  fprintf(stderr, "count_voids_itself: C votes again: %d\n", err3);
+  check_orders(&n1, club, (const uint8_t(*)[32])ids, 7);
+  cs_resolution_t res;
+  int outcome = outcome_of(&n1, club, motion, &res);
+  cs_audit_report_t *rep = calloc(1, sizeof(*rep));
+  int verr = verify_node(&n1, club, rep);
+  fprintf(stderr, "count_voids_itself: node outcome %d; verify %d resolved %d adopted %d: %s\n", outcome, verr,
+          rep->resolved, rep->resolution.adopted, rep->why);
+  CHECK_EQ_INT(verr == CS_OK && rep->resolved, outcome != 0);
+  if (outcome) CHECK_EQ_INT(rep->resolution.adopted, outcome == 1);
+  cs_audit_report_free(rep);
+  free(rep);
+  cs_buf_free(&p);
+  node_close(&n1);
+  node_close(&n2);
+}
+
+/* The scene of a removed admin's concurrent grant (decision 59): the club
+ * removes admin D on a sound count, while D, unaware, grants a key of its
+ * own. D's grant sorts before the removal and is kept out only when the
+ * replay judges it again: every replay of this club takes two rounds. */
+typedef struct removed_s {
+  node_t n1, n2, nd; /* nd: D's node, which never hears of the removal */
+  key_t_ k[5]; /* A, B, C, D, D's key */
+  uint8_t club[32], removal[32];
+} removed_t;
+
+static void removed_make(removed_t *s, uint32_t key_base, int pump) {
+  node_open(&s->n1);
+  node_open(&s->n2);
+  node_open(&s->nd);
+  for (uint32_t i = 0; i < 5; i++) key_n(key_base + i, s->k[i].pk, s->k[i].sk);
+  const char *museums[] = {"Musée A", "Musée B", "Musée C", "Musée D"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN, CS_ROLE_ADMIN, CS_ROLE_MEMBER, CS_ROLE_ADMIN};
+  uint8_t change[32], motion[32], ballots[3][32], res[32], grant[32];
+  club_make(&s->n1, s->k, museums, roles, 4, s->club);
+  char effect[CS_GOVERNED_EFFECT_MAX + 1];
+  cs_governed_effect(effect, "remove-admin", s->k[3].pk);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  sync_to(&s->n1, &s->n2, s->club);
+  p_member(&p, s->k[4].pk, "Musée D", CS_ROLE_ADMIN);
+  CHECK_EQ_INT(author(&s->n2, s->club, &s->k[3], &p, grant), CS_OK);
+  sync_to(&s->n2, &s->nd, s->club);
+  pump_lamport(&s->n1, s->club, &s->k[0], &p, pump);
+  p_motion(&p, effect, NULL, 0);
+  CHECK_EQ_INT(author(&s->n1, s->club, &s->k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, motion);
+  for (uint32_t i = 0; i < 3; i++) {
+    p_vote(&p, motion, "yes");
+    CHECK_EQ_INT(author(&s->n1, s->club, &s->k[i], &p, ballots[i]), CS_OK);
+  }
+  p_resolution(&p, motion, true, 3, 0, 0);
+  CHECK_EQ_INT(author_deps(&s->n1, s->club, &s->k[0], &p, (const uint8_t(*)[32])ballots, 3, res), CS_OK);
+  cs_mp_write_array(&p, 1);
+  cs_op_write_member(&p, s->k[3].pk, "Musée D", CS_ROLE_NONE, 0);
+  uint8_t deps[2][32];
+  memcpy(deps[0], change, 32);
+  memcpy(deps[1], res, 32);
+  CHECK_EQ_INT(author_deps(&s->n1, s->club, &s->k[0], &p, (const uint8_t(*)[32])deps, 2, s->removal), CS_OK);
+  sync_to(&s->n1, &s->n2, s->club);
+  sync_to(&s->n2, &s->n1, s->club);
+  CHECK(status_of(&s->n1, grant) != CS_OK);
+  cs_buf_free(&p);
+}
+
+static void removed_free(removed_t *s) {
+  node_close(&s->nd);
+  node_close(&s->n1);
+  node_close(&s->n2);
+}
+
+/* Attack on bounds (a rebuild per honest member change): in a club whose
+ * history holds a removed admin's concurrent grant, every membership replay
+ * takes two rounds, since the round that keeps the grant out is not kept.
+ * The admins then admit 8 members, one change each. Held if those changes
+ * cost no rebuild of the club's state each. */
+static void test_rounds_rebuild_each_member_change(void) {
+  removed_t s;
+  removed_make(&s, 1300, 0);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  uint64_t before = cs_store_rebuilds(s.n1.s), rounds = cs_store_member_rounds(s.n1.s);
+  for (uint32_t i = 0; i < 8; i++) {
+    key_t_ m;
+    uint8_t id[32];
+    key_n(1350 + i, m.pk, m.sk);
+    p_member(&p, m.pk, "Musée M", CS_ROLE_MEMBER);
+    CHECK_EQ_INT(author(&s.n1, s.club, &s.k[0], &p, id), CS_OK);
+  }
+  uint64_t rebuilds = cs_store_rebuilds(s.n1.s) - before;
+  fprintf(stderr, "rounds_rebuild_each_member_change: 8 admissions, %llu rebuilds, %llu replay rounds\n",
+          (unsigned long long)rebuilds, (unsigned long long)(cs_store_member_rounds(s.n1.s) - rounds));
+  CHECK(rebuilds <= 1);
+  cs_buf_free(&p);
+  removed_free(&s);
+}
+
+/* Attack on bounds (a removed admin's flood): the club removes admin D at
+ * a lamport well above D's chain, which leaves D room to sign 24 member
+ * changes that sort before its removal, none of them seeing it. Each is
+ * applied in order, then kept out when judged again on the final
+ * timelines. Held if D's changes are all out and cost no rebuild each. */
+static void test_removed_admin_flood(void) {
+  removed_t s;
+  removed_make(&s, 1320, 30);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  uint64_t before = cs_store_rebuilds(s.n1.s);
+  uint8_t ids[24][32];
+  for (uint32_t i = 0; i < 24; i++) {
+    key_t_ m;
+    key_n(1370 + i, m.pk, m.sk);
+    p_member(&p, m.pk, "Musée D", CS_ROLE_MEMBER);
+    CHECK_EQ_INT(author(&s.nd, s.club, &s.k[3], &p, ids[i]), CS_OK);
+  }
+  CHECK(lamport_of(&s.nd, ids[23]) < lamport_of(&s.n1, s.removal));
+  sync_to(&s.nd, &s.n1, s.club);
+  uint64_t rebuilds = cs_store_rebuilds(s.n1.s) - before;
+  fprintf(stderr, "removed_admin_flood: 24 changes of a removed admin, %llu rebuilds\n", (unsigned long long)rebuilds);
+  for (uint32_t i = 0; i < 24; i++) CHECK(status_of(&s.n1, ids[i]) != CS_OK);
+  CHECK(rebuilds <= 2);
+  cs_buf_free(&p);
+  removed_free(&s);
+}
+
+/* Attack on the merge change (a change with no op, decision 61): a key the
+ * club never admitted signs merges over the club's heads, and a member
+ * signs one too; verify reads a bundle holding both. Held if the outsider's
+ * merges are kept out (stored, invalid) and change no state, the member's
+ * is valid and counts as nothing, every delivery order gives one digest and
+ * verify takes the bundle as a node takes the changes. */
+static void test_merge_by_outsider(void) {
+  node_t n1;
+  node_open(&n1);
+  key_t_ k[3]; /* A, C, X (outsider) */
+  for (uint32_t i = 0; i < 3; i++) key_n(1400 + i, k[i].pk, k[i].sk);
+  const char *museums[] = {"Musée A", "Musée C"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN, CS_ROLE_MEMBER};
+  uint8_t club[32], change[32], motion[32], ballots[2][32], res[32], merges[4][32];
+  club_make(&n1, k, museums, roles, 2, club);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  p_motion(&p, NULL, NULL, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, change), CS_OK);
+  cs_op_id(change, 0, motion);
+  uint8_t before[32];
+  test_digest(n1.s, club, before);
+  for (uint32_t i = 0; i < 3; i++) {
+    cs_mp_write_array(&p, 0);
+    int err = author_deps_kept(&n1, club, &k[2], &p, (const uint8_t(*)[32])&change, 1, merges[i]);
+    CHECK(err != CS_OK);
+    CHECK(status_of(&n1, merges[i]) != CS_OK);
+  }
+  cs_mp_write_array(&p, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[1], &p, merges[3]), CS_OK);
+  CHECK_EQ_INT(status_of(&n1, merges[3]), CS_OK);
+  p_vote(&p, motion, "yes");
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, ballots[0]), CS_OK);
+  p_vote(&p, motion, "yes");
+  CHECK_EQ_INT(author(&n1, club, &k[1], &p, ballots[1]), CS_OK);
+  /* The merges are no ballots: a count of three yes is refused, two holds. */
+  p_resolution(&p, motion, true, 3, 0, 0);
+  CHECK(author_any(&n1, club, &k[0], &p, NULL, 0, res) != CS_OK);
+  p_resolution(&p, motion, true, 2, 0, 0);
+  CHECK_EQ_INT(author(&n1, club, &k[0], &p, res), CS_OK);
+  check_orders(&n1, club, (const uint8_t(*)[32])merges, 4);
+  cs_audit_report_t *rep = calloc(1, sizeof(*rep));
+  int err = verify_node(&n1, club, rep);
+  fprintf(stderr, "merge_by_outsider: verify %d: %s\n", err, rep->why);
+  CHECK_EQ_INT(err, CS_OK);
+  CHECK(rep->resolved && rep->resolution.adopted && rep->resolution.yes == 2);
+  cs_audit_report_free(rep);
+  free(rep);
+  cs_buf_free(&p);
+  node_close(&n1);
+}
+
+/* Attack on bounds (an outsider's flood): in the same club, a key the club
+ * never admitted signs 24 member changes, each admitting itself as an
+ * admin. Each is refused where it comes in the order; held if none costs a
+ * rebuild of the club's state (anyone can sign them). */
+static void test_outsider_member_flood(void) {
+  removed_t s;
+  removed_make(&s, 1330, 0);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  key_t_ x;
+  key_n(1399, x.pk, x.sk);
+  uint64_t before = cs_store_rebuilds(s.n1.s);
+  for (uint32_t i = 0; i < 24; i++) {
+    uint8_t id[32];
+    p_member(&p, x.pk, "Musée X", CS_ROLE_ADMIN);
+    CHECK(author_any(&s.n1, s.club, &x, &p, NULL, 0, id) != CS_OK);
+    CHECK(status_of(&s.n1, id) != CS_OK);
+  }
+  uint64_t rebuilds = cs_store_rebuilds(s.n1.s) - before;
+  fprintf(stderr, "outsider_member_flood: 24 member changes by an outsider, %llu rebuilds\n", (unsigned long long)rebuilds);
+  CHECK_EQ_INT(rebuilds, 0);
+  cs_buf_free(&p);
+  removed_free(&s);
+}
+
 /* The attacks the rules hold against run always. The ones that still break
  * them (docs/governance.md, "Limits and known gaps") run with
  * CS_KNOWN_GAPS=1, so each gap keeps its reproduction until it is closed
@@ -979,9 +1326,15 @@ int main(void) {
   test_effect_on_winner_in_past();
   test_stale_cut_own_ballot();
   test_decision_spent_concurrently();
+  test_merge_by_outsider();
+  test_rounds_rebuild_each_member_change();
+  test_outsider_member_flood();
   const char *gaps = getenv("CS_KNOWN_GAPS");
   if (gaps && strcmp(gaps, "1") == 0) {
     test_bundle_without_concurrent_removal();
+    test_admin_removed_from_apart();
+    test_count_voids_itself();
+    test_removed_admin_flood();
   }
   TEST_SUMMARY();
 }
