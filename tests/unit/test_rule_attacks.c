@@ -45,7 +45,9 @@
  *   holds one change kept out on the final timelines made every later
  *   member change, an outsider's included, rebuild the club's state;
  * - removed_admin_flood: a removed admin's changes signed below its
- *   removal's lamport each cost a rebuild. */
+ *   removal's lamport each cost a rebuild;
+ * - replay_round_per_link: removals that each unlock the next take the
+ *   replay one round per link, on every later member change. */
 #include "tests/unit/rules_fixture.h"
 
 /* Every change of a node, as an audit bundle. */
@@ -1305,6 +1307,77 @@ static void test_outsider_member_flood(void) {
   removed_free(&s);
 }
 
+/* Attack on bounds (a replay that takes a round per link): m pairs of
+ * admins, P_k and Q_k, and P_0. Q_k removes P_k, and P_(k-1) removes Q_k,
+ * each removal signed from a past that holds neither admission (an
+ * outsider's merges raise the lamport), so no decision is asked for and
+ * every cutoff is 0; the Q's removals sort first. In order, Q_k's removal
+ * of P_k makes P_k's removal of Q_(k+1) fail, so only the first link is
+ * found out in a round: the next round lets P_1's removal in, which keeps
+ * Q_2's out, and so on, one round per pair, each round replaying the
+ * whole club. Held if the rounds of one ingest do not grow with m. */
+static uint64_t round_chain(uint32_t m, uint32_t key_base) {
+  node_t n1;
+  node_open(&n1);
+  key_t_ a, o, *pk = calloc(m + 1, sizeof(*pk)), *qk = calloc(m + 1, sizeof(*qk));
+  key_n(key_base, a.pk, a.sk);
+  key_n(key_base + 1, o.pk, o.sk);
+  for (uint32_t i = 0; i <= m; i++) {
+    key_n(key_base + 2 * i + 2, pk[i].pk, pk[i].sk);
+    key_n(key_base + 2 * i + 3, qk[i].pk, qk[i].sk);
+  }
+  const char *museums[] = {"Musée A"};
+  cs_role_t roles[] = {CS_ROLE_ADMIN};
+  uint8_t club[32], id[32], low[32], high[32];
+  club_make(&n1, &a, museums, roles, 1, club);
+  cs_buf_t p;
+  cs_buf_init(&p, CS_CHANGE_PAYLOAD_MAX);
+  for (uint32_t i = 0; i <= m; i++) {
+    p_member(&p, pk[i].pk, "Musée P", CS_ROLE_ADMIN);
+    CHECK_EQ_INT(author(&n1, club, &a, &p, id), CS_OK);
+    p_member(&p, qk[i].pk, "Musée Q", CS_ROLE_ADMIN);
+    CHECK_EQ_INT(author(&n1, club, &a, &p, id), CS_OK);
+  }
+  uint64_t grants_lamport = lamport_of(&n1, id);
+  /* The outsider's merges, on the genesis alone. */
+  memcpy(low, club, 32);
+  while (lamport_of(&n1, low) <= grants_lamport) {
+    cs_mp_write_array(&p, 0);
+    author_any(&n1, club, &o, &p, (const uint8_t(*)[32])&club, 1, low);
+  }
+  cs_mp_write_array(&p, 0);
+  author_any(&n1, club, &o, &p, (const uint8_t(*)[32])&club, 1, high);
+  for (uint32_t i = 1; i <= m; i++) {
+    cs_mp_write_array(&p, 1);
+    cs_op_write_member(&p, pk[i].pk, "Musée P", CS_ROLE_NONE, 0);
+    CHECK_EQ_INT(author_any(&n1, club, &qk[i], &p, (const uint8_t(*)[32])&low, 1, id), CS_OK);
+  }
+  uint64_t before = cs_store_member_rounds(n1.s);
+  for (uint32_t i = 1; i <= m; i++) {
+    cs_mp_write_array(&p, 1);
+    cs_op_write_member(&p, qk[i].pk, "Musée Q", CS_ROLE_NONE, 0);
+    if (i == m) before = cs_store_member_rounds(n1.s);
+    author_any(&n1, club, &pk[i - 1], &p, (const uint8_t(*)[32])&high, 1, id);
+    CHECK_EQ_INT(status_of(&n1, id), CS_OK); /* the fixed point: every P removal in, every Q one out */
+  }
+  uint64_t rounds = cs_store_member_rounds(n1.s) - before;
+  if (m <= 8) check_orders(&n1, club, NULL, 0);
+  cs_buf_free(&p);
+  free(pk);
+  free(qk);
+  node_close(&n1);
+  return rounds;
+}
+
+/* Every later member change replays the club with as many rounds, since a
+ * replay keeps nothing from the one before. */
+static void test_replay_round_per_link(void) {
+  uint64_t r4 = round_chain(4, 1500), r16 = round_chain(16, 1600);
+  fprintf(stderr, "replay_round_per_link: last removal's ingest: %llu rounds for 4 pairs, %llu for 16\n",
+          (unsigned long long)r4, (unsigned long long)r16);
+  CHECK(r16 <= r4 + 2);
+}
+
 /* The attacks the rules hold against run always. The ones that still break
  * them (docs/governance.md, "Limits and known gaps") run with
  * CS_KNOWN_GAPS=1, so each gap keeps its reproduction until it is closed
@@ -1335,6 +1408,7 @@ int main(void) {
     test_admin_removed_from_apart();
     test_count_voids_itself();
     test_removed_admin_flood();
+    test_replay_round_per_link();
   }
   TEST_SUMMARY();
 }
