@@ -70,7 +70,8 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
     return;
   }
   uint64_t created[CS_LOCAL_REFS_MAX] = {0}; /* object type created by op i, for local refs */
-  for (uint32_t index = 0; cs_op_iter_next(&it, op) == CS_OK && used < out_len; index++) {
+  uint32_t index = 0;
+  for (; cs_op_iter_next(&it, op) == CS_OK && used < out_len; index++) {
     char text[161] = "", hex[65];
     uint64_t type = 0;
     if (op->type == CS_OP_CREATE && index < CS_LOCAL_REFS_MAX) created[index] = op->obj_type;
@@ -124,6 +125,9 @@ static void describe_ops(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], const cs_
     if (n < 0) break;
     used += (size_t)n;
   }
+  /* A change with no op merges heads (docs/decisions.md, 61): say so rather
+   * than print nothing. */
+  if (index == 0) snprintf(out, out_len, "merged heads (no change to the club)");
   free(op);
 }
 
