@@ -129,6 +129,12 @@ const char *cli_next(cli_args_t *args) {
 int cli_no_more(cli_t *cli, cli_args_t *args, const char *usage) {
   (void)cli;
   if (args->argc == 0) return CLI_OK;
+  /* A family's whole usage is too long for one line: its page has it. */
+  if (strstr(usage, " | ")) {
+    size_t family = strcspn(usage, " ");
+    return cli_fail(CLI_USAGE, "unexpected argument '%s'; see 'clubsync %.*s --help'", args->argv[0], (int)family,
+                    usage);
+  }
   return cli_fail(CLI_USAGE, "unexpected argument '%s'; usage: clubsync %s", args->argv[0], usage);
 }
 

@@ -226,6 +226,18 @@ bool cli_merged_into(const uint8_t request[CS_ID_LEN], uint8_t into[CS_ID_LEN], 
  * ({running, pid, listen}), and every connection and the latest sync. */
 json_t *cli_network_status(cli_t *cli, json_t *clubs, json_t **connections, json_t **last_sync);
 
+/* Help (tools/help.c): the global page, and one command family's page
+ * (usage, options, an example); cli_help_known tells a family's name. */
+void cli_help_global(FILE *out);
+int cli_help_family(const char *name);
+bool cli_help_known(const char *name);
+/* A mistyped command: one line, exit 2, with "did you mean" when a known
+ * word is at most two edits away. family is "command" for the top level,
+ * else the family ("request"), whose subcommands `known` lists (NULL-ended). */
+int cli_fail_unknown(const char *family, const char *word, const char *const *known);
+/* A family given without its subcommand: one line listing them. */
+int cli_fail_no_sub(const char *family, const char *const *known);
+
 /* Command families. */
 int cmd_init(cli_t *cli, cli_args_t *args);
 int cmd_whoami(cli_t *cli, cli_args_t *args);
@@ -252,5 +264,7 @@ int cmd_motion(cli_t *cli, cli_args_t *args); /* tools/cmd_motion.c */
 int cmd_audit_bundle(cli_t *cli, cli_args_t *args); /* tools/cmd_motion.c */
 int cmd_verify(cli_t *cli, cli_args_t *args); /* tools/cmd_motion.c */
 int cmd_bench(cli_t *cli, cli_args_t *args); /* tools/cmd_bench.c */
+int cmd_backup(cli_t *cli, cli_args_t *args); /* tools/cmd_backup.c */
+int cmd_restore(cli_t *cli, cli_args_t *args); /* tools/cmd_backup.c */
 
 #endif

@@ -410,7 +410,9 @@ static int campaign_set_phase(cli_t *cli, cli_args_t *args, bool close) {
   const char *phase = close ? "closed" : cli_next(args);
   int code = cli_no_more(cli, args, campaign_usage);
   if (code) return code;
-  if (!campaign_arg || !phase) return cli_fail(CLI_USAGE, "usage: clubsync %s", campaign_usage);
+  if (!campaign_arg || !phase)
+    return cli_fail(CLI_USAGE, close ? "campaign close needs the CAMPAIGN"
+                                     : "campaign phase needs the CAMPAIGN and a PHASE: submission, review, vote or sent");
   if (!close && (strcmp(phase, "closed") == 0 ||
                  !cs_status_in(cs_campaign_phases, (cs_span_t){(const uint8_t *)phase, strlen(phase)})))
     return cli_fail(CLI_USAGE, "a phase is submission, review, vote or sent ('campaign close' freezes the results)");
@@ -473,15 +475,16 @@ static int campaign_set_phase(cli_t *cli, cli_args_t *args, bool close) {
 }
 
 int cmd_campaign(cli_t *cli, cli_args_t *args) {
+  static const char *const subs[] = {"open", "list", "vote", "results", "close", "phase", NULL};
   const char *sub = cli_next(args);
-  if (!sub) return cli_fail(CLI_USAGE, "usage: clubsync %s", campaign_usage);
+  if (!sub) return cli_fail_no_sub("campaign", subs);
   if (strcmp(sub, "open") == 0) return campaign_open(cli, args);
   if (strcmp(sub, "list") == 0) return campaign_list(cli, args);
   if (strcmp(sub, "vote") == 0) return campaign_vote(cli, args);
   if (strcmp(sub, "results") == 0) return campaign_results(cli, args);
   if (strcmp(sub, "close") == 0) return campaign_set_phase(cli, args, true);
   if (strcmp(sub, "phase") == 0) return campaign_set_phase(cli, args, false);
-  return cli_fail(CLI_USAGE, "unknown campaign command '%s'; usage: clubsync %s", sub, campaign_usage);
+  return cli_fail_unknown("campaign", sub, subs);
 }
 
 /* report ------------------------------------------------------------------ */

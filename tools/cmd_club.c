@@ -144,14 +144,15 @@ static int club_use(cli_t *cli, cli_args_t *args) {
 }
 
 int cmd_club(cli_t *cli, cli_args_t *args) {
+  static const char *const subs[] = {"create", "list", "use", "invite", "join", NULL};
   const char *sub = cli_next(args);
-  if (sub && strcmp(sub, "create") == 0) return club_create(cli, args);
+  if (!sub) return cli_fail_no_sub("club", subs);
+  if (strcmp(sub, "create") == 0) return club_create(cli, args);
   if (sub && strcmp(sub, "list") == 0) return club_list(cli, args);
   if (sub && strcmp(sub, "use") == 0) return club_use(cli, args);
   if (sub && strcmp(sub, "invite") == 0) return cmd_club_invite(cli, args);
   if (sub && strcmp(sub, "join") == 0) return cmd_club_join(cli, args);
-  return cli_fail(CLI_USAGE, "usage: clubsync club create NAME [--software S] | club list | club use NAME|ID | "
-                             "club invite [--role R] | club join CODE");
+  return cli_fail_unknown("club", sub, subs);
 }
 
 /* Finds a member museum whose name folds like a new one (case, accents,
@@ -302,10 +303,11 @@ static int member_list(cli_t *cli, cli_args_t *args) {
 }
 
 int cmd_member(cli_t *cli, cli_args_t *args) {
+  static const char *const subs[] = {"add", "remove", "list", NULL};
   const char *sub = cli_next(args);
-  if (sub && strcmp(sub, "add") == 0) return member_write(cli, args, false);
+  if (!sub) return cli_fail_no_sub("member", subs);
+  if (strcmp(sub, "add") == 0) return member_write(cli, args, false);
   if (sub && strcmp(sub, "remove") == 0) return member_write(cli, args, true);
   if (sub && strcmp(sub, "list") == 0) return member_list(cli, args);
-  return cli_fail(CLI_USAGE, "usage: clubsync member add KEY --museum NAME --role ROLE [--new-museum] | member remove "
-                             "KEY | member list");
+  return cli_fail_unknown("member", sub, subs);
 }

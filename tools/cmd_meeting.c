@@ -98,7 +98,8 @@ static int objects_show(cli_t *cli, cli_args_t *args, uint64_t type, const char 
   const char *arg = cli_next(args);
   int code = cli_no_more(cli, args, usage);
   if (code) return code;
-  if (!arg) return cli_fail(CLI_USAGE, "usage: clubsync %s", usage);
+  if (!arg) return cli_fail(CLI_USAGE, "%s show needs the ID of one (see 'clubsync %s list')", cli_type_name(type),
+                            type == CS_OBJ_DOCUMENT ? "doc" : "meeting");
   cs_txn_t txn;
   uint8_t club[CS_ID_LEN], id[CS_ID_LEN];
   cs_object_t obj;
@@ -240,8 +241,12 @@ static int meeting_add(cli_t *cli, cli_args_t *args) {
 }
 
 int cmd_meeting(cli_t *cli, cli_args_t *args) {
+  static const char *const subs[] = {"add", "list", "show", "status", "attend", "agenda", "action", "minutes", NULL};
   const char *sub = cli_next(args);
-  if (!sub) return cli_fail(CLI_USAGE, "usage: clubsync %s", meeting_usage);
+  if (!sub) return cli_fail_no_sub("meeting", subs);
+  bool known = false;
+  for (size_t i = 0; subs[i]; i++) known = known || strcmp(sub, subs[i]) == 0;
+  if (!known) return cli_fail_unknown("meeting", sub, subs);
   if (strcmp(sub, "add") == 0) return meeting_add(cli, args);
   if (strcmp(sub, "list") == 0) return objects_list(cli, args, CS_OBJ_MEETING, meeting_usage);
   if (strcmp(sub, "show") == 0) return objects_show(cli, args, CS_OBJ_MEETING, meeting_usage);
@@ -249,7 +254,7 @@ int cmd_meeting(cli_t *cli, cli_args_t *args) {
   const char *arg = cli_next(args), *value = cli_next(args);
   int code = cli_no_more(cli, args, meeting_usage);
   if (code) return code;
-  if (!arg) return cli_fail(CLI_USAGE, "usage: clubsync %s", meeting_usage);
+  if (!arg) return cli_fail(CLI_USAGE, "meeting %s needs the meeting's ID (see 'clubsync meeting --help')", sub);
   cs_buf_t element;
   cs_buf_init(&element, CS_ELEMENT_MAX);
   if (strcmp(sub, "status") == 0) {
@@ -265,7 +270,8 @@ int cmd_meeting(cli_t *cli, cli_args_t *args) {
                         NULL, "Your museum is listed as present.");
   } else if (strcmp(sub, "agenda") == 0 || strcmp(sub, "minutes") == 0) {
     bool agenda = strcmp(sub, "agenda") == 0;
-    if (!value) return cli_fail(CLI_USAGE, "usage: clubsync %s", meeting_usage);
+    if (!value)
+      return cli_fail(CLI_USAGE, "meeting %s needs the meeting's ID and the %s's ID", sub, agenda ? "request" : "document");
     if (!(code = id_element(cli, value, agenda ? CS_OBJ_REQUEST : CS_OBJ_DOCUMENT, &element)))
       code = object_write(cli, arg, CS_OBJ_MEETING, agenda ? CS_F_MEETING_AGENDA : CS_F_MEETING_MINUTES, NULL,
                           cs_buf_span(&element), NULL, agenda ? "Added to the agenda." : "Minutes linked.");
@@ -345,8 +351,9 @@ static int doc_write_with(cli_t *cli, cli_args_t *args, bool add, const char *bo
 }
 
 int cmd_doc(cli_t *cli, cli_args_t *args) {
+  static const char *const subs[] = {"add", "edit", "list", "show", "status", NULL};
   const char *sub = cli_next(args);
-  if (!sub) return cli_fail(CLI_USAGE, "usage: clubsync %s", doc_usage);
+  if (!sub) return cli_fail_no_sub("doc", subs);
   if (strcmp(sub, "add") == 0) return doc_write(cli, args, true);
   if (strcmp(sub, "edit") == 0) return doc_write(cli, args, false);
   if (strcmp(sub, "list") == 0) return objects_list(cli, args, CS_OBJ_DOCUMENT, doc_usage);
@@ -361,5 +368,5 @@ int cmd_doc(cli_t *cli, cli_args_t *args) {
     return object_write(cli, arg, CS_OBJ_DOCUMENT, CS_F_DOC_STATUS, status, (cs_span_t){0}, motion_arg,
                         "Status changed.");
   }
-  return cli_fail(CLI_USAGE, "unknown doc command '%s'; usage: clubsync %s", sub, doc_usage);
+  return cli_fail_unknown("doc", sub, subs);
 }

@@ -335,14 +335,15 @@ static int motion_list(cli_t *cli, cli_args_t *args) {
 }
 
 int cmd_motion(cli_t *cli, cli_args_t *args) {
+  static const char *const subs[] = {"propose", "vote", "resolve", "show", "list", NULL};
   const char *sub = cli_next(args);
-  if (!sub) return cli_fail(CLI_USAGE, "usage: clubsync %s", motion_usage);
+  if (!sub) return cli_fail_no_sub("motion", subs);
   if (strcmp(sub, "propose") == 0) return motion_propose(cli, args);
   if (strcmp(sub, "vote") == 0) return motion_vote(cli, args);
   if (strcmp(sub, "resolve") == 0) return motion_resolve(cli, args);
   if (strcmp(sub, "show") == 0) return motion_show(cli, args);
   if (strcmp(sub, "list") == 0) return motion_list(cli, args);
-  return cli_fail(CLI_USAGE, "unknown motion command '%s'; usage: clubsync %s", sub, motion_usage);
+  return cli_fail_unknown("motion", sub, subs);
 }
 
 /* audit-bundle ------------------------------------------------------------- */

@@ -474,12 +474,13 @@ int cmd_peer(cli_t *cli, cli_args_t *args) {
   const char *sub = cli_next(args);
   bool add = sub && strcmp(sub, "add") == 0, remove_peer = sub && strcmp(sub, "remove") == 0;
   bool list = sub && strcmp(sub, "list") == 0;
-  if (!add && !remove_peer && !list)
-    return cli_fail(CLI_USAGE, "usage: clubsync [--club NAME|ID] peer add HOST:PORT | peer remove HOST:PORT | peer list");
+  static const char *const subs[] = {"add", "remove", "list", NULL};
+  if (!sub) return cli_fail_no_sub("peer", subs);
+  if (!add && !remove_peer && !list) return cli_fail_unknown("peer", sub, subs);
   const char *address = list ? NULL : cli_next(args);
   int code = cli_no_more(cli, args, add ? "peer add HOST:PORT" : remove_peer ? "peer remove HOST:PORT" : "peer list");
   if (code) return code;
-  if (!list && !address) return cli_fail(CLI_USAGE, "peer %s needs the peer's IP:PORT", sub);
+  if (!list && !address) return cli_fail(CLI_USAGE, "peer %s needs the peer's HOST:PORT", sub);
   if ((code = cli_open(cli, false))) return code;
   net_migrate_peers(cli);
   uint8_t club[CS_ID_LEN], netkey[32];

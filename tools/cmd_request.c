@@ -471,6 +471,27 @@ static json_t *field_values(const cs_object_t *obj, uint64_t field) {
   return values;
 }
 
+/* The command that overwrites a field, which is how a person resolves a
+ * conflict on it: each field is written by one command only. */
+static const char *conflict_fix(const char *field) {
+  static const struct {
+    const char *field, *command;
+  } fixes[] = {{"status", "request status ID STATUS"},
+               {"status_note", "request status ID STATUS --note TEXT"},
+               {"vendor_answer", "request answer ID --answer TEXT"},
+               {"vendor_estimate", "request answer ID --estimate E"},
+               {"target_version", "request answer ID --target V"},
+               {"delivered_version", "request answer ID --delivered V"},
+               {"title", "request edit ID --title T"},
+               {"body", "request edit ID --body B"},
+               {"module", "request edit ID --module M"},
+               {"kind", "request edit ID --kind K"},
+               {"story", "request edit ID --story S"}};
+  for (size_t i = 0; i < CS_ARRAY_LEN(fixes); i++)
+    if (strcmp(fixes[i].field, field) == 0) return fixes[i].command;
+  return "request edit ID";
+}
+
 static int request_show(cli_t *cli, cli_args_t *args) {
   const char *arg = cli_next(args);
   int code = cli_no_more(cli, args, request_usage);
@@ -563,7 +584,8 @@ static int request_show(cli_t *cli, cli_args_t *args) {
     printf("\n  CONFLICT on %s: museums wrote different values at the same time:\n", field);
     json_t *val;
     json_array_foreach(values, i, val) printf("    %s %s\n", i == 0 ? "*" : "-", json_string_value(val));
-    printf("  (* is shown for now; 'clubsync request edit' with the right value resolves it for everyone)\n");
+    printf("  (* is shown for now; 'clubsync %s' with the right value resolves it for everyone)\n",
+           conflict_fix(field));
   }
   json_t *c;
   json_array_foreach(json_object_get(doc, "comments"), i, c) {
@@ -835,8 +857,11 @@ static int request_comment_with(cli_t *cli, cli_args_t *args, const char *sub, c
 }
 
 int cmd_request(cli_t *cli, cli_args_t *args) {
+  static const char *const subs[] = {"add",    "list",      "show",  "edit",    "status",       "answer",
+                                     "support", "unsupport", "merge", "comment", "comment-edit", "comment-delete",
+                                     NULL};
   const char *sub = cli_next(args);
-  if (!sub) return cli_fail(CLI_USAGE, "usage: clubsync %s", request_usage);
+  if (!sub) return cli_fail_no_sub("request", subs);
   if (strcmp(sub, "add") == 0) return request_add(cli, args);
   if (strcmp(sub, "list") == 0) return request_list(cli, args);
   if (strcmp(sub, "show") == 0) return request_show(cli, args);
@@ -848,5 +873,5 @@ int cmd_request(cli_t *cli, cli_args_t *args) {
   if (strcmp(sub, "merge") == 0) return request_merge(cli, args);
   if (strcmp(sub, "comment") == 0 || strcmp(sub, "comment-edit") == 0 || strcmp(sub, "comment-delete") == 0)
     return request_comment(cli, args, sub);
-  return cli_fail(CLI_USAGE, "unknown request command '%s'; usage: clubsync %s", sub, request_usage);
+  return cli_fail_unknown("request", sub, subs);
 }

@@ -30,7 +30,7 @@ expect_code "peer remove" 0 cs --home "$WORK/a" peer remove 192.0.2.10:7450
 expect_eq "no peer left" "$(cs --home "$WORK/a" peer list | grep -c 192.0.2.10 || true)" 0
 expect_code "peer remove of no peer" 4 cs --home "$WORK/a" peer remove 192.0.2.10:7450
 expect_code "peer remove without an address" 2 cs --home "$WORK/a" peer remove
-grep -q "^peer .*remove IP:PORT" <(cs --help) && ok || fail "--help lists peer remove"
+grep -q "^peer .*remove HOST:PORT" <(cs --help) && ok || fail "--help lists peer remove"
 for bad in nope 127.0.0.1:99999 127.0.0.1:port :7450; do
   expect_code "--listen $bad" 2 timeout 10 "$CLUBSYNC" --home "$WORK/a" serve --listen "$bad"
   [ "$(wc -l <"$WORK/last.err")" == 1 ] && grep -q '^clubsync: error: --listen' "$WORK/last.err" && ok ||
