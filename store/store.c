@@ -148,6 +148,10 @@ void cs_store_abort(cs_txn_t *txn) {
   txn->txn = NULL;
 }
 
+int cs_store_copy(cs_store_t *store, int fd) {
+  return cs__mdb_err(mdb_env_copyfd2(store->env, fd, MDB_CP_COMPACT));
+}
+
 uint64_t cs_store_last_txnid(cs_store_t *store) {
   MDB_envinfo info;
   if (mdb_env_info(store->env, &info)) return 0;

@@ -63,6 +63,11 @@ int cs_store_begin(cs_store_t *store, bool write, cs_txn_t *txn) CS_MUST_USE;
  * club's state first, inside the same transaction. */
 int cs_store_commit(cs_txn_t *txn) CS_MUST_USE;
 void cs_store_abort(cs_txn_t *txn);
+/* Writes a compacted copy of the whole environment (data.mdb) to fd, as one
+ * read transaction sees it: LMDB's own copy (mdb_env_copyfd2 with
+ * MDB_CP_COMPACT), which writers of this or another process do not wait
+ * for. fd must be a fresh regular file: the copy seeks back to its start. */
+int cs_store_copy(cs_store_t *store, int fd) CS_MUST_USE;
 /* LMDB's id of the last committed write transaction, for change watching. */
 uint64_t cs_store_last_txnid(cs_store_t *store);
 
