@@ -112,6 +112,10 @@ typedef struct peer_slot_s {
   uv_timer_t retry;
   uint32_t backoff_ms;
   bool finished; /* once: synced or failed for good */
+  /* The host is looked up each time it is dialed (a name may move); the
+   * addresses found are tried in turn before the backoff. */
+  uv_getaddrinfo_t *resolving;
+  struct addrinfo *addrs, *next_addr;
 } peer_slot_t;
 
 struct cs_node_s {
@@ -1088,6 +1092,11 @@ static void on_connection(uv_stream_t *server, int status) {
   if (conn_write_raw(c, node->cfg->secret_key + 32, 32) != CS_OK) conn_close(c, "cannot write");
 }
 
+static void peer_forget_addrs(peer_slot_t *p) {
+  if (p->addrs) uv_freeaddrinfo(p->addrs);
+  p->addrs = p->next_addr = NULL;
+}
+
 static void on_connect(uv_connect_t *req, int status) {
   conn_t *c = req->data;
   free(req);
@@ -1096,23 +1105,80 @@ static void on_connect(uv_connect_t *req, int status) {
     conn_close(c, NULL);
     return;
   }
+  /* Reached: the next dial looks the host up again. */
+  if (c->peer_slot >= 0) peer_forget_addrs(&c->node->peers[c->peer_slot]);
   c->phase = PHASE_GREETING;
   conn_started(c);
 }
 
 /* Dialing and reconnecting --------------------------------------------- */
 
-static void peer_dial(cs_node_t *node, int slot) {
+static void peer_dial(cs_node_t *node, int slot);
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  cs_node_t *node = req->loop->data;
+  int slot = (int)(intptr_t)req->data;
   peer_slot_t *p = &node->peers[slot];
-  if (node->stopping || p->conn || p->finished) return;
-  struct sockaddr_storage addr;
-  if (uv_ip4_addr(p->host, p->port, (struct sockaddr_in *)&addr) != 0 &&
-      uv_ip6_addr(p->host, p->port, (struct sockaddr_in6 *)&addr) != 0) {
-    node_log(node, CS_LOG_ERROR, "%s is not an IP address; give peers as IP:PORT", p->host);
-    p->finished = true;
-    snprintf(node->result->reason, sizeof(node->result->reason), "%s is not an IP address", p->host);
+  p->resolving = NULL;
+  free(req);
+  if (node->stopping || status == UV_ECANCELED) {
+    if (res) uv_freeaddrinfo(res);
     return;
   }
+  if (status < 0 || !res) {
+    if (res) uv_freeaddrinfo(res);
+    /* sync says it once, as its error; serve logs it and tries again later. */
+    node_log(node, node->cfg->once ? CS_LOG_INFO : CS_LOG_ERROR, "cannot find the host %s (%s); check its spelling, "
+             "and that this machine's DNS settings (or /etc/hosts) know it; trying again later", p->host,
+             status < 0 ? uv_strerror(status) : "no address");
+    if (node->cfg->once) {
+      p->finished = true;
+      snprintf(node->result->reason, sizeof(node->result->reason),
+               "cannot find the host %s (%s); check its spelling, and that this machine's DNS settings (or "
+               "/etc/hosts) know it", p->host, status < 0 ? uv_strerror(status) : "no address");
+      node_maybe_finish(node);
+    } else {
+      peer_schedule(node, slot);
+    }
+    return;
+  }
+  peer_forget_addrs(p);
+  p->addrs = p->next_addr = res;
+  peer_dial(node, slot);
+}
+
+static void peer_dial(cs_node_t *node, int slot) {
+  peer_slot_t *p = &node->peers[slot];
+  if (node->stopping || p->conn || p->finished || p->resolving) return;
+  if (!p->next_addr) {
+    /* uv_getaddrinfo resolves on libuv's thread pool: a slow DNS server
+     * never stalls the other connections. An IP address resolves at once. */
+    uv_getaddrinfo_t *req = malloc(sizeof(*req));
+    char port[8];
+    snprintf(port, sizeof(port), "%d", p->port);
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    if (!req) return;
+    req->data = (void *)(intptr_t)slot;
+    p->resolving = req;
+    int rc = uv_getaddrinfo(&node->loop, req, on_resolved, p->host, port, &hints);
+    if (rc != 0) {
+      p->resolving = NULL;
+      free(req);
+      node_log(node, CS_LOG_ERROR, "cannot look up the host %s: %s", p->host, uv_strerror(rc));
+      peer_schedule(node, slot);
+    }
+    return;
+  }
+  struct sockaddr_storage addr;
+  memset(&addr, 0, sizeof(addr));
+  memcpy(&addr, p->next_addr->ai_addr,
+         p->next_addr->ai_addrlen < sizeof(addr) ? p->next_addr->ai_addrlen : sizeof(addr));
+  p->next_addr = p->next_addr->ai_next;
+  if (!p->next_addr) peer_forget_addrs(p);
   conn_t *c = conn_new(node, true, slot);
   if (!c) return;
   snprintf(c->address, sizeof(c->address), "%s:%d", p->host, p->port);
@@ -1137,6 +1203,11 @@ static void on_retry(uv_timer_t *t) {
 static void peer_schedule(cs_node_t *node, int slot) {
   peer_slot_t *p = &node->peers[slot];
   if (p->finished || node->stopping) return;
+  /* The host's next address first ("localhost" is ::1, then 127.0.0.1). */
+  if (p->next_addr) {
+    peer_dial(node, slot);
+    return;
+  }
   if (node->cfg->once && p->backoff_ms >= 4 * CS_NODE_BACKOFF_MIN_MS) {
     p->finished = true;
     snprintf(node->result->reason, sizeof(node->result->reason),
@@ -1185,7 +1256,10 @@ static void node_stop(cs_node_t *node) {
   if (node->stopping) return;
   node->stopping = true;
   for (int i = 0; i < node->conn_count; i++) conn_close(node->conns[i], NULL);
-  for (uint32_t i = 0; i < node->cfg->peer_count; i++) uv_timer_stop(&node->peers[i].retry);
+  for (uint32_t i = 0; i < node->cfg->peer_count; i++) {
+    uv_timer_stop(&node->peers[i].retry);
+    if (node->peers[i].resolving) uv_cancel((uv_req_t *)node->peers[i].resolving);
+  }
   uv_timer_stop(&node->poll);
   uv_prepare_stop(&node->turn);
   if (node->listening) uv_close((uv_handle_t *)&node->listener, NULL);
@@ -1322,6 +1396,7 @@ done:
   uv_walk(&node->loop, close_walk, NULL);
   uv_run(&node->loop, UV_RUN_DEFAULT);
   uv_loop_close(&node->loop);
+  for (uint32_t i = 0; i < CS_NODE_PEERS_MAX; i++) peer_forget_addrs(&node->peers[i]);
   if (cfg->status_path) remove(cfg->status_path);
   if (node->netkeys) sodium_free(node->netkeys);
   free(node);

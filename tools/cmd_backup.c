@@ -143,7 +143,7 @@ int cmd_backup(cli_t *cli, cli_args_t *args) {
     size_t n = strlen(e->d_name);
     if (n != 64 + 7 || strcmp(e->d_name + 64, ".netkey") != 0) continue;
     char name[128];
-    snprintf(name, sizeof(name), "keys/%s", e->d_name);
+    snprintf(name, sizeof(name), "keys/%.71s", e->d_name);
     bad = backup_home_file(&out, cli, name) != 0;
     snprintf(name, sizeof(name), "clubs/%.64s/", e->d_name);
     backup_header(&out, name, 0, true);
