@@ -664,8 +664,28 @@ int cli_commit(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, uin
   return cli_commit_deps(cli, club, payload, NULL, 0, change_id, what);
 }
 
+int cli_restored_guard(const cli_t *cli, const uint8_t club[CS_ID_LEN]) {
+  char hex[65], marker[4400], synced[4400];
+  cs_hex32(club, hex);
+  snprintf(marker, sizeof(marker), "%s/clubs/%s/restored", cli->home, hex);
+  snprintf(synced, sizeof(synced), "%s/clubs/%s/last-sync", cli->home, hex);
+  struct stat m, s;
+  if (stat(marker, &m) != 0) return CLI_OK;
+  if (stat(synced, &s) == 0 && (s.st_mtim.tv_sec > m.st_mtim.tv_sec ||
+                                (s.st_mtim.tv_sec == m.st_mtim.tv_sec && s.st_mtim.tv_nsec >= m.st_mtim.tv_nsec)))
+    return CLI_OK;
+  return cli_fail(CLI_DENIED, "this node was restored from a backup and has not synced club %.8s since: sync it "
+                              "first ('clubsync sync HOST:PORT' or serve), so that it does not sign again what it "
+                              "signed after the backup, a fork that would freeze its key (docs/backup.md)", hex);
+}
+
 int cli_commit_deps(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, const uint8_t (*deps)[CS_ID_LEN],
                     uint32_t dep_count, uint8_t change_id[CS_ID_LEN], const char *what) {
+  int code = cli_restored_guard(cli, club);
+  if (code) {
+    cs_buf_free(payload);
+    return code;
+  }
   int err = payload->failed ? CS_ETOOBIG : cli_author_deps(cli, club, cs_buf_span(payload), deps, dep_count, change_id);
   cs_buf_free(payload);
   /* Each text was checked against its own limit first: this is their sum. */

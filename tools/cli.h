@@ -135,6 +135,12 @@ int cli_begin_write(cli_t *cli, cs_txn_t *txn, uint8_t club[CS_ID_LEN], unsigned
 #define CLI_ROLES_CLUB ((1u << CS_ROLE_ADMIN) | (1u << CS_ROLE_MEMBER))
 #define CLI_ROLES_ANY (CLI_ROLES_CLUB | (1u << CS_ROLE_OBSERVER) | (1u << CS_ROLE_VENDOR))
 
+/* A node restored from a backup (docs/backup.md) signs nothing in a club
+ * until a session of that club has caught up with a peer since the restore:
+ * restore leaves clubs/<id>/restored, and sync and serve write last-sync when
+ * a session catches up. Prints why and returns CLI_DENIED, else CLI_OK. */
+int cli_restored_guard(const cli_t *cli, const uint8_t club[CS_ID_LEN]);
+
 /* Signs and commits a payload built by a command, then frees it; prints the
  * error (naming `what`) on failure. */
 int cli_commit(cli_t *cli, const uint8_t club[CS_ID_LEN], cs_buf_t *payload, uint8_t change_id[CS_ID_LEN],

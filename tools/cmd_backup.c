@@ -286,6 +286,16 @@ int cmd_restore(cli_t *cli, cli_args_t *args) {
     }
     size_t pad = (size_t)(size % BACKUP_BLOCK);
     if (!problem && pad && fread(buf, 1, BACKUP_BLOCK - pad, in) != BACKUP_BLOCK - pad) problem = "it ends early";
+    /* A club this node can sync waits for a sync before it signs. */
+    if (!problem && strncmp(name, "keys/", 5) == 0 && strlen(name) == 5 + 64 + 7) {
+      char marker[4400];
+      snprintf(marker, sizeof(marker), "%s/clubs", cli->home);
+      if (mkdir(marker, 0700) != 0 && errno != EEXIST) problem = strerror(errno);
+      snprintf(marker, sizeof(marker), "%s/clubs/%.64s", cli->home, name + 5);
+      if (mkdir(marker, 0700) != 0 && errno != EEXIST) problem = strerror(errno);
+      snprintf(marker, sizeof(marker), "%s/clubs/%.64s/restored", cli->home, name + 5);
+      if (!problem && cli_write_private(marker, "", 0) != 0) problem = strerror(errno);
+    }
     seen_manifest = seen_manifest || manifest;
     seen_identity = seen_identity || strcmp(name, "identity") == 0;
     seen_store = seen_store || strcmp(name, BACKUP_STORE) == 0;
@@ -302,9 +312,9 @@ int cmd_restore(cli_t *cli, cli_args_t *args) {
   char hex[65];
   cs_hex32(cli->secret_key + 32, hex);
   printf("Restored the node of %s (key %.16s…) into %s.\n"
-         "Before anyone writes with it, sync it with a peer ('clubsync sync HOST:PORT', or 'serve'): it then "
-         "fetches the changes it signed after this backup was made, if a peer has them. A change signed "
-         "again in their place would be a fork, which freezes this key in the club.\n",
+         "It signs nothing in a club until it has synced that club with a peer ('clubsync sync HOST:PORT', or "
+         "'serve'): it then fetches the changes it signed after this backup was made, if a peer has them. A "
+         "change signed again in their place would be a fork, which freezes this key in the club.\n",
          cli->museum, hex, cli->home);
   return CLI_OK;
 }

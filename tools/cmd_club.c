@@ -241,6 +241,8 @@ static int member_write(cli_t *cli, cli_args_t *args, bool remove) {
   cs_store_abort(&txn);
   if (remove && !known) return cli_fail(CLI_NOTFOUND, "%s is not a member of this club", key_hex);
 
+  code = cli_restored_guard(cli, club);
+  if (code) return code;
   cs_buf_t payload;
   cs_buf_init(&payload, CS_CHANGE_PAYLOAD_MAX);
   cs_mp_write_array(&payload, 1);

@@ -43,10 +43,19 @@ expect_eq "digest of the restored node" "$(digest_of rest)" "$(digest_of b)"
 expect_eq "status of the restored node" "$(counts rest)" "$(counts b)"
 expect_eq "the default club" "$(cat "$WORK/rest/default-club" 2>/dev/null)" "$(cat "$WORK/b/default-club" 2>/dev/null)"
 
-# 3. A node restored from a backup taken under load syncs on to the club's state.
+# 3. A node restored from a backup taken under load signs nothing before it
+#    has synced (it would sign again the seqs it used since), then syncs on
+#    to the club's state and writes without a fork.
 stop_node b
+expect_code "a restored node refuses to sign before a sync" 3 cs --home "$WORK/r1" request add --title "Trop tôt"
+grep -q "restored from a backup" "$WORK/last.err" && ok || fail "the refusal says why: $(cat "$WORK/last.err")"
+expect_code "member add is refused too" 3 cs --home "$WORK/r1" member add "$(key_of a)" --museum "Musée a" --role member
 expect_code "the restored node syncs" 0 cs --home "$WORK/r1" sync "127.0.0.1:$(port_of a)"
 expect_eq "digest after the sync" "$(digest_of r1)" "$(digest_of a)"
+expect_code "then it writes" 0 cs --home "$WORK/r1" request add --title "Après la restauration"
+expect_code "and a takes it" 0 cs --home "$WORK/r1" sync "127.0.0.1:$(port_of a)"
+expect_eq "no fork at a" "$(cs --home "$WORK/a" status --json | json 'd["clubs"][0]["forks_count"]')" 0
+expect_eq "digest after the write" "$(digest_of r1)" "$(digest_of a)"
 
 # 4. The layout (docs/backup.md): a tar archive, owner-only files, that
 #    `tar -xf` also restores by hand.
