@@ -11,8 +11,10 @@
 /* 3: the causal-past index (store/past.c). A store of schema 2 is brought
  * to 3 when opened: the index is computed and every club re-derived.
  * 4: the fork evidence index (store/evidence.c), computed when a store of
- * schema 2 or 3 is opened. */
-#define CS_SCHEMA_VERSION 4
+ * schema 2 or 3 is opened.
+ * 5: the pending changes indexed by author, with their counts and bytes
+ * (store/pending.c), computed when a store of schema 2 to 4 is opened. */
+#define CS_SCHEMA_VERSION 5
 
 int cs__mdb_err(int rc) {
   switch (rc) {
@@ -32,12 +34,15 @@ static int cs__rederive_club(const cs_club_info_t *club, void *ctx) {
 
 /* Schema 2 to 3: index every change's causal past, then re-derive each
  * club, so its state follows the rules that read that past. Schema 3 to 4:
- * index the fork evidence by author (the state does not change). */
+ * index the fork evidence by author (the state does not change). Schema 4
+ * to 5: index the pending changes by author and count them, then apply
+ * the pending bounds. */
 static int cs__schema_upgrade(cs_store_t *s, MDB_txn *mdb_txn, uint8_t from) {
   cs_txn_t txn = {.store = s, .txn = mdb_txn, .write = true};
   int err = from < 3 ? cs__past_backfill(&txn) : CS_OK;
   if (!err && from < 3) err = cs_store_clubs(&txn, cs__rederive_club, &txn);
-  if (!err) err = cs__evidence_backfill(&txn);
+  if (!err && from < 4) err = cs__evidence_backfill(&txn);
+  if (!err) err = cs__pending_backfill(&txn);
   uint8_t version = CS_SCHEMA_VERSION;
   MDB_val k = cs__val("schema", 6), v = cs__val(&version, 1);
   if (!err) err = cs__mdb_err(mdb_put(mdb_txn, s->meta, &k, &v, 0));
@@ -79,6 +84,7 @@ int cs_store_open(const char *dir, cs_store_t **out) {
       {"memberops", &s->memberops, 0}, {"forks", &s->forks, 0},
       {"arrivals", &s->arrivals, 0}, {"authors", &s->authors, 0},
       {"pasts", &s->pasts, 0},       {"evidence", &s->evidence, 0},
+      {"pending_author", &s->pending_author, 0}, {"pending_keys", &s->pending_keys, 0},
   };
   for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++)
     if ((rc = mdb_dbi_open(txn, dbs[i].name, dbs[i].flags | MDB_CREATE, dbs[i].dbi))) goto fail;
@@ -90,7 +96,8 @@ int cs_store_open(const char *dir, cs_store_t **out) {
     if ((rc = mdb_put(txn, s->meta, &k, &v, 0))) goto fail;
   } else if (rc) {
     goto fail;
-  } else if (v.mv_size == 1 && (*(uint8_t *)v.mv_data == 2 || *(uint8_t *)v.mv_data == 3)) {
+  } else if (v.mv_size == 1 && *(uint8_t *)v.mv_data >= 2 &&
+             *(uint8_t *)v.mv_data < CS_SCHEMA_VERSION) {
     if ((rc = cs__schema_upgrade(s, txn, *(uint8_t *)v.mv_data))) {
       mdb_txn_abort(txn);
       mdb_env_close(s->env);

@@ -21,6 +21,8 @@ struct cs_store_s {
   MDB_dbi pending;      /* id -> arrival (u64) | signed bytes */
   MDB_dbi pending_wait; /* missing id -> waiting id (dupsort) */
   MDB_dbi pending_age;  /* arrival (u64) -> id */
+  MDB_dbi pending_author; /* author|arrival (u64) -> id: pending by author, oldest first (pending.c) */
+  MDB_dbi pending_keys;   /* author -> count (u64) | signed bytes (u64) of its pending changes */
   MDB_dbi objects;      /* club|object -> record */
   MDB_dbi clubs;        /* club -> club record */
   MDB_dbi members;      /* club|key -> member timeline */
@@ -105,5 +107,15 @@ int cs__past_backfill(cs_txn_t *txn);
 /* Indexes c, just stored off its author's chain in `club`, as evidence. */
 int cs__evidence_put(cs_txn_t *txn, const cs_change_t *c, const uint8_t club[CS_ID_LEN]);
 int cs__evidence_backfill(cs_txn_t *txn);
+
+/* pending.c */
+/* Parks c, verified, until `missing` arrive; evicts first what the bounds
+ * (CS_PENDING_*) require. */
+int cs__pending_park(cs_txn_t *txn, const cs_change_t *c, const uint8_t (*missing)[CS_ID_LEN],
+                     uint32_t missing_count);
+/* Deletes a pending change, its wait entries and its index entry. */
+int cs__pending_drop(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]);
+int cs__pending_trim(cs_txn_t *txn);
+int cs__pending_backfill(cs_txn_t *txn);
 
 #endif
