@@ -13,8 +13,10 @@
  *
  * The value is the change id. `pending_keys` holds each author's count and
  * bytes (two u64, big-endian), and meta's `pending_bytes` the sum over all
- * authors, so a park reads its bounds without a scan. Bytes are the signed
- * bytes of the changes. */
+ * authors, so a park reads its bounds without a scan. A change's bytes are
+ * what it costs on disk: its signed bytes and its index entries
+ * (cs__pending_cost), so that a change naming 64 missing deps pays for its
+ * 64 wait entries too. */
 #include "store/store_int.h"
 
 #include <stdlib.h>
@@ -93,13 +95,21 @@ static void cs__pending_author_key(uint8_t out[CS__PENDING_AUTHOR_KEY], const ui
   memcpy(out + CS_KEY_LEN, arrival, 8);
 }
 
+/* What one pending change costs: its signed bytes, and an entry in
+ * `pending`, `pending_age`, `pending_author` and `pending_wait` per parent.
+ * A function of the change alone, so parking and dropping agree. */
+static uint64_t cs__pending_cost(const cs_change_t *c) {
+  uint64_t entries = 3 + c->dep_count + (c->has_prev ? 1 : 0);
+  return c->signed_bytes.len + entries * CS_PENDING_ENTRY_BYTES;
+}
+
 /* Indexes one pending change under its author and counts it. */
 static int cs__pending_index(cs_txn_t *txn, const cs_change_t *c, const uint8_t arrival[8]) {
   uint8_t key[CS__PENDING_AUTHOR_KEY];
   cs__pending_author_key(key, c->author, arrival);
   MDB_val k = cs__val(key, sizeof(key)), v = cs__val(c->id, CS_ID_LEN);
   int err = cs__mdb_err(mdb_put(txn->txn, txn->store->pending_author, &k, &v, 0));
-  if (!err) err = cs__pending_account(txn, c->author, c->signed_bytes.len, true);
+  if (!err) err = cs__pending_account(txn, c->author, cs__pending_cost(c), true);
   return err;
 }
 
@@ -140,7 +150,7 @@ int cs__pending_drop(cs_txn_t *txn, const uint8_t id[CS_ID_LEN]) {
     cs__pending_author_key(key, c->author, age);
     err = cs__del(txn, txn->store->pending_author, key, sizeof(key));
   }
-  if (!err) err = cs__pending_account(txn, c->author, c->signed_bytes.len, false);
+  if (!err) err = cs__pending_account(txn, c->author, cs__pending_cost(c), false);
   free(c);
   if (!err) err = cs__del(txn, txn->store->pending_age, age, 8);
   if (!err) err = cs__del(txn, txn->store->pending, id, CS_ID_LEN);
@@ -166,7 +176,7 @@ static int cs__pending_first(cs_txn_t *txn, MDB_dbi dbi, const uint8_t *prefix, 
 
 int cs__pending_park(cs_txn_t *txn, const cs_change_t *c, const uint8_t (*missing)[CS_ID_LEN],
                      uint32_t missing_count) {
-  uint64_t len = c->signed_bytes.len;
+  uint64_t len = cs__pending_cost(c);
   uint8_t victim[CS_ID_LEN];
   int err;
   /* Over its author's bound, the author's own oldest goes: a key that

@@ -53,12 +53,15 @@ typedef struct cs_ingest_result_s {
 /* Bounds of the pending table (store/pending.c; derived in docs/limits.md).
  * Over a key's bound, that key's own oldest pending change is evicted, so a
  * key that floods hurts only itself; over the store's, the oldest of all.
- * Bytes are signed bytes. An honest out-of-order burst fits: a key's chain
- * of 4,096 changes, or 16 MiB (64 CHANGES messages of 256 KiB). */
+ * A change's bytes are its signed bytes plus CS_PENDING_ENTRY_BYTES per
+ * index entry it may hold (3, and one wait entry per parent). An honest
+ * out-of-order burst fits: a key's chain of 4,096 changes, or 16 MiB (64
+ * CHANGES messages of 256 KiB). */
 #define CS_PENDING_KEY_MAX 4096u
 #define CS_PENDING_KEY_BYTES ((uint64_t)16 << 20)
 #define CS_PENDING_MAX 20000u
 #define CS_PENDING_BYTES ((uint64_t)128 << 20)
+#define CS_PENDING_ENTRY_BYTES 128u
 #define CS_STORE_MAP_SIZE ((size_t)16 << 30)
 
 int cs_store_open(const char *dir, cs_store_t **out) CS_MUST_USE;
@@ -221,7 +224,7 @@ int cs_store_counts(cs_txn_t *txn, const uint8_t club[CS_ID_LEN], cs_store_count
  * of all, read from the totals the store keeps (store/pending.c). */
 typedef struct cs_store_pending_s {
   uint64_t changes;
-  uint64_t bytes; /* signed bytes */
+  uint64_t bytes; /* signed bytes and index entries (CS_PENDING_ENTRY_BYTES each) */
 } cs_store_pending_t;
 int cs_store_pending_usage(cs_txn_t *txn, const uint8_t *author, cs_store_pending_t *out) CS_MUST_USE;
 

@@ -113,7 +113,9 @@ static cs_store_pending_t table(cs_store_t *s, const uint8_t *author) {
     CHECK_EQ_INT(cs_change_decode(bytes, c), CS_OK);
     if (author && memcmp(c->author, author, 32) != 0) continue;
     u.changes++;
-    u.bytes += bytes.len;
+    /* Its signed bytes and its entries: pending, age, author, one wait
+     * entry per parent. */
+    u.bytes += bytes.len + (uint64_t)(3 + c->dep_count + (c->has_prev ? 1 : 0)) * CS_PENDING_ENTRY_BYTES;
   }
   mdb_cursor_close(cur);
   cs_store_abort(&txn);
