@@ -18,40 +18,13 @@
 #include <time.h>
 
 #include "core/op.h"
-#include "store/sync_io.h"
-#include "tests/unit/test_pipe.h"
+#include "tests/unit/test_session.h"
 
-typedef struct node_s {
-  cs_store_t *store;
-  cs_store_sync_t x;
-  cs_sync_io_t io;
-  cs_sync_t sync;
-  test_pipe_t out;
-} node_t;
+typedef test_peer_t node_t;
 
 /* One session between a and b until both are quiet; the changes sent. */
 static uint64_t session(node_t *a, node_t *b, const uint8_t club[32]) {
-  node_t *nodes[2] = {a, b};
-  for (int i = 0; i < 2; i++) {
-    test_pipe_init(&nodes[i]->out, 256u << 20);
-    cs_store_sync_init(&nodes[i]->x, nodes[i]->store, club, test_pipe_send, &nodes[i]->out, &nodes[i]->io);
-    cs_sync_init(&nodes[i]->sync, club, &nodes[i]->io);
-  }
-  for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_sync_start(&nodes[i]->sync), CS_OK);
-  for (int guard = 0; guard < 100000; guard++) {
-    bool moved = false, more;
-    for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_sync_pump(&nodes[i]->sync, 1 << 20, &more), CS_OK);
-    for (int i = 0; i < 2; i++)
-      if (test_pipe_deliver(&nodes[i]->out, nodes[i]->out.data.len, &nodes[1 - i]->sync)) moved = true;
-    for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_store_sync_flush(&nodes[i]->x), CS_OK);
-    if (!moved) break;
-  }
-  uint64_t sent = a->sync.changes_sent + b->sync.changes_sent;
-  for (int i = 0; i < 2; i++) {
-    cs_sync_free(&nodes[i]->sync);
-    cs_buf_free(&nodes[i]->out.data);
-  }
-  return sent;
+  return test_session(a, b, club, 256u << 20, 100000).sent;
 }
 
 /* Signs a change of `club` at seq 1 by sk on the one dep, creating a

@@ -13,41 +13,14 @@
 #include "tests/unit/testlib.h"
 
 #include "core/op.h"
-#include "store/sync_io.h"
-#include "tests/unit/test_pipe.h"
+#include "tests/unit/test_session.h"
 
-typedef struct node_s {
-  cs_store_t *store;
-  cs_store_sync_t x;
-  cs_sync_io_t io;
-  cs_sync_t sync;
-  test_pipe_t out;
-} node_t;
+typedef test_peer_t node_t;
 
 /* One session between a and b until both are quiet; returns the changes
  * both received. */
 static uint64_t session(node_t *a, node_t *b, const uint8_t club[32]) {
-  node_t *nodes[2] = {a, b};
-  for (int i = 0; i < 2; i++) {
-    test_pipe_init(&nodes[i]->out, 64u << 20);
-    cs_store_sync_init(&nodes[i]->x, nodes[i]->store, club, test_pipe_send, &nodes[i]->out, &nodes[i]->io);
-    cs_sync_init(&nodes[i]->sync, club, &nodes[i]->io);
-  }
-  for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_sync_start(&nodes[i]->sync), CS_OK);
-  for (int guard = 0; guard < 1000; guard++) {
-    bool moved = false, more;
-    for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_sync_pump(&nodes[i]->sync, 1 << 20, &more), CS_OK);
-    for (int i = 0; i < 2; i++)
-      if (test_pipe_deliver(&nodes[i]->out, nodes[i]->out.data.len, &nodes[1 - i]->sync)) moved = true;
-    for (int i = 0; i < 2; i++) CHECK_EQ_INT(cs_store_sync_flush(&nodes[i]->x), CS_OK);
-    if (!moved) break;
-  }
-  uint64_t added = a->x.added + b->x.added;
-  for (int i = 0; i < 2; i++) {
-    cs_sync_free(&nodes[i]->sync);
-    cs_buf_free(&nodes[i]->out.data);
-  }
-  return added;
+  return test_session(a, b, club, 64u << 20, 1000).added;
 }
 
 static uint8_t pk_a[32], sk_a[64], pk_b[32], sk_b[64];

@@ -3,7 +3,7 @@
 
 /* A one-way in-memory pipe of whole sync messages, for running the sync
  * machine between two real stores without a network (tests/unit/test_sync.c,
- * tests/sim/test_fork_sync.c). */
+ * and tests/unit/test_session.h for a whole session). */
 
 #include "core/sync.h"
 #include "tests/unit/testlib.h"
