@@ -536,13 +536,6 @@ void cs_decision_scan_add(cs_decision_scan_t *scan, const cs_change_t *dep, cons
   free(op);
 }
 
-bool cs_decision_scan_adopted(const cs_decision_scan_t *scan) {
-  for (uint32_t i = 0; i < scan->motion_count; i++)
-    for (uint32_t j = 0; j < scan->adopted_count; j++)
-      if (memcmp(scan->motions[i], scan->adopted[j], CS_ID_LEN) == 0) return true;
-  return false;
-}
-
 /* Audit bundles ----------------------------------------------------------- */
 
 static int cs__mop_order(const void *pa, const void *pb) {

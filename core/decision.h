@@ -90,7 +90,6 @@ typedef struct cs_decision_scan_s {
  * (a voting member) and resolve one (an admin) at that change. */
 void cs_decision_scan_add(cs_decision_scan_t *scan, const cs_change_t *dep, const char *effect, bool proposer,
                           bool resolver);
-bool cs_decision_scan_adopted(const cs_decision_scan_t *scan);
 
 /* Whether `yes` votes carry a motion under a rule ("majority": more than half
  * of the electorate; "two-thirds": at least two thirds of it). */

@@ -355,8 +355,14 @@ static int cs__decision_note(cs_member_replay_t *r, const uint8_t motion[CS_ID_L
   return CS_OK;
 }
 
-int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n,
-                            const cs_member_rules_t *rules) {
+/* Applies the ops of one change (ops[0..n-1], at most CS_CHANGE_OPS_MAX),
+ * all of them or none, on the timelines replayed so far (the rules are
+ * cs_member_replay_all's). Returns CS_OK when applied; CS_EAUTH, CS_EFORK
+ * or CS_ETOOBIG when the change is kept out of the membership (stored,
+ * flagged); any other error (CS_ENOMEM, an oracle's) when the replay itself
+ * cannot go on. */
+static int cs__replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n,
+                             const cs_member_rules_t *rules) {
   if (n == 0) return CS_OK;
   if (n > CS_CHANGE_OPS_MAX) return CS_ETOOBIG;
   const uint8_t *change = ops[0].entry.change;
@@ -441,7 +447,7 @@ int cs_member_replay_all(cs_member_replay_t *r, const cs_member_op_t *ops, uint3
     cs_member_replay_free(r);
     for (uint32_t at = 0, end; at < n && !err; at = end) {
       for (end = at; end < n && memcmp(ops[end].entry.change, ops[at].entry.change, CS_ID_LEN) == 0;) end++;
-      int v = kept_out[at] ? kept_out[at] : cs_member_replay_change(r, &ops[at], end - at, rules);
+      int v = kept_out[at] ? kept_out[at] : cs__replay_change(r, &ops[at], end - at, rules);
       if (v != CS_OK && v != CS_EAUTH && v != CS_EFORK && v != CS_ETOOBIG) err = v;
       for (uint32_t i = at; i < end; i++) validity[i] = v;
     }

@@ -69,8 +69,8 @@ void cs_member_table_free(cs_member_table_t *t);
 
 /* The membership replay, shared by the store (store/ingest.c) and the audit
  * bundle check (core/decision.c), so that both apply the same rules
- * (docs/governance.md): replay each change's member ops, the changes in
- * (lamport, id) order, through cs_member_replay_change. */
+ * (docs/governance.md): cs_member_replay_all replays every member change
+ * of a club in (lamport, id) order, each all or nothing, to a fixed point. */
 
 /* One member op as the replay sees it. */
 typedef struct cs_member_op_s {
@@ -122,24 +122,15 @@ typedef struct cs_member_replay_s {
   uint32_t carried_count, carried_cap;
 } cs_member_replay_t;
 
-/* Applies the ops of one change (ops[0..n-1], all of the same change, at
- * most CS_CHANGE_OPS_MAX), all of them or none: only if its author may make
- * every one and every timeline they touch keeps within its bounds. Each
- * op's cutoff is replaced by the key's highest seq in the change's causal
- * past (rules->cutoff). An op carrying out a decision is refused when the
- * change's causal past holds a member change that carried out the same
- * motion's decision already (concurrent ones are the same effect), or when
- * the key was granted a role by a change written after such an execution.
- * Returns
- * CS_OK when applied; CS_EAUTH, CS_EFORK or
- * CS_ETOOBIG when the change is kept out of the membership (stored,
- * flagged); any other error (CS_ENOMEM, an oracle's) when the replay itself
- * cannot go on. */
-int cs_member_replay_change(cs_member_replay_t *r, const cs_member_op_t *ops, uint32_t n,
-                            const cs_member_rules_t *rules) CS_MUST_USE;
 /* Replays every member change of a club, to a fixed point: ops (n of them)
- * sorted by (lamport, change id, op index), a change's ops adjacent. A
- * change applied in that order is judged again on the timelines the replay
+ * sorted by (lamport, change id, op index), a change's ops adjacent. Each
+ * change applies all or nothing, only if its author may make every op and
+ * every timeline they touch keeps within its bounds; each op's cutoff is
+ * the key's highest seq in the change's causal past (rules->cutoff); an op
+ * carrying out a decision is refused when that past holds a member change
+ * that carried out the same motion's decision already (concurrent ones are
+ * the same effect), or when the key was granted a role by a change written
+ * after such an execution. A change applied in that order is judged again on the timelines the replay
  * ends with; one that had no role there after all (a concurrent removal
  * reached back above its cutoff) is kept out, and the replay runs again
  * without it, until every applied change holds on the final timelines.
